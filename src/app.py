@@ -1,0 +1,66 @@
+"""The ASGI application: every route, middleware and the lifespan, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tortoise import connections
+from tortoise.contrib.starlette import RegisterTortoise
+
+from ferryman.graphiql import MOUNT, GraphiQLPage
+from ferryman.models.registry import tortoise_config
+from ferryman.request_id import RequestIdMiddleware
+from ferryman.resolvers.context import GraphQLView
+from ferryman.resolvers.schema import build_schema
+from ferryman.settings import Settings
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Assemble Ferryman for ``settings``; the database must already be migrated."""
+    graphiql = GraphiQLPage(settings.graphiql_assets) if settings.graphiql_enabled else None
+    graphql = GraphQLView(
+        build_schema(introspection=settings.introspection_enabled),
+        graphiql_html=graphiql.html if graphiql else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            yield
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    if graphiql and graphiql.local:
+        routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=["GET", "HEAD"]))
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is up (for liveness probes; touches nothing)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """The database answers (for readiness probes and load balancers)."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as error:  # any failure here means "not ready", whatever its kind
+        return JSONResponse(
+            {"status": "unavailable", "error": {"code": "DATABASE_UNAVAILABLE",
+                                                "message": f"database unreachable: {error}"}},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,90 @@
+"""API keys on the wire: their format, hashing, and turning a header into an Actor.
+
+A key is ``uk_live_`` followed by 40 random base62 characters. Only its SHA-256 is
+stored, so a database leak does not leak working keys, and the lookup is by hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from datetime import UTC, datetime, timedelta
+
+from ferryman.models import ApiKey
+from ferryman.models.actor import Actor
+
+KEY_PREFIX = "uk_live_"
+SECRET_LENGTH = 40
+DISPLAY_LENGTH = len(KEY_PREFIX) + 4
+KEY_PATTERN = re.compile(r"uk_live_[0-9A-Za-z]{32,120}")
+LAST_USED_PRECISION = timedelta(minutes=1)
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class AuthenticationError(Exception):
+    """The request carries no usable key; the message says which way it failed."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MintedKey:
+    """A new key: ``secret`` goes to the caller once, the rest is stored."""
+
+    secret: str
+    key_hash: str
+    prefix: str
+
+
+def mint() -> MintedKey:
+    secret = KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
+    return MintedKey(secret=secret, key_hash=hash_key(secret), prefix=secret[:DISPLAY_LENGTH])
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The key in an ``Authorization: Bearer <key>`` header, or AuthenticationError."""
+    if not authorization:
+        raise AuthenticationError(
+            "missing Authorization header: send 'Authorization: Bearer <api key>'"
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(
+            "malformed Authorization header: expected 'Bearer <api key>'"
+        )
+    token = token.strip()
+    if not KEY_PATTERN.fullmatch(token):
+        raise AuthenticationError(
+            f"malformed API key: keys look like {KEY_PREFIX} followed by at least 32 "
+            "letters and digits"
+        )
+    return token
+
+
+async def authenticate(authorization: str | None, request_id: str | None) -> Actor:
+    """Resolve the header to the key's Actor; refuse unknown and revoked keys."""
+    token = bearer_token(authorization)
+    digest = hash_key(token)
+    key = await ApiKey.get_or_none(key_hash=digest)
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
+        raise AuthenticationError("unknown API key")
+    if key.revoked_at is not None:
+        raise AuthenticationError(
+            f"API key {key.prefix}… was revoked at {key.revoked_at.isoformat()}"
+        )
+    await _touch(key)
+    return key.as_actor(request_id)
+
+
+async def _touch(key: ApiKey) -> None:
+    # At most one write a minute per key: a busy CI key must not write on every request.
+    now = datetime.now(UTC)
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_PRECISION:
+        return
+    await ApiKey.filter(id=key.id).update(last_used_at=now)

@@ -1,0 +1,180 @@
+"""The ``ferryman`` command: run the server, migrate, and manage keys from the console."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import uvicorn
+from tortoise import Tortoise, connections
+
+from ferryman import auth
+from ferryman.app import create_app
+from ferryman.models import ApiKey, App
+from ferryman.models import api_key as api_keys
+from ferryman.models.actor import Actor, KeyScope
+from ferryman.models.errors import DomainError
+from ferryman.models.registry import migrate as migrate_database
+from ferryman.models.registry import tortoise_config
+from ferryman.resolvers.schema import build_schema
+from ferryman.settings import Settings, SettingsError, configure_logging
+
+T = TypeVar("T")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Ferryman: a self-hosted update server for Tauri apps."""
+    ctx.obj = Settings.from_env()
+    configure_logging(ctx.obj)
+
+
+@cli.command()
+@click.pass_obj
+def serve(settings: Settings) -> None:
+    """Run the server (the database must be migrated)."""
+    _serve(settings)
+
+
+@cli.command()
+@click.pass_obj
+def dev(settings: Settings) -> None:
+    """Migrate, mint an admin key on first start, and run the server."""
+    asyncio.run(migrate_database(settings.database_url))
+    secret = _run(settings, _bootstrap_key)
+    if secret:
+        click.echo(
+            "\nFirst start: created a global admin API key. It is shown only now:\n\n"
+            f"    {secret}\n\n"
+            'In GraphiQL, open "Headers" and paste:\n'
+            f'    {{"Authorization": "Bearer {secret}"}}\n'
+        )
+    _serve(settings)
+
+
+@cli.command()
+@click.pass_obj
+def migrate(settings: Settings) -> None:
+    """Apply the database migrations."""
+    asyncio.run(migrate_database(settings.database_url))
+    click.echo("database is up to date")
+
+
+@cli.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--scope", type=click.Choice(["admin", "ci"]), required=True)
+@click.option("--app", "app_slug", metavar="SLUG", help="Limit the key to one app.")
+@click.option("--name", required=True, help="What the key is for.")
+@click.pass_obj
+def keys_create(settings: Settings, scope: str, app_slug: str | None, name: str) -> None:
+    """Create a key and print its secret (shown once)."""
+
+    async def create() -> tuple[ApiKey, str]:
+        app_id = None
+        if app_slug is not None:
+            app = await App.get_or_none(slug=app_slug)
+            if app is None:
+                raise click.ClickException(f"no app has the slug {app_slug!r}")
+            app_id = app.id
+        minted = auth.mint()
+        new = api_keys.NewKey(name, KeyScope(scope), app_id, minted.key_hash, minted.prefix)
+        return await api_keys.create(Actor.console(), new), minted.secret
+
+    key, secret = _run(settings, create)
+    click.echo(f"created {key.scope.value} key {key.id} ({key.name})", err=True)
+    click.echo(secret)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(settings: Settings, key_id: str) -> None:
+    """Revoke a key by its id (key_…)."""
+
+    async def revoke() -> ApiKey:
+        return await api_keys.revoke(Actor.console(), key_id)
+
+    key = _run(settings, revoke)
+    click.echo(f"revoked {key.id} ({key.name}) at {key.revoked_at}")
+
+
+@keys.command("list")
+@click.pass_obj
+def keys_list(settings: Settings) -> None:
+    """List every key, newest first."""
+
+    async def rows() -> list[tuple[ApiKey, str]]:
+        keys = await ApiKey.all().order_by("-id").prefetch_related("app")
+        return [(k, k.app.slug if k.app else "*") for k in keys]
+
+    for key, app in _run(settings, rows):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        click.echo(
+            f"{key.id}  {key.prefix}…  {key.scope.value:<5}  app={app:<20}  {state:<18}  "
+            f"last used {used}  {key.name}"
+        )
+
+
+@cli.command("export-schema")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+def export_schema(output: Path | None) -> None:
+    """Print the GraphQL schema (SDL)."""
+    sdl = build_schema().as_str() + "\n"
+    if output is None:
+        click.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl)
+
+
+def main() -> None:
+    try:
+        cli()
+    except SettingsError as error:
+        click.echo(f"ferryman: invalid setting: {error}", err=True)
+        sys.exit(2)
+
+
+def _serve(settings: Settings) -> None:
+    click.echo(f"Ferryman on {settings.base_url} - GraphiQL: {settings.base_url}/graphql")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Run one database task from the console, with clear errors for expected failures."""
+
+    async def run() -> T:
+        await Tortoise.init(config=tortoise_config(settings.database_url))
+        try:
+            return await work()
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        finally:
+            await connections.close_all()
+
+    return asyncio.run(run())
+
+
+async def _bootstrap_key() -> str | None:
+    if await ApiKey.exists():
+        return None
+    minted = auth.mint()
+    new = api_keys.NewKey("bootstrap admin", KeyScope.ADMIN, None, minted.key_hash, minted.prefix)
+    await api_keys.create(Actor.console(), new)
+    return minted.secret

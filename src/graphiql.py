@@ -1,0 +1,66 @@
+"""GraphiQL, served from this server when its assets were installed, else from the CDN.
+
+Self-hosted servers often sit behind firewalls, where the CDN page would hang on
+"Loading...". The run command (and the Docker image) installs the exact npm packages
+the page names; every file is checked against the page's own ``integrity`` hash
+before it is served, and any miss falls back to the CDN page as a whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+
+log = logging.getLogger("ferryman.graphiql")
+
+MOUNT = "/static/graphiql"
+_ASSET = re.compile(
+    r'(?:src|href)="https://unpkg\.com/(?P<package>(?:@[^/"]+/)?[^@/"]+)@[^/"]+/(?P<path>[^"]+)"'
+    r'\s+integrity="(?P<integrity>sha384-[^"]+)"'
+)
+
+
+class GraphiQLPage:
+    """The GraphiQL HTML, and the local files it may load."""
+
+    def __init__(self, assets: Path) -> None:
+        cdn_html = get_graphql_ide_html(graphql_ide="graphiql")
+        self.files = _verified_files(cdn_html, assets)
+        self.local = self.files is not None
+        self.html = cdn_html if self.files is None else _localised(cdn_html)
+
+    async def asset(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        file = (self.files or {}).get(path)
+        if file is None:
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(file, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _verified_files(html: str, assets: Path) -> dict[str, Path] | None:
+    files: dict[str, Path] = {}
+    for match in _ASSET.finditer(html):
+        relative = f"{match['package']}/{match['path']}"
+        file = assets / relative
+        if not file.is_file():
+            log.info("GraphiQL assets not installed (%s missing); using the CDN", relative)
+            return None
+        digest = base64.b64encode(hashlib.sha384(file.read_bytes()).digest()).decode()
+        if f"sha384-{digest}" != match["integrity"]:
+            log.warning("GraphiQL asset %s does not match the page's hash; using the CDN", file)
+            return None
+        files[relative] = file
+    return files or None
+
+
+def _localised(html: str) -> str:
+    return re.sub(
+        r"https://unpkg\.com/((?:@[^/\"]+/)?[^@/\"]+)@[^/\"]+/", MOUNT + r"/\1/", html
+    )

@@ -1,0 +1,14 @@
+"""Tortoise models and the domain rules on them.
+
+Every write that both doors (GraphQL and REST) need lives here once, as a function that
+checks the caller's rights, validates, changes rows in one transaction and audits it.
+"""
+
+from ferryman.models.api_key import ApiKey
+from ferryman.models.app import App
+from ferryman.models.artifact import Artifact
+from ferryman.models.audit_event import AuditEvent
+from ferryman.models.download_event import DownloadEvent
+from ferryman.models.release import Release
+
+__all__ = ["ApiKey", "App", "Artifact", "AuditEvent", "DownloadEvent", "Release"]

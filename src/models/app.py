@@ -1,0 +1,173 @@
+"""Apps: the tenants of one Ferryman deployment, and the rules for changing them."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from ferryman.models import audit_event
+from ferryman.models.actor import Actor
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.ids import MAX_LENGTH, new_id, prefix_of
+from ferryman.models.status import ReleaseStatus
+
+if TYPE_CHECKING:
+    from ferryman.models.release import Release
+
+SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+# First path segments the server itself answers; an app slug there would be unreachable.
+RESERVED_SLUGS = frozenset({"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci"})
+NAME_MAX = 200
+DESCRIPTION_MAX = 2_000
+PUBLIC_KEY_MAX = 2_000
+
+
+class App(Model):
+    id = fields.CharField(primary_key=True, max_length=MAX_LENGTH)
+    slug = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=NAME_MAX)
+    description = fields.TextField(null=True)
+    public_key = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    releases: fields.ReverseRelation[Release]
+
+    class Meta:
+        table = "apps"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppChanges:
+    """Fields to set; None leaves a field as it is (an empty string clears an optional one)."""
+
+    slug: str | None = None
+    name: str | None = None
+    description: str | None = None
+    public_key: str | None = None
+
+
+def visible(actor: Actor) -> QuerySet[App]:
+    """The apps this caller may see: all of them, or the one its key is limited to."""
+    return App.all() if actor.is_global else App.filter(id=actor.app_id)
+
+
+async def get_visible(actor: Actor, app_id: str, field: tuple[str, ...] = ("id",)) -> App:
+    """The app, when it exists and the caller may see it; otherwise NotFound."""
+    if prefix_of(app_id) != "app":
+        raise InvalidInput(f"{app_id[:40]!r} is not an app id (app ids start with app_)", field)
+    app = await App.get_or_none(id=app_id)
+    if app is None or not actor.sees(app.id):
+        raise NotFound(f"app {app_id} not found", field)
+    return app
+
+
+async def find_visible(actor: Actor, slug: str) -> App | None:
+    """Look an app up by slug; None when it does not exist or the caller may not see it."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        return None
+    app = await App.get_or_none(slug=slug)
+    return app if app is not None and actor.sees(app.id) else None
+
+
+async def create(actor: Actor, changes: AppChanges) -> App:
+    actor.require_global_admin("creating an app")
+    if changes.slug is None or changes.name is None:
+        raise InvalidInput("slug and name are required", ("input",))
+    values = _validated(changes)
+    try:
+        async with in_transaction():
+            app = await App.create(id=new_id("app"), **values)
+            await audit_event.record(
+                actor, "app.create", app.id, app.id, f"created app {app.slug} ({app.name})"
+            )
+    except IntegrityError:
+        raise _slug_taken(changes.slug) from None
+    return app
+
+
+async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
+    actor.require_admin("editing an app")
+    app = await get_visible(actor, app_id)
+    values = _validated(changes)
+    if not values:
+        return app
+    changed = ", ".join(sorted(values))
+    try:
+        async with in_transaction():
+            await App.filter(id=app.id).update(**values)
+            await audit_event.record(
+                actor, "app.update", app.id, app.id, f"changed {changed} of app {app.slug}"
+            )
+    except IntegrityError:
+        raise _slug_taken(values["slug"] or "") from None
+    return await App.get(id=app.id)
+
+
+async def delete(actor: Actor, app_id: str) -> str:
+    """Delete an app that has never been live; returns its id."""
+    actor.require_admin("deleting an app")
+    app = await get_visible(actor, app_id)
+    async with in_transaction():
+        published = await app.releases.filter(status=ReleaseStatus.PUBLISHED).count()
+        if published:
+            raise InvalidState(
+                f"app {app.slug} has {published} published release(s); "
+                "archive them before deleting the app",
+                ("id",),
+            )
+        await audit_event.record(actor, "app.delete", app.id, app.id, f"deleted app {app.slug}")
+        await app.delete()
+    return app.id
+
+
+def _validated(changes: AppChanges) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    if changes.slug is not None:
+        if not SLUG_PATTERN.fullmatch(changes.slug):
+            raise InvalidInput(
+                f"slug {changes.slug[:80]!r} is not valid: use 1 to 64 lowercase letters, digits "
+                "and dashes, starting and ending with a letter or digit (for example my-app)",
+                ("input", "slug"),
+            )
+        if changes.slug in RESERVED_SLUGS:
+            raise InvalidInput(
+                f"slug {changes.slug!r} is reserved for the server's own paths "
+                f"({', '.join(sorted(RESERVED_SLUGS))}); choose another",
+                ("input", "slug"),
+            )
+        values["slug"] = changes.slug
+    if changes.name is not None:
+        name = changes.name.strip()
+        if not name or len(name) > NAME_MAX:
+            raise InvalidInput(
+                f"name must be 1 to {NAME_MAX} characters, not blank", ("input", "name")
+            )
+        values["name"] = name
+    if changes.description is not None:
+        if len(changes.description) > DESCRIPTION_MAX:
+            raise InvalidInput(
+                f"description is longer than {DESCRIPTION_MAX} characters",
+                ("input", "description"),
+            )
+        values["description"] = changes.description or None
+    if changes.public_key is not None:
+        if len(changes.public_key) > PUBLIC_KEY_MAX:
+            raise InvalidInput(
+                f"publicKey is longer than {PUBLIC_KEY_MAX} characters; paste the content of the "
+                ".pub file that `tauri signer generate` wrote",
+                ("input", "publicKey"),
+            )
+        values["public_key"] = changes.public_key.strip() or None
+    return values
+
+
+def _slug_taken(slug: str) -> Taken:
+    return Taken(f"slug {slug!r} is already used by another app", ("input", "slug"))

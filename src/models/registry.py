@@ -1,0 +1,48 @@
+"""Tortoise configuration: one place that says which models and migrations exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import connections
+from tortoise.migrations import api as migrations_api
+
+MODELS_MODULE = "ferryman.models"
+MIGRATIONS_MODULE = "ferryman.models.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The config dict for ``Tortoise.init`` and the migration runner.
+
+    For a SQLite file it also creates the file's folder: SQLite cannot, and the first
+    connection would otherwise wait forever instead of failing.
+    """
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For `tortoise makemigrations` (see pyproject's [tool.tortoise]): the model state is
+# compared with the committed migrations, so no real database is needed.
+MIGRATION_CONFIG = tortoise_config("sqlite://:memory:")
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every committed migration that the database has not seen yet."""
+    config = tortoise_config(database_url)
+    try:
+        await migrations_api.migrate(config=config)
+    finally:
+        await connections.close_all()

@@ -1,0 +1,221 @@
+"""Releases and their lifecycle: draft → published → archived.
+
+Only published releases are ever offered to installed apps; a draft is where CI and
+admins assemble artifacts, and archiving takes a release off the update path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from ferryman.models import app as apps
+from ferryman.models import audit_event
+from ferryman.models.actor import Actor
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.ids import MAX_LENGTH, new_id, prefix_of
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
+from ferryman.versions import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from ferryman.models.app import App
+    from ferryman.models.artifact import Artifact
+
+NOTES_MAX = 100_000
+
+
+class Release(Model):
+    id = fields.CharField(primary_key=True, max_length=MAX_LENGTH)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "models.App", related_name="releases", on_delete=fields.CASCADE
+    )
+    version = fields.CharField(max_length=VERSION_LENGTH)
+    notes = fields.TextField(null=True)
+    status = fields.CharEnumField(ReleaseStatus, max_length=16, default=ReleaseStatus.DRAFT)
+    pub_date = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    app_id: str
+    artifacts: fields.ReverseRelation[Artifact]
+
+    class Meta:
+        table = "releases"
+        unique_together = (("app", "version"),)
+        indexes = (("app_id", "status"),)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReleaseChanges:
+    """Fields to set; None leaves a field as it is."""
+
+    version: str | None = None
+    notes: str | None = None
+
+
+async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("id",)) -> Release:
+    """The release, when it exists and the caller may see its app; otherwise NotFound."""
+    if prefix_of(release_id) != "rel":
+        raise InvalidInput(
+            f"{release_id[:40]!r} is not a release id (release ids start with rel_)", field
+        )
+    release = await Release.get_or_none(id=release_id)
+    if release is None or not actor.sees(release.app_id):
+        raise NotFound(f"release {release_id} not found", field)
+    return release
+
+
+async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+    app = await apps.get_visible(actor, app_id, ("appId",))
+    if changes.version is None:
+        raise InvalidInput("version is required", ("input", "version"))
+    version = _parse_version(changes.version)
+    notes = _validated_notes(changes.notes)
+    try:
+        async with in_transaction():
+            release = await Release.create(
+                id=new_id("rel"), app=app, version=version, notes=notes
+            )
+            await audit_event.record(
+                actor, "release.create", release.id, app.id, f"created draft {app.slug} {version}"
+            )
+    except IntegrityError:
+        raise _version_taken(app, version) from None
+    return release
+
+
+async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Release:
+    release = await get_visible(actor, release_id)
+    if release.status is not ReleaseStatus.DRAFT:
+        actor.require_admin("editing a published or archived release")
+    values: dict[str, str | None] = {}
+    if changes.version is not None:
+        version = _parse_version(changes.version)
+        if version != release.version:
+            if release.status is not ReleaseStatus.DRAFT:
+                raise InvalidState(
+                    f"the version of a {release.status.value} release cannot change; "
+                    "create a new release instead",
+                    ("input", "version"),
+                )
+            values["version"] = version
+    if changes.notes is not None:
+        values["notes"] = _validated_notes(changes.notes)
+    if not values:
+        return release
+    try:
+        async with in_transaction():
+            await Release.filter(id=release.id).update(**values)
+            await audit_event.record(
+                actor,
+                "release.update",
+                release.id,
+                release.app_id,
+                f"changed {', '.join(sorted(values))} of release {release.version}",
+            )
+    except IntegrityError:
+        app = await release.app
+        raise _version_taken(app, values["version"] or "") from None
+    return await Release.get(id=release.id)
+
+
+async def delete(actor: Actor, release_id: str) -> str:
+    """Delete a draft; returns its id. Published releases are archived, never deleted."""
+    release = await get_visible(actor, release_id)
+    async with in_transaction():
+        locked = await _locked(release.id)
+        if locked.status is not ReleaseStatus.DRAFT:
+            raise InvalidState(
+                f"release {locked.version} is {locked.status.value}; only drafts can be deleted"
+                + (" (archive it instead)" if locked.status is ReleaseStatus.PUBLISHED else ""),
+                ("id",),
+            )
+        await audit_event.record(
+            actor, "release.delete", locked.id, locked.app_id, f"deleted draft {locked.version}"
+        )
+        await locked.delete()
+    return release.id
+
+
+async def publish(actor: Actor, release_id: str) -> Release:
+    """Make a draft live: from now on updaters may be offered it."""
+    actor.require_admin("publishing a release")
+    release = await get_visible(actor, release_id)
+    async with in_transaction():
+        locked = await _locked(release.id)
+        if locked.status is not ReleaseStatus.DRAFT:
+            raise InvalidState(
+                f"release {locked.version} is already {locked.status.value}; "
+                "only drafts can be published",
+                ("id",),
+            )
+        ready = await locked.artifacts.filter(status=ArtifactStatus.READY).count()
+        if not ready:
+            raise InvalidState(
+                f"release {locked.version} has no READY artifact; upload and confirm at least "
+                "one before publishing",
+                ("id",),
+            )
+        locked.status = ReleaseStatus.PUBLISHED
+        locked.pub_date = datetime.now(UTC)
+        await locked.save(update_fields=["status", "pub_date", "updated_at"])
+        await audit_event.record(
+            actor, "release.publish", locked.id, locked.app_id, f"published {locked.version}"
+        )
+    return locked
+
+
+async def archive(actor: Actor, release_id: str) -> Release:
+    """Take a published release off the update path, keeping its history."""
+    actor.require_admin("archiving a release")
+    release = await get_visible(actor, release_id)
+    async with in_transaction():
+        locked = await _locked(release.id)
+        if locked.status is not ReleaseStatus.PUBLISHED:
+            raise InvalidState(
+                f"release {locked.version} is {locked.status.value}; "
+                "only published releases can be archived",
+                ("id",),
+            )
+        locked.status = ReleaseStatus.ARCHIVED
+        await locked.save(update_fields=["status", "updated_at"])
+        await audit_event.record(
+            actor, "release.archive", locked.id, locked.app_id, f"archived {locked.version}"
+        )
+    return locked
+
+
+async def _locked(release_id: str) -> Release:
+    # Re-read inside the transaction (row-locked on PostgreSQL) so two concurrent
+    # lifecycle calls cannot both pass the status check.
+    release = await Release.select_for_update().get_or_none(id=release_id)
+    if release is None:
+        raise NotFound(f"release {release_id} not found", ("id",))
+    return release
+
+
+def _parse_version(text: str) -> str:
+    try:
+        return str(Version.parse(text))
+    except InvalidVersion as error:
+        raise InvalidInput(str(error), ("input", "version")) from None
+
+
+def _validated_notes(notes: str | None) -> str | None:
+    if notes is not None and len(notes) > NOTES_MAX:
+        raise InvalidInput(
+            f"notes are {len(notes):,} characters; at most {NOTES_MAX:,} are accepted",
+            ("input", "notes"),
+        )
+    return notes or None
+
+
+def _version_taken(app: App, version: str) -> Taken:
+    return Taken(f"app {app.slug} already has a release {version}", ("input", "version"))

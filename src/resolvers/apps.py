@@ -1,0 +1,168 @@
+"""Apps in the GraphQL API: the App type, its queries and its mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Self
+
+import strawberry
+
+from ferryman import models
+from ferryman.models import app as apps
+from ferryman.models.errors import DomainError
+from ferryman.models.status import ReleaseStatus
+from ferryman.resolvers.context import Info
+from ferryman.resolvers.errors import Payload, QueryLimitError, UserErrors
+from ferryman.resolvers.node import Node
+from ferryman.resolvers.pagination import Connection, paginate
+from ferryman.versions import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from ferryman.resolvers.releases import Release
+
+_Release = Annotated["Release", strawberry.lazy("ferryman.resolvers.releases")]
+
+
+@strawberry.type(description="A desktop app whose updates this server delivers.")
+class App(Node):
+    slug: str = strawberry.field(description="The app's path segment in its updater URL.")
+    name: str
+    description: str | None
+    public_key: str | None = strawberry.field(
+        description="The Tauri updater public key (content of the .pub file)."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, app: models.App) -> Self:
+        return cls(
+            id=strawberry.ID(app.id),
+            slug=app.slug,
+            name=app.name,
+            description=app.description,
+            public_key=app.public_key,
+            created_at=app.created_at,
+            updated_at=app.updated_at,
+        )
+
+    @strawberry.field(description="Releases in any status.")
+    async def release_count(self, info: Info) -> int:
+        return await info.context.loaders.release_count.load(self.id)
+
+    @strawberry.field(description="The highest published version, in the updater's order.")
+    async def latest_version(self, info: Info) -> str | None:
+        return await info.context.loaders.latest_version.load(self.id)
+
+    @strawberry.field(description="Releases, newest first.")
+    async def releases(
+        self,
+        status: ReleaseStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[_Release]:
+        from ferryman.resolvers.releases import Release
+
+        rows = models.Release.filter(app_id=self.id)
+        if status is not None:
+            rows = rows.filter(status=status)
+        return await paginate(rows, first, after, Release.from_model)
+
+    @strawberry.field(description="One release of this app by its version.")
+    async def release(self, version: str) -> _Release | None:
+        from ferryman.resolvers.releases import Release
+
+        try:
+            canonical = str(Version.parse(version))
+        except InvalidVersion as error:
+            raise QueryLimitError(str(error)) from None
+        row = await models.Release.get_or_none(app_id=self.id, version=canonical)
+        return Release.from_model(row) if row else None
+
+
+@strawberry.input
+class AppCreateInput:
+    slug: str
+    name: str
+    description: str | None = None
+    public_key: str | None = None
+
+
+@strawberry.input(description="Fields to change; omitted fields keep their value.")
+class AppUpdateInput:
+    slug: str | None = None
+    name: str | None = None
+    description: str | None = None
+    public_key: str | None = None
+
+
+@strawberry.type
+class AppCreatePayload(Payload):
+    app: App | None = None
+
+
+@strawberry.type
+class AppUpdatePayload(Payload):
+    app: App | None = None
+
+
+@strawberry.type
+class AppDeletePayload(Payload):
+    deleted_app_id: strawberry.ID | None = None
+
+
+async def get_node(info: Info, node_id: str) -> App | None:
+    try:
+        return App.from_model(await apps.get_visible(info.context.actor, node_id))
+    except DomainError:
+        return None
+
+
+@strawberry.type
+class AppQuery:
+    @strawberry.field(description="Apps the calling key may see, newest first.")
+    async def apps(self, info: Info, first: int | None = None, after: str | None = None) -> (
+        Connection[App]
+    ):
+        return await paginate(apps.visible(info.context.actor), first, after, App.from_model)
+
+    @strawberry.field(description="One app, by id or by slug.")
+    async def app(
+        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None
+    ) -> App | None:
+        if (id is None) == (slug is None):
+            raise QueryLimitError("give exactly one of id or slug")
+        if id is not None:
+            return await get_node(info, id)
+        row = await apps.find_visible(info.context.actor, slug or "")
+        return App.from_model(row) if row else None
+
+
+@strawberry.type
+class AppMutation:
+    @strawberry.mutation(extensions=[UserErrors()], description="Register a new app.")
+    async def app_create(self, info: Info, input: AppCreateInput) -> AppCreatePayload:
+        app = await apps.create(info.context.actor, _changes(input))
+        return AppCreatePayload(app=App.from_model(app))
+
+    @strawberry.mutation(extensions=[UserErrors()])
+    async def app_update(
+        self, info: Info, id: strawberry.ID, input: AppUpdateInput
+    ) -> AppUpdatePayload:
+        app = await apps.update(info.context.actor, id, _changes(input))
+        return AppUpdatePayload(app=App.from_model(app))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Delete an app with everything in it; refused while a release is published.",
+    )
+    async def app_delete(self, info: Info, id: strawberry.ID) -> AppDeletePayload:
+        deleted = await apps.delete(info.context.actor, id)
+        return AppDeletePayload(deleted_app_id=strawberry.ID(deleted))
+
+
+def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
+    return apps.AppChanges(
+        slug=input.slug, name=input.name, description=input.description, public_key=input.public_key
+    )
+

@@ -1,0 +1,127 @@
+"""The per-request GraphQL context: who is calling, and the request's DataLoaders."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.schema.base import BaseSchema
+from strawberry.types import Info as StrawberryInfo
+from tortoise.functions import Count
+
+from ferryman import auth, models
+from ferryman.auth import AuthenticationError
+from ferryman.models.actor import Actor
+from ferryman.models.status import ReleaseStatus
+from ferryman.versions import Version
+
+
+@dataclasses.dataclass(slots=True)
+class Loaders:
+    """Batching loaders, one set per request, so nested fields cost one query per level."""
+
+    app: DataLoader[str, models.App | None]
+    release: DataLoader[str, models.Release | None]
+    api_key: DataLoader[str, models.ApiKey | None]
+    artifacts: DataLoader[str, list[models.Artifact]]
+    release_count: DataLoader[str, int]
+    latest_version: DataLoader[str, str | None]
+
+    @classmethod
+    def create(cls) -> Loaders:
+        return cls(
+            app=DataLoader(_by_id(models.App)),
+            release=DataLoader(_by_id(models.Release)),
+            api_key=DataLoader(_by_id(models.ApiKey)),
+            artifacts=DataLoader(_artifacts_by_release),
+            release_count=DataLoader(_release_counts),
+            latest_version=DataLoader(_latest_versions),
+        )
+
+
+@dataclasses.dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    request_id: str | None
+    actor_or_none: Actor | None
+    auth_error: AuthenticationError | None
+    loaders: Loaders = dataclasses.field(default_factory=Loaders.create)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller; the authentication extension guarantees it is set in resolvers."""
+        assert self.actor_or_none is not None
+        return self.actor_or_none
+
+
+Info = StrawberryInfo[Context, None]
+_M = TypeVar("_M", models.App, models.Release, models.ApiKey)
+
+
+def _by_id(model: type[_M]) -> Callable[[list[str]], Awaitable[list[_M | None]]]:
+    async def load(ids: list[str]) -> list[_M | None]:
+        rows = {row.id: row for row in await model.filter(id__in=ids)}
+        return [rows.get(i) for i in ids]
+
+    return load
+
+
+async def _artifacts_by_release(release_ids: list[str]) -> list[list[models.Artifact]]:
+    grouped: dict[str, list[models.Artifact]] = defaultdict(list)
+    for artifact in await models.Artifact.filter(release_id__in=release_ids).order_by("platform"):
+        grouped[artifact.release_id].append(artifact)
+    return [grouped[i] for i in release_ids]
+
+
+async def _release_counts(app_ids: list[str]) -> list[int]:
+    rows = (
+        await models.Release.filter(app_id__in=app_ids)
+        .annotate(count=Count("id"))
+        .group_by("app_id")
+        .values_list("app_id", "count")
+    )
+    counts = {str(app_id): int(count) for app_id, count in rows}
+    return [counts.get(i, 0) for i in app_ids]
+
+
+async def _latest_versions(app_ids: list[str]) -> list[str | None]:
+    latest: dict[str, Version] = {}
+    rows = await models.Release.filter(
+        app_id__in=app_ids, status=ReleaseStatus.PUBLISHED
+    ).values_list("app_id", "version")
+    for app_id, text in rows:
+        version = Version.parse(str(text))
+        if str(app_id) not in latest or latest[str(app_id)] < version:
+            latest[str(app_id)] = version
+    return [str(latest[i]) if i in latest else None for i in app_ids]
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
+
+    def __init__(self, schema: BaseSchema, *, graphiql_html: str | None) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql_html else None)
+        self._graphiql_html = graphiql_html or ""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self._graphiql_html
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> (
+        Context
+    ):
+        request_id = request.scope.get("state", {}).get("request_id")
+        try:
+            actor = await auth.authenticate(request.headers.get("authorization"), request_id)
+        except AuthenticationError as error:
+            return Context(request=request, request_id=request_id, actor_or_none=None,
+                           auth_error=error)
+        return Context(request=request, request_id=request_id, actor_or_none=actor,
+                       auth_error=None)

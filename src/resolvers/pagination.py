@@ -1,0 +1,78 @@
+"""Relay cursor connections over keyset pagination.
+
+Rows are ordered newest first by their ULID, and a cursor is the id of the last row a
+client saw, so a page costs one indexed range query however deep the client pages, and
+rows created meanwhile never shift a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from ferryman.models.ids import MAX_LENGTH
+from ferryman.resolvers.errors import QueryLimitError
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+NodeT = TypeVar("NodeT")
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    _count: strawberry.Private[QuerySet[Any]]
+
+    @strawberry.field(description="How many nodes match, over all pages.")
+    async def total_count(self) -> int:
+        return await self._count.count()
+
+
+async def paginate(
+    queryset: QuerySet[ModelT],
+    first: int | None,
+    after: str | None,
+    node: Callable[[ModelT], NodeT],
+) -> Connection[NodeT]:
+    """One page of ``queryset``, newest first, after the ``after`` cursor."""
+    size = DEFAULT_PAGE if first is None else first
+    if not 1 <= size <= MAX_PAGE:
+        raise QueryLimitError(f"first must be between 1 and {MAX_PAGE}, got {size}")
+    page = queryset.order_by("-id")
+    if after is not None:
+        if not after or len(after) > MAX_LENGTH:
+            raise QueryLimitError("after must be a cursor returned in a previous page")
+        page = page.filter(id__lt=after)
+    rows = await page.limit(size + 1)
+    edges = [Edge(cursor=row.pk, node=node(row)) for row in rows[:size]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > size,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=queryset,
+    )

@@ -1,0 +1,137 @@
+"""Releases in the GraphQL API: the Release type, and the lifecycle mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+import strawberry
+
+from ferryman import models
+from ferryman.models import release as releases
+from ferryman.models.errors import DomainError
+from ferryman.models.status import ReleaseStatus
+from ferryman.resolvers.apps import App
+from ferryman.resolvers.artifacts import Artifact
+from ferryman.resolvers.context import Info
+from ferryman.resolvers.errors import Payload, UserErrors
+from ferryman.resolvers.node import Node
+
+strawberry.enum(ReleaseStatus, name="ReleaseStatus")
+
+
+@strawberry.type(description="One version of an app, with an artifact per platform.")
+class Release(Node):
+    version: str
+    notes: str | None = strawberry.field(description="Markdown release notes.")
+    status: ReleaseStatus
+    pub_date: datetime | None = strawberry.field(description="When it was published.")
+    created_at: datetime
+    updated_at: datetime
+    app_id: strawberry.Private[str]
+
+    @classmethod
+    def from_model(cls, release: models.Release) -> Self:
+        return cls(
+            id=strawberry.ID(release.id),
+            version=release.version,
+            notes=release.notes,
+            status=release.status,
+            pub_date=release.pub_date,
+            created_at=release.created_at,
+            updated_at=release.updated_at,
+            app_id=release.app_id,
+        )
+
+    @strawberry.field
+    async def app(self, info: Info) -> App:
+        app = await info.context.loaders.app.load(self.app_id)
+        assert app is not None
+        return App.from_model(app)
+
+    @strawberry.field(description="Artifacts by platform.")
+    async def artifacts(self, info: Info) -> list[Artifact]:
+        return [Artifact.from_model(a) for a in await info.context.loaders.artifacts.load(self.id)]
+
+
+@strawberry.input
+class ReleaseCreateInput:
+    version: str = strawberry.field(description="MAJOR.MINOR.PATCH[-pre][+build].")
+    notes: str | None = None
+
+
+@strawberry.input(description="Fields to change; the version only while the release is a draft.")
+class ReleaseUpdateInput:
+    version: str | None = None
+    notes: str | None = None
+
+
+@strawberry.type
+class ReleaseCreatePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseUpdatePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseDeletePayload(Payload):
+    deleted_release_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class ReleasePublishPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseArchivePayload(Payload):
+    release: Release | None = None
+
+
+async def get_node(info: Info, node_id: str) -> Release | None:
+    try:
+        return Release.from_model(await releases.get_visible(info.context.actor, node_id))
+    except DomainError:
+        return None
+
+
+@strawberry.type
+class ReleaseMutation:
+    @strawberry.mutation(extensions=[UserErrors()], description="Start a draft release.")
+    async def release_create(
+        self, info: Info, app_id: strawberry.ID, input: ReleaseCreateInput
+    ) -> ReleaseCreatePayload:
+        changes = releases.ReleaseChanges(version=input.version, notes=input.notes)
+        release = await releases.create(info.context.actor, app_id, changes)
+        return ReleaseCreatePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(extensions=[UserErrors()])
+    async def release_update(
+        self, info: Info, id: strawberry.ID, input: ReleaseUpdateInput
+    ) -> ReleaseUpdatePayload:
+        changes = releases.ReleaseChanges(version=input.version, notes=input.notes)
+        release = await releases.update(info.context.actor, id, changes)
+        return ReleaseUpdatePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(extensions=[UserErrors()], description="Delete a draft.")
+    async def release_delete(self, info: Info, id: strawberry.ID) -> ReleaseDeletePayload:
+        deleted = await releases.delete(info.context.actor, id)
+        return ReleaseDeletePayload(deleted_release_id=strawberry.ID(deleted))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Make a draft live; it needs at least one READY artifact.",
+    )
+    async def release_publish(self, info: Info, id: strawberry.ID) -> ReleasePublishPayload:
+        release = await releases.publish(info.context.actor, id)
+        return ReleasePublishPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()], description="Take a published release off the update path."
+    )
+    async def release_archive(self, info: Info, id: strawberry.ID) -> ReleaseArchivePayload:
+        release = await releases.archive(info.context.actor, id)
+        return ReleaseArchivePayload(release=Release.from_model(release))

@@ -1,0 +1,137 @@
+"""Fixtures: real databases (SQLite files, a throwaway PostgreSQL cluster) and the real app.
+
+The suite runs on SQLite by default and on PostgreSQL with ``pytest --db postgres``,
+which starts its own cluster on a free port. Each test gets a fresh database cloned
+from one migrated template, so every test starts from the committed migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from ferryman import auth
+from ferryman.app import create_app
+from ferryman.models import api_key as api_keys
+from ferryman.models.actor import Actor, KeyScope
+from ferryman.models.registry import migrate
+from ferryman.settings import Settings
+from tests.services import PostgresCluster, sqlite_url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database engine for the suite (postgres starts a throwaway cluster)",
+    )
+
+
+class Databases:
+    """Hands out fresh, migrated databases of the selected engine."""
+
+    def __init__(self, engine: str, workdir: Path) -> None:
+        self.engine = engine
+        self.workdir = workdir
+        self.count = 0
+        self.cluster: PostgresCluster | None = None
+        if engine == "postgres":
+            self.cluster = PostgresCluster.start()
+            self.cluster.create_database("template_ferryman")
+            self.template_url = self.cluster.url("template_ferryman")
+        else:
+            self.template_url = sqlite_url(workdir / "template.sqlite3")
+        asyncio.run(migrate(self.template_url))
+
+    def fresh(self) -> str:
+        """A new database with every migration applied, cloned from the template."""
+        self.count += 1
+        if self.cluster is not None:
+            name = f"test_{self.count}"
+            self.cluster.create_database(name, template="template_ferryman")
+            return self.cluster.url(name)
+        path = self.workdir / f"test_{self.count}.sqlite3"
+        shutil.copyfile(self.workdir / "template.sqlite3", path)
+        return sqlite_url(path)
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Databases]:
+    dbs = Databases(request.config.getoption("--db"), tmp_path_factory.mktemp("db"))
+    yield dbs
+    dbs.stop()
+
+
+@pytest.fixture
+def database_url(databases: Databases) -> str:
+    return databases.fresh()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, graphiql_assets=tmp_path / "no-graphiql-assets")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ferryman.test") as c:
+        yield c
+
+
+@dataclass
+class GraphQL:
+    """Posts GraphQL documents to the app, with a key of the test's choosing."""
+
+    client: httpx.AsyncClient
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQL:
+    return GraphQL(client)
+
+
+async def make_key(scope: KeyScope, app_id: str | None = None, name: str = "test key") -> str:
+    """Mint a key as the console would and return its secret (needs the app's lifespan)."""
+    minted = auth.mint()
+    new = api_keys.NewKey(name, scope, app_id, minted.key_hash, minted.prefix)
+    await api_keys.create(Actor.console(), new)
+    return minted.secret
+
+
+@pytest.fixture
+async def admin_key(app: Starlette) -> str:
+    return await make_key(KeyScope.ADMIN, name="global admin")
