@@ -59,8 +59,13 @@ async def readyz(request: Request) -> JSONResponse:
         await connections.get("default").execute_query("SELECT 1")
     except Exception as error:  # any failure here means "not ready", whatever its kind
         return JSONResponse(
-            {"status": "unavailable", "error": {"code": "DATABASE_UNAVAILABLE",
-                                                "message": f"database unreachable: {error}"}},
+            {
+                "status": "unavailable",
+                "error": {
+                    "code": "DATABASE_UNAVAILABLE",
+                    "message": f"database unreachable: {error}",
+                },
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ok"})

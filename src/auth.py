@@ -55,9 +55,7 @@ def bearer_token(authorization: str | None) -> str:
         )
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "malformed Authorization header: expected 'Bearer <api key>'"
-        )
+        raise AuthenticationError("malformed Authorization header: expected 'Bearer <api key>'")
     token = token.strip()
     if not KEY_PATTERN.fullmatch(token):
         raise AuthenticationError(

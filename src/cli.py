@@ -126,8 +126,12 @@ def keys_list(settings: Settings) -> None:
 
 
 @cli.command("export-schema")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
 def export_schema(output: Path | None) -> None:
     """Print the GraphQL schema (SDL)."""
     sdl = build_schema().as_str() + "\n"

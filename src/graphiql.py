@@ -61,6 +61,4 @@ def _verified_files(html: str, assets: Path) -> dict[str, Path] | None:
 
 
 def _localised(html: str) -> str:
-    return re.sub(
-        r"https://unpkg\.com/((?:@[^/\"]+/)?[^@/\"]+)@[^/\"]+/", MOUNT + r"/\1/", html
-    )
+    return re.sub(r"https://unpkg\.com/((?:@[^/\"]+/)?[^@/\"]+)@[^/\"]+/", MOUNT + r"/\1/", html)

@@ -77,9 +77,7 @@ def _prerelease_key(prerelease: str | None) -> _PreKey:
     # A release (no pre-release) sorts above every pre-release of the same triple.
     if not prerelease:
         return (1, ())
-    parts = tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in prerelease.split(".")
-    )
+    parts = tuple((0, int(part)) if part.isdigit() else (1, part) for part in prerelease.split("."))
     return (0, parts)
 
 

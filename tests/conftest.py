@@ -63,6 +63,15 @@ class Databases:
         shutil.copyfile(self.workdir / "template.sqlite3", path)
         return sqlite_url(path)
 
+    def empty(self) -> str:
+        """A new database with no tables at all."""
+        self.count += 1
+        if self.cluster is not None:
+            name = f"empty_{self.count}"
+            self.cluster.create_database(name)
+            return self.cluster.url(name)
+        return sqlite_url(self.workdir / f"empty_{self.count}.sqlite3")
+
     def stop(self) -> None:
         if self.cluster is not None:
             self.cluster.stop()

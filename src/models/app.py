@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
@@ -128,8 +128,8 @@ async def delete(actor: Actor, app_id: str) -> str:
     return app.id
 
 
-def _validated(changes: AppChanges) -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
+def _validated(changes: AppChanges) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     if changes.slug is not None:
         if not SLUG_PATTERN.fullmatch(changes.slug):
             raise InvalidInput(

@@ -29,7 +29,7 @@ def validate_platform(value: str, field: tuple[str, ...] = ("platform",)) -> str
     )
     if not valid:
         raise InvalidInput(
-            f"{value[:MAX_LENGTH * 2]!r} is not a platform: use OS-ARCH with an optional "
+            f"{value[: MAX_LENGTH * 2]!r} is not a platform: use OS-ARCH with an optional "
             f"installer, OS one of {', '.join(OPERATING_SYSTEMS)}, ARCH one of "
             f"{', '.join(ARCHITECTURES)}, installer appimage/deb/rpm (linux), app (darwin) "
             "or msi/nsis (windows); for example darwin-aarch64 or linux-x86_64-deb",

@@ -80,9 +80,7 @@ async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
     notes = _validated_notes(changes.notes)
     try:
         async with in_transaction():
-            release = await Release.create(
-                id=new_id("rel"), app=app, version=version, notes=notes
-            )
+            release = await Release.create(id=new_id("rel"), app=app, version=version, notes=notes)
             await audit_event.record(
                 actor, "release.create", release.id, app.id, f"created draft {app.slug} {version}"
             )

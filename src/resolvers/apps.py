@@ -121,9 +121,9 @@ async def get_node(info: Info, node_id: str) -> App | None:
 @strawberry.type
 class AppQuery:
     @strawberry.field(description="Apps the calling key may see, newest first.")
-    async def apps(self, info: Info, first: int | None = None, after: str | None = None) -> (
-        Connection[App]
-    ):
+    async def apps(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[App]:
         return await paginate(apps.visible(info.context.actor), first, after, App.from_model)
 
     @strawberry.field(description="One app, by id or by slug.")
@@ -165,4 +165,3 @@ def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
     return apps.AppChanges(
         slug=input.slug, name=input.name, description=input.description, public_key=input.public_key
     )
-

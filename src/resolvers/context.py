@@ -114,14 +114,14 @@ class GraphQLView(GraphQL[Context, None]):
     def graphql_ide_html(self) -> str:
         return self._graphiql_html
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> (
-        Context
-    ):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         request_id = request.scope.get("state", {}).get("request_id")
         try:
             actor = await auth.authenticate(request.headers.get("authorization"), request_id)
         except AuthenticationError as error:
-            return Context(request=request, request_id=request_id, actor_or_none=None,
-                           auth_error=error)
-        return Context(request=request, request_id=request_id, actor_or_none=actor,
-                       auth_error=None)
+            return Context(
+                request=request, request_id=request_id, actor_or_none=None, auth_error=error
+            )
+        return Context(request=request, request_id=request_id, actor_or_none=actor, auth_error=None)

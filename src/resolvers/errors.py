@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.types import Info
-from strawberry.types.field import StrawberryField
 from strawberry.types.execution import ExecutionResult
+from strawberry.types.field import StrawberryField
 
 from ferryman.auth import AuthenticationError
 from ferryman.models.errors import DomainError, ErrorCode, Forbidden
@@ -36,7 +36,7 @@ class QueryLimitError(Exception):
 @strawberry.type(description="An expected failure of a mutation; nothing was changed.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description="Path to the input field at fault, e.g. [\"input\", \"slug\"]."
+        description='Path to the input field at fault, e.g. ["input", "slug"].'
     )
     message: str
     code: ErrorCode
@@ -54,7 +54,8 @@ class UserErrors(FieldExtension):
 
     def apply(self, field: StrawberryField) -> None:
         payload_type = field.type
-        assert isinstance(payload_type, type) and issubclass(payload_type, Payload), field.name
+        assert isinstance(payload_type, type), field.name
+        assert issubclass(payload_type, Payload), field.name
         self.payload_type = payload_type
 
     async def resolve_async(

@@ -94,8 +94,13 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return FerrymanSchema(
         query=Query,
         mutation=Mutation,
-        types=[apps.App, releases.Release, artifacts.Artifact, api_keys.ApiKey,
-               audit_events.AuditEvent],
+        types=[
+            apps.App,
+            releases.Release,
+            artifacts.Artifact,
+            api_keys.ApiKey,
+            audit_events.AuditEvent,
+        ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
