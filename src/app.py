@@ -14,7 +14,7 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ferryman.graphiql import MOUNT, GraphiQLPage
-from ferryman.models.registry import tortoise_config
+from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.request_id import RequestIdMiddleware
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers=dict.fromkeys(UNAVAILABLE, database_unavailable),
         lifespan=lifespan,
     )
 
@@ -51,6 +52,18 @@ def create_app(settings: Settings) -> Starlette:
 async def healthz(request: Request) -> JSONResponse:
     """The process is up (for liveness probes; touches nothing)."""
     return JSONResponse({"status": "ok"})
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """A database outage outside GraphQL execution (authentication, say): 503, retry later."""
+    message = "the database is unavailable; try again shortly"
+    body: dict[str, object] = {"error": {"code": "SERVICE_UNAVAILABLE", "message": message}}
+    if request.url.path == "/graphql":
+        body = {
+            "data": None,
+            "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}],
+        }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 async def readyz(request: Request) -> JSONResponse:

@@ -17,10 +17,13 @@ def test_committed_schema_matches_the_code() -> None:
 def test_schema_has_the_agreed_names() -> None:
     sdl = SCHEMA_FILE.read_text()
     for name in [
-        "viewer: Viewer!", "node(id: ID!): Node", "apps(first: Int = null, after: String = null)",
+        "viewer: Viewer!",
+        "node(id: ID!): Node",
+        "apps(first: Int = null, after: String = null)",
         "appCreate(input: AppCreateInput!): AppCreatePayload!",
         "releasePublish(id: ID!): ReleasePublishPayload!",
         "apiKeyCreate(input: ApiKeyCreateInput!): ApiKeyCreatePayload!",
-        "enum ReleaseStatus", "enum ApiKeyScope",
+        "enum ReleaseStatus",
+        "enum ApiKeyScope",
     ]:
         assert name in sdl, name

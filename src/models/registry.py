@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import connections
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations import api as migrations_api
+
+# What a database outage looks like from here (connection refused or lost, server
+# starting or shutting down): answered as "unavailable, try again", never as a bug.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 MODELS_MODULE = "ferryman.models"
 MIGRATIONS_MODULE = "ferryman.models.migrations"

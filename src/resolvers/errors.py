@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 
 from ferryman.auth import AuthenticationError
 from ferryman.models.errors import DomainError, ErrorCode, Forbidden
+from ferryman.models.registry import UNAVAILABLE
 
 log = logging.getLogger("ferryman.graphql")
 
@@ -75,6 +76,7 @@ class _PublicCode(enum.Enum):
     FORBIDDEN = "FORBIDDEN"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -95,6 +97,9 @@ def public_code(error: GraphQLError) -> _PublicCode | None:
     for kind, code in _PUBLIC.items():
         if isinstance(original, kind):
             return code
+    if isinstance(original, UNAVAILABLE):
+        error.message = "the database is unavailable; try again shortly"
+        return _PublicCode.SERVICE_UNAVAILABLE
     return None
 
 

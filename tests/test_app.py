@@ -1,0 +1,65 @@
+"""Probes and request ids on the real ASGI app."""
+
+from pathlib import Path
+
+import httpx
+
+from ferryman.app import create_app
+from ferryman.settings import Settings
+from tests.services import free_port
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_answers_ok_when_the_database_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_without_a_database_readyz_and_graphql_answer_503(tmp_path: Path) -> None:
+    # Nothing listens on this port: the database is down, the process is up.
+    down = Settings(
+        database_url=f"postgres://postgres@127.0.0.1:{free_port()}/ferryman",
+        graphiql_assets=tmp_path,
+    )
+    application = create_app(down)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+            graphql = await client.post(
+                "/graphql",
+                json={"query": "{ apps { totalCount } }"},
+                headers={"Authorization": "Bearer uk_live_" + "a" * 40},
+            )
+            assert graphql.status_code == 503
+            assert graphql.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    first = (await client.get("/healthz")).headers["x-request-id"]
+    second = (await client.get("/healthz")).headers["x-request-id"]
+    assert first != second
+    assert len(first) == 26
+
+
+async def test_a_proxy_request_id_is_kept_and_a_bad_one_replaced(
+    client: httpx.AsyncClient,
+) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "cf-ray-8a1b2c3d4e"})
+    assert kept.headers["x-request-id"] == "cf-ray-8a1b2c3d4e"
+    replaced = await client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)"})
+    assert replaced.headers["x-request-id"] != "<script>alert(1)"
+    assert len(replaced.headers["x-request-id"]) == 26
+
+
+async def test_unknown_paths_are_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/nope")).status_code == 404
