@@ -16,10 +16,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
-from ferryman.models import audit_event
+from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.errors import InvalidInput, NotFound
-from ferryman.models.ids import MAX_LENGTH, new_id, prefix_of
+from ferryman.models.ids import MAX_LENGTH, new_id
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -65,14 +65,14 @@ def visible(actor: Actor, app_id: str | None) -> QuerySet[ApiKey]:
     """Keys an admin may list, optionally those of one app."""
     actor.require_admin("listing API keys")
     keys = ApiKey.all() if actor.is_global else ApiKey.filter(app_id=actor.app_id)
-    return keys if app_id is None else keys.filter(app_id=app_id)
+    if app_id is None:
+        return keys
+    return keys.filter(app_id=ids.require(app_id, "app", ("appId",)))
 
 
 async def get_visible(actor: Actor, key_id: str, field: tuple[str, ...] = ("id",)) -> ApiKey:
     actor.require_admin("managing API keys")
-    if prefix_of(key_id) != "key":
-        raise InvalidInput(f"{key_id[:40]!r} is not an API key id (they start with key_)", field)
-    key = await ApiKey.get_or_none(id=key_id)
+    key = await ApiKey.get_or_none(id=ids.require(key_id, "key", field))
     if key is None or not _manages(actor, key.app_id):
         raise NotFound(f"API key {key_id} not found", field)
     return key

@@ -12,10 +12,10 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from ferryman.models import audit_event
+from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
-from ferryman.models.ids import MAX_LENGTH, new_id, prefix_of
+from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ReleaseStatus
 
 if TYPE_CHECKING:
@@ -61,9 +61,7 @@ def visible(actor: Actor) -> QuerySet[App]:
 
 async def get_visible(actor: Actor, app_id: str, field: tuple[str, ...] = ("id",)) -> App:
     """The app, when it exists and the caller may see it; otherwise NotFound."""
-    if prefix_of(app_id) != "app":
-        raise InvalidInput(f"{app_id[:40]!r} is not an app id (app ids start with app_)", field)
-    app = await App.get_or_none(id=app_id)
+    app = await App.get_or_none(id=ids.require(app_id, "app", field))
     if app is None or not actor.sees(app.id):
         raise NotFound(f"app {app_id} not found", field)
     return app

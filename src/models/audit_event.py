@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ferryman.models import ids
 from ferryman.models.actor import Actor
 from ferryman.models.ids import MAX_LENGTH, new_id
 
@@ -45,4 +46,6 @@ def visible(actor: Actor, app_id: str | None) -> QuerySet[AuditEvent]:
     """The trail an admin may read: everything, or only its own app's events."""
     actor.require_admin("reading the audit trail")
     events = AuditEvent.all() if actor.is_global else AuditEvent.filter(app_id=actor.app_id)
-    return events if app_id is None else events.filter(app_id=app_id)
+    if app_id is None:
+        return events
+    return events.filter(app_id=ids.require(app_id, "app", ("appId",)))

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from ulid import ULID
 
+from ferryman.models.errors import InvalidInput
+
 PREFIXES = {
-    "app": "App",
-    "rel": "Release",
-    "art": "Artifact",
-    "key": "ApiKey",
-    "evt": "AuditEvent",
-    "dl": "DownloadEvent",
+    "app": "app",
+    "rel": "release",
+    "art": "artifact",
+    "key": "API key",
+    "evt": "audit event",
+    "dl": "download event",
 }
 MAX_LENGTH = 32
 
@@ -31,3 +33,13 @@ def prefix_of(value: str) -> str | None:
     if not sep or prefix not in PREFIXES or len(rest) != 26:
         return None
     return prefix
+
+
+def require(value: str, prefix: str, field: tuple[str, ...]) -> str:
+    """``value`` when it is an id of the ``prefix`` kind, else InvalidInput saying what is."""
+    if prefix_of(value) != prefix:
+        name = PREFIXES[prefix]
+        raise InvalidInput(
+            f"{value[:40]!r} is not a valid {name} id ({name} ids start with {prefix}_)", field
+        )
+    return value

@@ -16,10 +16,10 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
-from ferryman.models import audit_event
+from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
-from ferryman.models.ids import MAX_LENGTH, new_id, prefix_of
+from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
 from ferryman.versions import InvalidVersion, Version
@@ -62,11 +62,7 @@ class ReleaseChanges:
 
 async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("id",)) -> Release:
     """The release, when it exists and the caller may see its app; otherwise NotFound."""
-    if prefix_of(release_id) != "rel":
-        raise InvalidInput(
-            f"{release_id[:40]!r} is not a release id (release ids start with rel_)", field
-        )
-    release = await Release.get_or_none(id=release_id)
+    release = await Release.get_or_none(id=ids.require(release_id, "rel", field))
     if release is None or not actor.sees(release.app_id):
         raise NotFound(f"release {release_id} not found", field)
     return release
