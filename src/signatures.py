@@ -1,0 +1,226 @@
+"""Tauri updater signatures: parse keys and ``.sig`` files, and verify them as the client does.
+
+A Tauri public key is base64 of a minisign public-key file; a signature is base64 of a
+minisign signature file. The client refuses an update whose signature does not verify
+against the key built into the app, so Ferryman checks the same thing at upload time:
+a bad signature is caught by the person uploading it, not by every installed app.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import re
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ferryman.models.errors import InvalidInput
+
+_PREHASHED = b"ED"
+_LEGACY = b"Ed"
+_TRUSTED_PREFIX = "trusted comment: "
+_SECRET_KEY_LENGTH = 158
+_MAX_TEXT = 4_096
+
+
+class VerificationFailed(Exception):
+    """The file does not verify; the message says why in words a person can act on."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublicKey:
+    """An app's updater public key."""
+
+    key_id: bytes
+    key: bytes
+
+    @property
+    def key_id_hex(self) -> str:
+        return key_id_hex(self.key_id)
+
+    @classmethod
+    def parse(cls, text: str, field: tuple[str, ...] = ("publicKey",)) -> PublicKey:
+        """Parse the content of the ``.pub`` file ``tauri signer generate`` wrote."""
+        lines = _decoded_lines(text, field, what="public key", file=".pub")
+        if _is_secret_key(lines):
+            raise InvalidInput(
+                "this is a private key: never share it; paste the content of the .pub file instead",
+                field,
+            )
+        blob = _line_bytes(lines, 1, field, "public key")
+        if len(blob) != 42 or blob[:2] != _LEGACY:
+            raise InvalidInput(
+                "this is not a minisign public key: paste the content of the .pub file that "
+                "`tauri signer generate` wrote (it starts with dW50cnVzdGVkIGNvbW1lbnQ6)",
+                field,
+            )
+        return cls(key_id=blob[2:10], key=blob[10:])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Signature:
+    """A parsed ``.sig``: what was signed with which key, and the signed comment."""
+
+    text: str
+    prehashed: bool
+    key_id: bytes
+    signature: bytes
+    trusted_comment: str
+    global_signature: bytes
+
+    @property
+    def key_id_hex(self) -> str:
+        return key_id_hex(self.key_id)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The trusted comment's tab-separated ``key:value`` fields."""
+        pairs = (part.partition(":") for part in self.trusted_comment.split("\t"))
+        return {key: value for key, sep, value in pairs if sep}
+
+    @property
+    def version(self) -> str | None:
+        return self.fields.get("version")
+
+    @property
+    def file(self) -> str | None:
+        return self.fields.get("file")
+
+    @classmethod
+    def parse(cls, text: str, field: tuple[str, ...] = ("signature",)) -> Signature:
+        """Parse the content of a ``.sig`` file, refusing the usual things pasted by mistake."""
+        stripped = text.strip()
+        if re.match(r"https?://", stripped):
+            raise InvalidInput(
+                "signature is a URL: paste the content of the .sig file, not its address", field
+            )
+        lines = _decoded_lines(stripped, field, what="signature", file=".sig")
+        if _is_secret_key(lines):
+            raise InvalidInput(
+                "this is a private key, not a signature: revoke it if it was shared, and paste "
+                "the content of the .sig file instead",
+                field,
+            )
+        if len(lines) < 4 or not lines[2].startswith(_TRUSTED_PREFIX):
+            raise InvalidInput(
+                "this is not a minisign signature: paste the content of the .sig file that "
+                "`tauri signer sign` or `tauri build` wrote",
+                field,
+            )
+        blob = _line_bytes(lines, 1, field, "signature")
+        global_signature = _line_bytes(lines, 3, field, "signature")
+        if len(blob) != 74 or blob[:2] not in (_PREHASHED, _LEGACY) or len(global_signature) != 64:
+            raise InvalidInput(
+                "this signature is not in a format the Tauri updater accepts (an Ed25519 "
+                "minisign signature)",
+                field,
+            )
+        return cls(
+            text=stripped,
+            prehashed=blob[:2] == _PREHASHED,
+            key_id=blob[2:10],
+            signature=blob[10:],
+            trusted_comment=lines[2][len(_TRUSTED_PREFIX) :],
+            global_signature=global_signature,
+        )
+
+
+class Verifier:
+    """Checks a file against a signature while it streams past, chunk by chunk.
+
+    Prehashed signatures (what every current Tauri CLI writes) need only a running
+    BLAKE2b-512; legacy ones sign the raw bytes, so their file is kept until the end.
+    """
+
+    def __init__(self, public_key: PublicKey, signature: Signature) -> None:
+        self.public_key = public_key
+        self.signature = signature
+        self._hash = hashlib.blake2b(digest_size=64)
+        self._raw: bytearray | None = None if signature.prehashed else bytearray()
+
+    def update(self, chunk: bytes) -> None:
+        if self._raw is None:
+            self._hash.update(chunk)
+        else:
+            self._raw.extend(chunk)
+
+    def verify(self) -> None:
+        """Raise VerificationFailed unless the Tauri client would accept this file."""
+        if self.signature.key_id != self.public_key.key_id:
+            raise VerificationFailed(
+                f"signature was made by key {self.signature.key_id_hex} but the app's key is "
+                f"{self.public_key.key_id_hex}: sign with the private key that matches the app's "
+                "public key"
+            )
+        key = Ed25519PublicKey.from_public_bytes(self.public_key.key)
+        message = self._hash.digest() if self._raw is None else bytes(self._raw)
+        try:
+            key.verify(self.signature.signature, message)
+        except InvalidSignature:
+            raise VerificationFailed(
+                "the file does not match its signature: it changed after signing, or the "
+                "signature belongs to another build"
+            ) from None
+        try:
+            key.verify(
+                self.signature.global_signature,
+                self.signature.signature + self.signature.trusted_comment.encode(),
+            )
+        except InvalidSignature:
+            raise VerificationFailed(
+                "the signature's trusted comment was altered after signing"
+            ) from None
+
+
+def key_id_hex(key_id: bytes) -> str:
+    """Key ids as minisign and Tauri print them: upper-case hex, bytes reversed."""
+    return key_id[::-1].hex().upper()
+
+
+def _decoded_lines(text: str, field: tuple[str, ...], *, what: str, file: str) -> list[str]:
+    stripped = text.strip()
+    if len(stripped) > _MAX_TEXT:
+        raise InvalidInput(f"{what} is longer than {_MAX_TEXT} characters", field)
+    try:
+        raw = base64.b64decode(stripped, validate=True)
+    except binascii.Error:
+        hint = " (it looks like a file path)" if "/" in stripped or stripped.endswith(file) else ""
+        raise InvalidInput(
+            f"{what} is not base64{hint}: paste the content of the {file} file, one line "
+            "without spaces",
+            field,
+        ) from None
+    if len(raw) == 42 and raw[:2] == _LEGACY:
+        raise InvalidInput(
+            f"this is a bare minisign key line; Tauri expects the whole {file} file as "
+            "`tauri signer generate` writes it (base64, starting with dW50cnVzdGVkIGNvbW1lbnQ6)",
+            field,
+        )
+    try:
+        return raw.decode().splitlines()
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{what} decodes to binary data, not to a minisign file: paste the content of the "
+            f"{file} file",
+            field,
+        ) from None
+
+
+def _is_secret_key(lines: list[str]) -> bool:
+    # A minisign secret key file: its second line holds the 158-byte encrypted key.
+    try:
+        return len(base64.b64decode(lines[1].strip(), validate=True)) == _SECRET_KEY_LENGTH
+    except (IndexError, binascii.Error):
+        return False
+
+
+def _line_bytes(lines: list[str], index: int, field: tuple[str, ...], what: str) -> bytes:
+    try:
+        return base64.b64decode(lines[index].strip(), validate=True)
+    except (IndexError, binascii.Error):
+        raise InvalidInput(
+            f"this {what} is incomplete or damaged: paste the whole file content", field
+        ) from None
