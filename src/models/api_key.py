@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor, KeyScope
-from ferryman.models.errors import InvalidInput, NotFound
+from ferryman.models.errors import InvalidInput, NotFound, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ async def get_visible(actor: Actor, key_id: str, field: tuple[str, ...] = ("id",
 
 async def create(actor: Actor, new: NewKey) -> ApiKey:
     actor.require_admin("creating an API key")
+    reject_nul(new.name, ("input", "name"))
     name = new.name.strip()
     if not name or len(name) > NAME_MAX:
         raise InvalidInput(f"name must be 1 to {NAME_MAX} characters, not blank", ("input", "name"))

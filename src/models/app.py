@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ReleaseStatus
 
@@ -128,6 +128,9 @@ async def delete(actor: Actor, app_id: str) -> str:
 
 def _validated(changes: AppChanges) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    reject_nul(changes.name, ("input", "name"))
+    reject_nul(changes.description, ("input", "description"))
+    reject_nul(changes.public_key, ("input", "publicKey"))
     if changes.slug is not None:
         if not SLUG_PATTERN.fullmatch(changes.slug):
             raise InvalidInput(

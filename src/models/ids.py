@@ -6,6 +6,8 @@ into the wrong place fail with a clear message instead of a silent miss.
 
 from __future__ import annotations
 
+import re
+
 from ulid import ULID
 
 from ferryman.models.errors import InvalidInput
@@ -19,6 +21,8 @@ PREFIXES = {
     "dl": "download event",
 }
 MAX_LENGTH = 32
+# The 26 characters after the prefix; anything else (NUL, spaces) is no id of ours.
+_ULID_BODY = re.compile(r"[0-9A-Za-z]{26}")
 
 
 def new_id(prefix: str) -> str:
@@ -30,7 +34,7 @@ def new_id(prefix: str) -> str:
 def prefix_of(value: str) -> str | None:
     """The id's prefix when it is one of ours, else None."""
     prefix, sep, rest = value.partition("_")
-    if not sep or prefix not in PREFIXES or len(rest) != 26:
+    if not sep or prefix not in PREFIXES or len(rest) != 26 or not _ULID_BODY.fullmatch(rest):
         return None
     return prefix
 
@@ -40,6 +44,8 @@ def require(value: str, prefix: str, field: tuple[str, ...]) -> str:
     if prefix_of(value) != prefix:
         name = PREFIXES[prefix]
         raise InvalidInput(
-            f"{value[:40]!r} is not a valid {name} id ({name} ids start with {prefix}_)", field
+            f"{value[:40]!r} is not a valid {name} id ({name} ids are {prefix}_ followed by "
+            "26 letters and digits)",
+            field,
         )
     return value

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
@@ -203,6 +203,7 @@ def _parse_version(text: str) -> str:
 
 
 def _validated_notes(notes: str | None) -> str | None:
+    reject_nul(notes, ("input", "notes"))
     if notes is not None and len(notes) > NOTES_MAX:
         raise InvalidInput(
             f"notes are {len(notes):,} characters; at most {NOTES_MAX:,} are accepted",

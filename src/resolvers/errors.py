@@ -14,7 +14,7 @@ from typing import Any
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.types import Info
@@ -107,10 +107,19 @@ class ErrorPolicy(SchemaExtension):
     """Give every top-level error a code, and replace unexpected ones with a bland message."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLSyntaxError as error:
+            # ParserCache parses as the parse step starts, so a syntax error (and the token
+            # limit) escapes the operation instead of becoming its result: code it here.
+            error.extensions = {**(error.extensions or {}), "code": _SYNTAX_CODE}
+            raise
         result = self.execution_context.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
             result.errors = [_shown(error) for error in result.errors]
+
+
+_SYNTAX_CODE = _PublicCode.GRAPHQL_VALIDATION_FAILED.value
 
 
 def _shown(error: GraphQLError) -> GraphQLError:

@@ -14,7 +14,7 @@ import strawberry
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from ferryman.models.ids import MAX_LENGTH
+from ferryman.models.ids import prefix_of
 from ferryman.resolvers.errors import QueryLimitError
 
 DEFAULT_PAGE = 20
@@ -61,7 +61,7 @@ async def paginate(
         raise QueryLimitError(f"first must be between 1 and {MAX_PAGE}, got {size}")
     page = queryset.order_by("-id")
     if after is not None:
-        if not after or len(after) > MAX_LENGTH:
+        if prefix_of(after) is None:
             raise QueryLimitError("after must be a cursor returned in a previous page")
         page = page.filter(id__lt=after)
     rows = await page.limit(size + 1)

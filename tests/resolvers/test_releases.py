@@ -1,0 +1,569 @@
+"""releaseCreate / releaseUpdate / releaseDelete / releasePublish / releaseArchive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ferryman.models import Release
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from tests.conftest import GraphQL
+from tests.resolvers.helpers import (
+    RELEASE_ARCHIVE,
+    RELEASE_CREATE,
+    RELEASE_PUBLISH,
+    add_artifact,
+    create_app,
+    create_release,
+    published_release,
+    snapshot,
+    user_error,
+)
+
+RELEASE_UPDATE = """
+mutation ($id: ID!, $input: ReleaseUpdateInput!) {
+  releaseUpdate(id: $id, input: $input) {
+    release { id version notes status }
+    userErrors { field message code }
+  }
+}
+"""
+
+RELEASE_DELETE = """
+mutation ($id: ID!) {
+  releaseDelete(id: $id) { deletedReleaseId userErrors { field message code } }
+}
+"""
+
+NOTES_MAX = 100_000
+
+
+async def _create(
+    gql: GraphQL, key: str, app_id: str, version: str, notes: str | None = None
+) -> Any:
+    variables = {"appId": app_id, "input": {"version": version, "notes": notes}}
+    return (await gql(RELEASE_CREATE, variables, key=key))["data"]["releaseCreate"]
+
+
+# --- releaseCreate ----------------------------------------------------------------
+
+
+async def test_release_create_starts_a_draft(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+
+    payload = await _create(gql, admin_key, app_id, "1.2.3-beta.1+45", "## Fixes")
+
+    assert payload["userErrors"] == []
+    release = payload["release"]
+    assert release["id"].startswith("rel_")
+    assert release["version"] == "1.2.3-beta.1+45"
+    assert release["notes"] == "## Fixes"
+    assert release["status"] == "DRAFT"
+    assert release["pubDate"] is None
+    stored = await Release.get(id=release["id"])
+    assert (stored.app_id, stored.version, stored.status) == (
+        app_id,
+        "1.2.3-beta.1+45",
+        ReleaseStatus.DRAFT,
+    )
+
+
+async def test_release_create_stores_the_canonical_version(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+
+    payload = await _create(gql, admin_key, app_id, "v2.0.0")
+
+    assert payload["userErrors"] == []
+    assert payload["release"]["version"] == "2.0.0"
+    assert (await Release.get(id=payload["release"]["id"])).version == "2.0.0"
+    found = await gql(
+        'query ($id: ID!) { app(id: $id) { a: release(version: "2.0.0") { id } '
+        'b: release(version: "v2.0.0") { id } c: release(version: "2.0.1") { id } } }',
+        {"id": app_id},
+        key=admin_key,
+    )
+    assert found["data"]["app"] == {
+        "a": {"id": payload["release"]["id"]},
+        "b": {"id": payload["release"]["id"]},
+        "c": None,
+    }
+
+
+@pytest.mark.parametrize(("first", "second"), [("1.0.0", "1.0.0"), ("1.0.0", "v1.0.0")])
+async def test_release_create_refuses_a_duplicate_version(
+    gql: GraphQL, admin_key: str, first: str, second: str
+) -> None:
+    app_id = await create_app(gql, admin_key, slug="my-app")
+    await create_release(gql, admin_key, app_id, first)
+    before = await snapshot()
+
+    payload = await _create(gql, admin_key, app_id, second)
+
+    assert payload["release"] is None
+    message = user_error(payload, "TAKEN", ["input", "version"])
+    assert message == "app my-app already has a release 1.0.0"
+    assert await snapshot() == before
+
+
+async def test_the_same_version_in_two_apps_is_fine(gql: GraphQL, admin_key: str) -> None:
+    first = await create_app(gql, admin_key, slug="first")
+    second = await create_app(gql, admin_key, slug="second")
+    await create_release(gql, admin_key, first, "1.0.0")
+
+    payload = await _create(gql, admin_key, second, "1.0.0")
+
+    assert payload["userErrors"] == []
+    assert await Release.filter(version="1.0.0").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.2", "is not a version"),
+        ("01.2.3", "without leading zeros"),
+        ("1.2.3 ", "white space"),
+        (" 1.2.3", "white space"),
+        ("latest", "is not a version"),
+        ("", "is not a version"),
+        ("1.2.3.4", "is not a version"),
+        ("1" * 129 + ".0.0", "longer than 128"),
+    ],
+)
+async def test_release_create_refuses_an_invalid_version(
+    gql: GraphQL, admin_key: str, version: str, expected: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    before = await snapshot()
+
+    payload = await _create(gql, admin_key, app_id, version)
+
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_INPUT", ["input", "version"])
+    assert expected in message
+    assert await snapshot() == before
+    assert await Release.all().count() == 0
+
+
+async def test_release_create_accepts_notes_of_exactly_the_limit(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+
+    payload = await _create(gql, admin_key, app_id, "1.0.0", "n" * NOTES_MAX)
+
+    assert payload["userErrors"] == []
+    stored = await Release.get(id=payload["release"]["id"])
+    assert stored.notes is not None
+    assert len(stored.notes) == NOTES_MAX
+
+
+async def test_release_create_refuses_notes_over_the_limit(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    before = await snapshot()
+
+    payload = await _create(gql, admin_key, app_id, "1.0.0", "n" * (NOTES_MAX + 1))
+
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_INPUT", ["input", "notes"])
+    assert "100,001" in message
+    assert "100,000" in message
+    assert await snapshot() == before
+
+
+async def test_release_notes_refuse_nul_characters(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0", "clean")
+    before = await snapshot()
+
+    created = await _create(gql, admin_key, app_id, "2.0.0", "binary\x00junk")
+    updated = await gql(
+        RELEASE_UPDATE, {"id": release_id, "input": {"notes": "binary\x00junk"}}, key=admin_key
+    )
+
+    assert "NUL" in user_error(created, "INVALID_INPUT", ["input", "notes"])
+    assert "NUL" in user_error(
+        updated["data"]["releaseUpdate"], "INVALID_INPUT", ["input", "notes"]
+    )
+    assert await snapshot() == before
+
+
+async def test_release_create_for_an_unknown_app(gql: GraphQL, admin_key: str) -> None:
+    await create_app(gql, admin_key)
+    before = await snapshot()
+
+    unknown = await _create(gql, admin_key, "app_01ARZ3NDEKTSV4RRFFQ69G5FAV", "1.0.0")
+    malformed = await _create(gql, admin_key, "my-app", "1.0.0")
+
+    user_error(unknown, "NOT_FOUND", ["appId"])
+    assert "app_" in user_error(malformed, "INVALID_INPUT", ["appId"])
+    assert await snapshot() == before
+
+
+# --- releaseUpdate ----------------------------------------------------------------
+
+
+async def test_release_update_edits_a_draft(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0", "old notes")
+
+    result = await gql(
+        RELEASE_UPDATE,
+        {"id": release_id, "input": {"version": "v1.0.1", "notes": "new"}},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseUpdate"]
+    assert payload["userErrors"] == []
+    assert payload["release"] == {
+        "id": release_id,
+        "version": "1.0.1",
+        "notes": "new",
+        "status": "DRAFT",
+    }
+    stored = await Release.get(id=release_id)
+    assert (stored.version, stored.notes) == ("1.0.1", "new")
+
+
+async def test_release_update_refuses_a_version_taken_by_another_release(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key, slug="my-app")
+    await create_release(gql, admin_key, app_id, "1.0.0")
+    second = await create_release(gql, admin_key, app_id, "1.1.0")
+    before = await snapshot()
+
+    result = await gql(
+        RELEASE_UPDATE, {"id": second, "input": {"version": "v1.0.0"}}, key=admin_key
+    )
+
+    payload = result["data"]["releaseUpdate"]
+    assert payload["release"] is None
+    assert user_error(payload, "TAKEN", ["input", "version"]) == (
+        "app my-app already has a release 1.0.0"
+    )
+    assert await snapshot() == before
+
+
+@pytest.mark.parametrize("version", ["1.2", "01.2.3", "1.2.3 ", "latest"])
+async def test_release_update_refuses_an_invalid_version(
+    gql: GraphQL, admin_key: str, version: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(
+        RELEASE_UPDATE, {"id": release_id, "input": {"version": version}}, key=admin_key
+    )
+
+    user_error(result["data"]["releaseUpdate"], "INVALID_INPUT", ["input", "version"])
+    assert await snapshot() == before
+
+
+async def test_release_update_notes_limit(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0", "short")
+    before = await snapshot()
+
+    too_long = await gql(
+        RELEASE_UPDATE,
+        {"id": release_id, "input": {"notes": "n" * (NOTES_MAX + 1)}},
+        key=admin_key,
+    )
+    assert await snapshot() == before
+    exact = await gql(
+        RELEASE_UPDATE, {"id": release_id, "input": {"notes": "n" * NOTES_MAX}}, key=admin_key
+    )
+
+    user_error(too_long["data"]["releaseUpdate"], "INVALID_INPUT", ["input", "notes"])
+    assert exact["data"]["releaseUpdate"]["userErrors"] == []
+    stored = await Release.get(id=release_id)
+    assert stored.notes is not None
+    assert len(stored.notes) == NOTES_MAX
+
+
+async def test_release_update_refuses_a_version_change_once_published(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(
+        RELEASE_UPDATE,
+        {"id": release_id, "input": {"version": "1.0.1", "notes": "x"}},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseUpdate"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_STATE", ["input", "version"])
+    assert "published release cannot change" in message
+    assert await snapshot() == before
+
+
+async def test_release_update_edits_the_notes_of_a_published_release(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+
+    # Sending the unchanged version (even spelled with a v) is not a version change.
+    result = await gql(
+        RELEASE_UPDATE,
+        {"id": release_id, "input": {"version": "v1.0.0", "notes": "fixed typo"}},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseUpdate"]
+    assert payload["userErrors"] == []
+    assert payload["release"]["notes"] == "fixed typo"
+    assert payload["release"]["status"] == "PUBLISHED"
+    assert (await Release.get(id=release_id)).notes == "fixed typo"
+
+
+async def test_release_update_of_an_unknown_release(gql: GraphQL, admin_key: str) -> None:
+    await create_app(gql, admin_key)
+    before = await snapshot()
+
+    unknown = await gql(
+        RELEASE_UPDATE,
+        {"id": "rel_01ARZ3NDEKTSV4RRFFQ69G5FAV", "input": {"notes": "x"}},
+        key=admin_key,
+    )
+    malformed = await gql(RELEASE_UPDATE, {"id": "1.0.0", "input": {"notes": "x"}}, key=admin_key)
+
+    user_error(unknown["data"]["releaseUpdate"], "NOT_FOUND", ["id"])
+    assert "rel_" in user_error(malformed["data"]["releaseUpdate"], "INVALID_INPUT", ["id"])
+    assert await snapshot() == before
+
+
+# --- releaseDelete ----------------------------------------------------------------
+
+
+async def test_release_delete_removes_a_draft(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    kept = await create_release(gql, admin_key, app_id, "1.1.0")
+
+    result = await gql(RELEASE_DELETE, {"id": release_id}, key=admin_key)
+
+    assert result["data"]["releaseDelete"] == {"deletedReleaseId": release_id, "userErrors": []}
+    assert [r.id for r in await Release.all()] == [kept]
+
+
+async def test_release_delete_refuses_a_published_release(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_DELETE, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releaseDelete"]
+    assert payload["deletedReleaseId"] is None
+    message = user_error(payload, "INVALID_STATE", ["id"])
+    assert "is published" in message
+    assert "only drafts can be deleted" in message
+    assert "archive it instead" in message
+    assert await snapshot() == before
+
+
+async def test_release_delete_refuses_an_archived_release(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+    before = await snapshot()
+
+    result = await gql(RELEASE_DELETE, {"id": release_id}, key=admin_key)
+
+    assert "is archived" in user_error(result["data"]["releaseDelete"], "INVALID_STATE", ["id"])
+    assert await snapshot() == before
+
+
+# --- releasePublish ---------------------------------------------------------------
+
+
+async def test_release_publish_makes_a_draft_live(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    await add_artifact(release_id)
+    started = datetime.now(UTC)
+
+    result = await gql(RELEASE_PUBLISH, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releasePublish"]
+    assert payload["userErrors"] == []
+    assert payload["release"]["status"] == "PUBLISHED"
+    pub_date = datetime.fromisoformat(payload["release"]["pubDate"])
+    assert started - timedelta(seconds=1) <= pub_date <= datetime.now(UTC) + timedelta(seconds=1)
+    stored = await Release.get(id=release_id)
+    assert stored.status is ReleaseStatus.PUBLISHED
+    assert stored.pub_date is not None
+    assert abs(stored.pub_date - pub_date) < timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    "artifacts", [[], [ArtifactStatus.PENDING], [ArtifactStatus.FAILED, ArtifactStatus.PENDING]]
+)
+async def test_release_publish_needs_a_ready_artifact(
+    gql: GraphQL, admin_key: str, artifacts: list[ArtifactStatus]
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    platforms = ["darwin-aarch64", "linux-x86_64"]
+    for platform, status in zip(platforms, artifacts, strict=False):
+        await add_artifact(release_id, platform, status)
+    before = await snapshot()
+
+    result = await gql(RELEASE_PUBLISH, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releasePublish"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_STATE", ["id"])
+    assert "no READY artifact" in message
+    assert await snapshot() == before
+    stored = await Release.get(id=release_id)
+    assert stored.status is ReleaseStatus.DRAFT
+    assert stored.pub_date is None
+
+
+async def test_release_publish_twice_is_refused(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_PUBLISH, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releasePublish"]
+    assert payload["release"] is None
+    assert "already published" in user_error(payload, "INVALID_STATE", ["id"])
+    assert await snapshot() == before
+
+
+async def test_an_archived_release_cannot_be_published_again(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+    before = await snapshot()
+
+    result = await gql(RELEASE_PUBLISH, {"id": release_id}, key=admin_key)
+
+    assert "already archived" in user_error(
+        result["data"]["releasePublish"], "INVALID_STATE", ["id"]
+    )
+    assert await snapshot() == before
+
+
+async def test_release_publish_of_an_unknown_release(gql: GraphQL, admin_key: str) -> None:
+    await create_app(gql, admin_key)
+    before = await snapshot()
+
+    result = await gql(RELEASE_PUBLISH, {"id": "rel_01ARZ3NDEKTSV4RRFFQ69G5FAV"}, key=admin_key)
+
+    user_error(result["data"]["releasePublish"], "NOT_FOUND", ["id"])
+    assert await snapshot() == before
+
+
+# --- releaseArchive ---------------------------------------------------------------
+
+
+async def test_release_archive_takes_a_release_off_the_update_path(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    pub_date = (await Release.get(id=release_id)).pub_date
+
+    result = await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releaseArchive"]
+    assert payload["userErrors"] == []
+    assert payload["release"]["status"] == "ARCHIVED"
+    assert payload["release"]["pubDate"] is not None
+    stored = await Release.get(id=release_id)
+    assert stored.status is ReleaseStatus.ARCHIVED
+    assert stored.pub_date == pub_date
+
+
+async def test_release_archive_refuses_a_draft(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    await add_artifact(release_id)
+    before = await snapshot()
+
+    result = await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+
+    payload = result["data"]["releaseArchive"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_STATE", ["id"])
+    assert "is draft" in message
+    assert "only published releases can be archived" in message
+    assert await snapshot() == before
+
+
+async def test_release_archive_twice_is_refused(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+    before = await snapshot()
+
+    result = await gql(RELEASE_ARCHIVE, {"id": release_id}, key=admin_key)
+
+    assert "is archived" in user_error(result["data"]["releaseArchive"], "INVALID_STATE", ["id"])
+    assert await snapshot() == before
+
+
+# --- reading releases -------------------------------------------------------------
+
+
+async def test_release_node_shows_its_app_and_artifacts(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key, slug="my-app")
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    artifact_id = await add_artifact(release_id, "linux-x86_64-deb", ArtifactStatus.PENDING)
+
+    result = await gql(
+        "query ($id: ID!) { node(id: $id) { ... on Release { version status app { slug } "
+        "artifacts { id platform status release { id } } } } }",
+        {"id": release_id},
+        key=admin_key,
+    )
+
+    assert result == {
+        "data": {
+            "node": {
+                "version": "1.0.0",
+                "status": "DRAFT",
+                "app": {"slug": "my-app"},
+                "artifacts": [
+                    {
+                        "id": artifact_id,
+                        "platform": "linux-x86_64-deb",
+                        "status": "PENDING",
+                        "release": {"id": release_id},
+                    }
+                ],
+            }
+        }
+    }
+
+
+async def test_app_releases_filter_by_status(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    draft = await create_release(gql, admin_key, app_id, "2.0.0")
+    live = await published_release(gql, admin_key, app_id, "1.0.0")
+
+    result = await gql(
+        "query ($id: ID!) { app(id: $id) { "
+        "drafts: releases(status: DRAFT) { totalCount edges { node { id } } } "
+        "live: releases(status: PUBLISHED) { totalCount edges { node { id } } } "
+        "all: releases { totalCount } } }",
+        {"id": app_id},
+        key=admin_key,
+    )
+
+    app = result["data"]["app"]
+    assert app["drafts"] == {"totalCount": 1, "edges": [{"node": {"id": draft}}]}
+    assert app["live"] == {"totalCount": 1, "edges": [{"node": {"id": live}}]}
+    assert app["all"] == {"totalCount": 2}
