@@ -19,10 +19,15 @@ from ferryman.request_id import RequestIdMiddleware
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
 from ferryman.settings import Settings
+from ferryman.storage import Storage, StorageUnavailable
+
+# Room for the GraphQL multipart envelope around a file of the largest accepted size.
+UPLOAD_OVERHEAD = 1024 * 1024
 
 
 def create_app(settings: Settings) -> Starlette:
-    """Assemble Ferryman for ``settings``; the database must already be migrated."""
+    """Assemble Ferryman for ``settings``; the database must already be migrated and the
+    S3 endpoint known (``ferryman dev`` starts a local one first)."""
     graphiql = GraphiQLPage(settings.graphiql_assets) if settings.graphiql_enabled else None
     graphql = GraphQLView(
         build_schema(introspection=settings.introspection_enabled),
@@ -31,20 +36,35 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-            yield
+        storage = Storage(settings)
+        await storage.open()
+        app.state.storage = storage
+        app.state.settings = settings
+        try:
+            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                yield
+        finally:
+            await storage.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route(
+            "/graphql",
+            graphql,
+            methods=["GET", "POST"],
+            max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD,
+        ),
     ]
     if graphiql and graphiql.local:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=["GET", "HEAD"]))
     return Starlette(
         routes=routes,
         middleware=[Middleware(RequestIdMiddleware)],
-        exception_handlers=dict.fromkeys(UNAVAILABLE, database_unavailable),
+        exception_handlers={
+            **dict.fromkeys(UNAVAILABLE, unavailable),
+            StorageUnavailable: unavailable,
+        },
         lifespan=lifespan,
     )
 
@@ -54,9 +74,10 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    """A database outage outside GraphQL execution (authentication, say): 503, retry later."""
-    message = "the database is unavailable; try again shortly"
+async def unavailable(request: Request, error: Exception) -> JSONResponse:
+    """An outage outside GraphQL execution (authentication, say): 503, retry later."""
+    what = "object storage" if isinstance(error, StorageUnavailable) else "the database"
+    message = f"{what} is unavailable; try again shortly"
     body: dict[str, object] = {"error": {"code": "SERVICE_UNAVAILABLE", "message": message}}
     if request.url.path == "/graphql":
         body = {

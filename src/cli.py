@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from tortoise import Tortoise, connections
 
 from ferryman import auth
 from ferryman.app import create_app
+from ferryman.local_s3 import LocalS3, LocalS3Error
 from ferryman.models import ApiKey, App
 from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
@@ -38,13 +40,42 @@ def cli(ctx: click.Context) -> None:
 @click.pass_obj
 def serve(settings: Settings) -> None:
     """Run the server (the database must be migrated)."""
+    if settings.uses_local_s3:
+        raise click.ClickException(
+            "FERRYMAN_S3_ENDPOINT is not set: `serve` needs an S3 or R2 bucket "
+            "(see deploy/env.example); `ferryman dev` runs a local one instead"
+        )
     _serve(settings)
 
 
 @cli.command()
 @click.pass_obj
 def dev(settings: Settings) -> None:
-    """Migrate, mint an admin key on first start, and run the server."""
+    """Migrate, start a local S3 when none is set, mint a first admin key, and serve."""
+    if not settings.uses_local_s3:
+        _dev(settings)
+        return
+    local = LocalS3(settings.local_s3_dir)
+    try:
+        local.start(settings.s3_bucket)
+    except LocalS3Error as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Local S3 (SeaweedFS) on {local.endpoint}, data in {settings.local_s3_dir}")
+    try:
+        _dev(
+            dataclasses.replace(
+                settings,
+                s3_endpoint=local.endpoint,
+                s3_region=local.region,
+                s3_access_key_id=local.credentials.access_key_id,
+                s3_secret_access_key=local.credentials.secret_access_key,
+            )
+        )
+    finally:
+        local.stop()
+
+
+def _dev(settings: Settings) -> None:
     asyncio.run(migrate_database(settings.database_url))
     secret = _run(settings, _bootstrap_key)
     if secret:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 PREFIX = "FERRYMAN_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_MAX_PRESIGN = 7 * 24 * 3600
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -38,6 +40,15 @@ class Settings:
     graphiql: bool | None = None
     introspection: bool | None = None
     graphiql_assets: Path = Path("var/graphiql/node_modules")
+    s3_endpoint: str | None = None
+    s3_region: str = "auto"
+    s3_bucket: str = "ferryman"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    download_base_url: str | None = None
+    max_upload_bytes: int = 200 * 1024 * 1024
+    presign_seconds: int = 3600
+    local_s3_dir: Path = Path("var/s3")
 
     @property
     def base_url(self) -> str:
@@ -61,7 +72,26 @@ class Settings:
             name = PREFIX + field.name.upper()
             if name in env:
                 values[field.name] = _PARSERS[field.name](name, env[name])
-        return cls(**values)
+        settings = cls(**values)
+        settings._check_together()
+        return settings
+
+    @property
+    def uses_local_s3(self) -> bool:
+        """No S3 endpoint configured: ``ferryman dev`` runs SeaweedFS itself."""
+        return self.s3_endpoint is None
+
+    def _check_together(self) -> None:
+        if self.s3_endpoint and not (self.s3_access_key_id and self.s3_secret_access_key):
+            raise SettingsError(
+                f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY must be set when "
+                f"{PREFIX}S3_ENDPOINT is"
+            )
+        if self.presign_seconds > _MAX_PRESIGN:
+            raise SettingsError(
+                f"{PREFIX}PRESIGN_SECONDS must be at most {_MAX_PRESIGN} (7 days, the S3 limit), "
+                f"got {self.presign_seconds}"
+            )
 
 
 def _database_url(name: str, raw: str) -> str:
@@ -101,6 +131,27 @@ def _url(name: str, raw: str) -> str:
     return raw
 
 
+def _bucket(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", raw):
+        raise SettingsError(
+            f"{name} must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and "
+            f"dashes, got {raw!r}"
+        )
+    return raw
+
+
+def _text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise SettingsError(f"{name} must not be empty")
+    return raw.strip()
+
+
+def _positive(name: str, raw: str) -> int:
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -130,6 +181,15 @@ _PARSERS = {
     "graphiql": _flag,
     "introspection": _flag,
     "graphiql_assets": _path,
+    "s3_endpoint": _url,
+    "s3_region": _text,
+    "s3_bucket": _bucket,
+    "s3_access_key_id": _text,
+    "s3_secret_access_key": _text,
+    "download_base_url": _url,
+    "max_upload_bytes": _positive,
+    "presign_seconds": _positive,
+    "local_s3_dir": _path,
 }
 
 

@@ -135,11 +135,23 @@ class Verifier:
     BLAKE2b-512; legacy ones sign the raw bytes, so their file is kept until the end.
     """
 
-    def __init__(self, public_key: PublicKey, signature: Signature) -> None:
-        self.public_key = public_key
+    def __init__(self, signature: Signature) -> None:
         self.signature = signature
         self._hash = hashlib.blake2b(digest_size=64)
         self._raw: bytearray | None = None if signature.prehashed else bytearray()
+
+    @classmethod
+    def for_upload(cls, text: str) -> Verifier:
+        """A verifier for the signature an uploader pasted (InvalidInput when it is none)."""
+        return cls(Signature.parse(text, ("input", "signature")))
+
+    @property
+    def signed_version(self) -> str | None:
+        return self.signature.version
+
+    @property
+    def signed_file(self) -> str | None:
+        return self.signature.file
 
     def update(self, chunk: bytes) -> None:
         if self._raw is None:
@@ -147,15 +159,15 @@ class Verifier:
         else:
             self._raw.extend(chunk)
 
-    def verify(self) -> None:
+    def verify(self, public_key: PublicKey) -> None:
         """Raise VerificationFailed unless the Tauri client would accept this file."""
-        if self.signature.key_id != self.public_key.key_id:
+        if self.signature.key_id != public_key.key_id:
             raise VerificationFailed(
                 f"signature was made by key {self.signature.key_id_hex} but the app's key is "
-                f"{self.public_key.key_id_hex}: sign with the private key that matches the app's "
+                f"{public_key.key_id_hex}: sign with the private key that matches the app's "
                 "public key"
             )
-        key = Ed25519PublicKey.from_public_bytes(self.public_key.key)
+        key = Ed25519PublicKey.from_public_bytes(public_key.key)
         message = self._hash.digest() if self._raw is None else bytes(self._raw)
         try:
             key.verify(self.signature.signature, message)
@@ -173,6 +185,14 @@ class Verifier:
             raise VerificationFailed(
                 "the signature's trusted comment was altered after signing"
             ) from None
+
+    def failure(self, public_key: str) -> str | None:
+        """None when the bytes verify against the app's key text, else why not."""
+        try:
+            self.verify(PublicKey.parse(public_key))
+        except (VerificationFailed, InvalidInput) as error:
+            return str(error)
+        return None
 
 
 def key_id_hex(key_id: bytes) -> str:

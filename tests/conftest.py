@@ -8,6 +8,7 @@ from one migrated template, so every test starts from the committed migrations.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 
 from ferryman import auth
 from ferryman.app import create_app
+from ferryman.local_s3 import LocalS3
 from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
@@ -91,9 +93,36 @@ def database_url(databases: Databases) -> str:
     return databases.fresh()
 
 
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """One SeaweedFS for the run, credentials enforced; each test gets its own bucket."""
+    server = LocalS3(tmp_path_factory.mktemp("s3"))
+    server.start("ferryman")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, graphiql_assets=tmp_path / "no-graphiql-assets")
+def bucket(s3: LocalS3, request: pytest.FixtureRequest) -> str:
+    name = f"t-{next(_buckets)}"
+    s3.client.create_bucket(Bucket=name)
+    return name
+
+
+_buckets = itertools.count(1)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, s3: LocalS3, bucket: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        graphiql_assets=tmp_path / "no-graphiql-assets",
+        s3_endpoint=s3.endpoint,
+        s3_region=s3.region,
+        s3_bucket=bucket,
+        s3_access_key_id=s3.credentials.access_key_id,
+        s3_secret_access_key=s3.credentials.secret_access_key,
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Probes and request ids on the real ASGI app."""
 
-from pathlib import Path
+import dataclasses
 
 import httpx
 
@@ -21,11 +21,10 @@ async def test_readyz_answers_ok_when_the_database_answers(client: httpx.AsyncCl
     assert response.json() == {"status": "ok"}
 
 
-async def test_without_a_database_readyz_and_graphql_answer_503(tmp_path: Path) -> None:
+async def test_without_a_database_readyz_and_graphql_answer_503(settings: Settings) -> None:
     # Nothing listens on this port: the database is down, the process is up.
-    down = Settings(
-        database_url=f"postgres://postgres@127.0.0.1:{free_port()}/ferryman",
-        graphiql_assets=tmp_path,
+    down = dataclasses.replace(
+        settings, database_url=f"postgres://postgres@127.0.0.1:{free_port()}/ferryman"
     )
     application = create_app(down)
     async with application.router.lifespan_context(application):

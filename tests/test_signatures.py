@@ -20,10 +20,10 @@ def text(name: str) -> str:
 
 def verify(key: str, signature: str, payload: bytes, chunk: int = 7) -> Signature:
     sig = Signature.parse(text(signature))
-    verifier = Verifier(PublicKey.parse(text(key)), sig)
+    verifier = Verifier(sig)
     for start in range(0, len(payload), chunk):
         verifier.update(payload[start : start + chunk])
-    verifier.verify()
+    verifier.verify(PublicKey.parse(text(key)))
     return sig
 
 
@@ -79,10 +79,10 @@ def test_forged_trusted_comment_fails() -> None:
     forged = base64.b64encode(decoded.replace("version:1.2.3", "version:1.2.4").encode()).decode()
     sig = Signature.parse(forged)
     assert sig.version == "1.2.4"
-    verifier = Verifier(PublicKey.parse(text("app.pub")), sig)
+    verifier = Verifier(sig)
     verifier.update((DATA / "MyApp_1.2.3_amd64.AppImage").read_bytes())
     with pytest.raises(VerificationFailed, match="trusted comment was altered"):
-        verifier.verify()
+        verifier.verify(PublicKey.parse(text("app.pub")))
 
 
 def test_trailing_newline_is_tolerated_and_dropped() -> None:

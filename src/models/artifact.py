@@ -1,17 +1,34 @@
-"""Artifacts: one update binary per platform of a release, stored in object storage."""
+"""Artifacts: one update binary per platform of a release, and the rules for accepting one.
+
+An artifact is PENDING until the stored file has been read back, hashed and checked
+against the app's Tauri key; then it is READY or FAILED with a reason a person can act
+on. The object store and the signature check are handed in by the door (they are I/O
+and crypto, not rules), so GraphQL and REST share this one implementation.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Protocol
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
-from ferryman.models.ids import MAX_LENGTH
+from ferryman.models import audit_event, ids
+from ferryman.models import release as releases
+from ferryman.models.actor import Actor
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound
+from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.platform import MAX_LENGTH as PLATFORM_LENGTH
-from ferryman.models.status import ArtifactStatus
+from ferryman.models.platform import validate_platform
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.versions import InvalidVersion, Version
 
 if TYPE_CHECKING:
+    from ferryman.models.app import App
     from ferryman.models.release import Release
 
 
@@ -21,13 +38,15 @@ class Artifact(Model):
         "models.Release", related_name="artifacts", on_delete=fields.CASCADE
     )
     platform = fields.CharField(max_length=PLATFORM_LENGTH)
+    filename = fields.CharField(max_length=255, null=True)
     signature = fields.TextField()
     object_key = fields.CharField(max_length=1024)
-    download_url = fields.TextField(null=True)
+    download_url: str | None = fields.TextField(null=True)
     file_size = fields.BigIntField(null=True)
     checksum = fields.CharField(max_length=64, null=True)
     status = fields.CharEnumField(ArtifactStatus, max_length=16, default=ArtifactStatus.PENDING)
-    failure_reason = fields.TextField(null=True)
+    failure_reason: str | None = fields.TextField(null=True)
+    warning = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -36,3 +55,306 @@ class Artifact(Model):
     class Meta:
         table = "artifacts"
         unique_together = (("release", "platform"),)
+
+
+class SignatureCheck(Protocol):
+    """A parsed signature, fed the file's bytes, then asked whether they verify."""
+
+    @property
+    def signed_version(self) -> str | None: ...
+
+    @property
+    def signed_file(self) -> str | None: ...
+
+    def update(self, chunk: bytes) -> None: ...
+
+    def failure(self, public_key: str) -> str | None:
+        """None when the bytes verify against ``public_key``, else why not."""
+        ...
+
+
+class ObjectStore(Protocol):
+    """What the rules need of the bucket."""
+
+    def object_key(self, app_slug: str, version: str, filename: str) -> str: ...
+
+    def download_url(self, app_slug: str, version: str, platform: str, key: str) -> str: ...
+
+    async def size(self, key: str) -> int | None: ...
+
+    def chunks(self, key: str) -> AsyncIterator[bytes]: ...
+
+    async def upload(
+        self, key: str, chunks: AsyncIterator[bytes], content_type: str | None
+    ) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+# Parses a signature's text (raising InvalidInput for what is not one).
+SignatureParser = Callable[[str], SignatureCheck]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewArtifact:
+    """What an uploader declares: the platform, the file's name and its ``.sig`` content."""
+
+    platform: str
+    filename: str
+    signature: str
+    file_size: int | None = None
+    content_type: str | None = None
+
+
+async def get_visible(actor: Actor, artifact_id: str, field: tuple[str, ...] = ("id",)) -> Artifact:
+    artifact = await Artifact.get_or_none(id=ids.require(artifact_id, "art", field))
+    if artifact is None:
+        raise NotFound(f"artifact {artifact_id} not found", field)
+    release = await releases.Release.get(id=artifact.release_id)
+    if not actor.sees(release.app_id):
+        raise NotFound(f"artifact {artifact_id} not found", field)
+    return artifact
+
+
+async def begin_upload(
+    actor: Actor, release_id: str, new: NewArtifact, store: ObjectStore, parse: SignatureParser
+) -> Artifact:
+    """Record a PENDING artifact whose file the caller will put at its object key.
+
+    An artifact already on that platform of the draft is replaced.
+    """
+    release, app = await _draft_with_app(actor, release_id, ("releaseId",))
+    key, warning = _checked(release, app, new, store, parse)
+    return await _replace(actor, release, app, new, key, warning, store)
+
+
+async def confirm(
+    actor: Actor, artifact_id: str, store: ObjectStore, parse: SignatureParser
+) -> Artifact:
+    """Read the stored file back and mark the artifact READY or FAILED.
+
+    Confirming a READY artifact again changes nothing.
+    """
+    artifact = await get_visible(actor, artifact_id)
+    if artifact.status is ArtifactStatus.READY:
+        return artifact
+    release, app = await _draft_with_app(actor, artifact.release_id, ("id",))
+    check = parse(artifact.signature)
+    size = await store.size(artifact.object_key)
+    if size is None:
+        reason = (
+            "object not found: the upload never happened or went elsewhere; "
+            "upload the file to the uploadUrl, then confirm again"
+        )
+        return await _settle(actor, artifact, release, app, store, failure=reason)
+    if artifact.file_size is not None and size != artifact.file_size:
+        reason = (
+            f"the stored file is {size} bytes but fileSize said {artifact.file_size}: "
+            "upload the whole file again"
+        )
+        return await _settle(actor, artifact, release, app, store, failure=reason)
+    digest = hashlib.sha256()
+    async for chunk in store.chunks(artifact.object_key):
+        digest.update(chunk)
+        check.update(chunk)
+    failure = _verification_failure(check, app, release)
+    return await _settle(
+        actor,
+        artifact,
+        release,
+        app,
+        store,
+        failure=failure,
+        size=size,
+        checksum=digest.hexdigest(),
+    )
+
+
+async def upload(
+    actor: Actor,
+    release_id: str,
+    new: NewArtifact,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    store: ObjectStore,
+    parse: SignatureParser,
+) -> Artifact:
+    """Stream a file straight into the store while hashing and verifying it, in one pass."""
+    release, app = await _draft_with_app(actor, release_id, ("releaseId",))
+    key, warning = _checked(release, app, new, store, parse)
+    check = parse(new.signature)
+    digest = hashlib.sha256()
+    size = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal size
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise InvalidInput(
+                    f"the file is larger than {limit} bytes, the limit for direct uploads; "
+                    "use artifactUploadCreate (a presigned upload) for large files",
+                    ("file",),
+                )
+            digest.update(chunk)
+            check.update(chunk)
+            yield chunk
+
+    await store.upload(key, counted(), new.content_type)
+    artifact = await _replace(actor, release, app, new, key, warning, store)
+    failure = _verification_failure(check, app, release)
+    return await _settle(
+        actor,
+        artifact,
+        release,
+        app,
+        store,
+        failure=failure,
+        size=size,
+        checksum=digest.hexdigest(),
+    )
+
+
+async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
+    """Delete an artifact of a draft, object first, so a failure leaves the row usable."""
+    artifact = await get_visible(actor, artifact_id)
+    release, _ = await _draft_with_app(actor, artifact.release_id, ("id",))
+    await store.delete(artifact.object_key)
+    async with in_transaction():
+        await audit_event.record(
+            actor,
+            "artifact.delete",
+            artifact.id,
+            release.app_id,
+            f"deleted {artifact.platform} artifact of {release.version}",
+        )
+        await artifact.delete()
+    return artifact.id
+
+
+async def _draft_with_app(
+    actor: Actor, release_id: str, field: tuple[str, ...]
+) -> tuple[Release, App]:
+    release = await releases.get_visible(actor, release_id, field)
+    if release.status is not ReleaseStatus.DRAFT:
+        raise InvalidState(
+            f"release {release.version} is {release.status.value}; artifacts can only be "
+            "added, confirmed or removed while a release is a draft",
+            field,
+        )
+    return release, await release.app
+
+
+def _checked(
+    release: Release, app: App, new: NewArtifact, store: ObjectStore, parse: SignatureParser
+) -> tuple[str, str | None]:
+    """The object key and any warning, or InvalidInput before anything is written."""
+    validate_platform(new.platform, ("input", "platform"))
+    key = store.object_key(app.slug, release.version, new.filename)
+    if new.file_size is not None and new.file_size < 0:
+        raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
+    check = parse(new.signature)
+    mismatch = _version_mismatch(check, release)
+    if mismatch:
+        raise InvalidInput(mismatch, ("input", "signature"))
+    warning = None
+    if check.signed_file is not None and check.signed_file != new.filename:
+        warning = (
+            f"the signature was made for the file {check.signed_file!r}, "
+            f"uploaded as {new.filename!r}"
+        )
+    return key, warning
+
+
+async def _replace(
+    actor: Actor,
+    release: Release,
+    app: App,
+    new: NewArtifact,
+    key: str,
+    warning: str | None,
+    store: ObjectStore,
+) -> Artifact:
+    previous = await Artifact.get_or_none(release_id=release.id, platform=new.platform)
+    if previous is not None and previous.object_key != key:
+        await store.delete(previous.object_key)
+    async with in_transaction():
+        await Artifact.filter(release_id=release.id, platform=new.platform).delete()
+        artifact = await Artifact.create(
+            id=new_id("art"),
+            release_id=release.id,
+            platform=new.platform,
+            filename=new.filename,
+            signature=new.signature.strip(),
+            object_key=key,
+            file_size=new.file_size,
+            warning=warning,
+        )
+        await audit_event.record(
+            actor,
+            "artifact.upload",
+            artifact.id,
+            app.id,
+            f"started {new.platform} artifact {new.filename} of {app.slug} {release.version}",
+        )
+    return artifact
+
+
+async def _settle(
+    actor: Actor,
+    artifact: Artifact,
+    release: Release,
+    app: App,
+    store: ObjectStore,
+    *,
+    failure: str | None,
+    size: int | None = None,
+    checksum: str | None = None,
+) -> Artifact:
+    artifact.status = ArtifactStatus.FAILED if failure else ArtifactStatus.READY
+    artifact.failure_reason = failure
+    if size is not None:
+        artifact.file_size = size
+    artifact.checksum = checksum
+    artifact.download_url = (
+        None
+        if failure
+        else store.download_url(app.slug, release.version, artifact.platform, artifact.object_key)
+    )
+    async with in_transaction():
+        await artifact.save()
+        outcome = f"failed: {failure}" if failure else "ready"
+        await audit_event.record(
+            actor,
+            "artifact.confirm",
+            artifact.id,
+            app.id,
+            f"{artifact.platform} artifact of {release.version} {outcome}",
+        )
+    return artifact
+
+
+def _verification_failure(check: SignatureCheck, app: App, release: Release) -> str | None:
+    if not app.public_key:
+        return (
+            f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
+            "appUpdate, then confirm again"
+        )
+    return check.failure(app.public_key) or _version_mismatch(check, release)
+
+
+def _version_mismatch(check: SignatureCheck, release: Release) -> str | None:
+    signed = check.signed_version
+    if signed is None:
+        return None
+    try:
+        same = Version.parse(signed) == Version.parse(release.version)
+    except InvalidVersion:
+        same = signed == release.version
+    if same:
+        return None
+    return (
+        f"the signature is for version {signed} but the release is {release.version}; "
+        "the updater would refuse it: sign with --app-version "
+        f"{release.version} (or build that version)"
+    )

@@ -150,8 +150,16 @@ async def publish(actor: Actor, release_id: str) -> Release:
                 "only drafts can be published",
                 ("id",),
             )
-        ready = await locked.artifacts.filter(status=ArtifactStatus.READY).count()
-        if not ready:
+        artifacts = await locked.artifacts.all().order_by("platform")
+        unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
+        if unsettled:
+            named = ", ".join(f"{a.platform} ({a.status.value})" for a in unsettled)
+            raise InvalidState(
+                f"release {locked.version} has artifacts that are not READY: {named}; confirm "
+                "or delete them before publishing",
+                ("id",),
+            )
+        if not artifacts:
             raise InvalidState(
                 f"release {locked.version} has no READY artifact; upload and confirm at least "
                 "one before publishing",

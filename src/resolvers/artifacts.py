@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Self, cast
 
 import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
 
 from ferryman import models
+from ferryman.models import artifact as artifacts
+from ferryman.models.errors import DomainError, InvalidInput
 from ferryman.models.status import ArtifactStatus
 from ferryman.resolvers.context import Info
+from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.scalars import ByteCount
+from ferryman.signatures import Verifier
+from ferryman.storage import CHUNK
+
+CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 if TYPE_CHECKING:
     from ferryman.resolvers.releases import Release
@@ -29,7 +40,11 @@ class Artifact(Node):
     file_size: ByteCount | None
     checksum: str | None = strawberry.field(description="SHA-256 of the file, hex.")
     status: ArtifactStatus
-    failure_reason: str | None
+    failure_reason: str | None = strawberry.field(description="Why the file was refused.")
+    filename: str | None
+    warning: str | None = strawberry.field(
+        description="Something odd but harmless, such as a signature made for another file name."
+    )
     created_at: datetime
     release_id: strawberry.Private[str]
 
@@ -45,6 +60,8 @@ class Artifact(Node):
             checksum=artifact.checksum,
             status=artifact.status,
             failure_reason=artifact.failure_reason,
+            filename=artifact.filename,
+            warning=artifact.warning,
             created_at=artifact.created_at,
             release_id=artifact.release_id,
         )
@@ -59,7 +76,146 @@ class Artifact(Node):
 
 
 async def get_node(info: Info, node_id: str) -> Artifact | None:
-    artifact = await models.Artifact.get_or_none(id=node_id).prefetch_related("release")
-    if artifact is None or not info.context.actor.sees(artifact.release.app_id):
+    try:
+        return Artifact.from_model(await artifacts.get_visible(info.context.actor, node_id))
+    except DomainError:
         return None
-    return Artifact.from_model(artifact)
+
+
+@strawberry.type(description="A header the upload request must carry.")
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.input
+class ArtifactUploadCreateInput:
+    platform: str = strawberry.field(description="e.g. darwin-aarch64 or linux-x86_64-deb.")
+    filename: str = strawberry.field(description="The file's own name, no folders.")
+    signature: str = strawberry.field(description="Content of the file's .sig, as written.")
+    file_size: ByteCount | None = strawberry.field(
+        default=None, description="When given, the stored file must have this size."
+    )
+    content_type: str | None = None
+
+
+@strawberry.type
+class ArtifactUploadCreatePayload(Payload):
+    artifact: Artifact | None = None
+    upload_url: str | None = strawberry.field(
+        default=None, description="PUT the file's bytes here, with uploadHeaders."
+    )
+    upload_headers: list[HttpHeader] = strawberry.field(default_factory=list)
+    expires_in: int | None = strawberry.field(
+        default=None, description="Seconds the uploadUrl stays valid."
+    )
+
+
+@strawberry.type
+class ArtifactUploadConfirmPayload(Payload):
+    artifact: Artifact | None = None
+
+
+@strawberry.type
+class ArtifactUploadPayload(Payload):
+    artifact: Artifact | None = None
+
+
+@strawberry.type
+class ArtifactDeletePayload(Payload):
+    deleted_artifact_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class ArtifactMutation:
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Start a presigned upload: PUT the file to uploadUrl, then confirm it.",
+    )
+    async def artifact_upload_create(
+        self, info: Info, release_id: strawberry.ID, input: ArtifactUploadCreateInput
+    ) -> ArtifactUploadCreatePayload:
+        storage = info.context.storage
+        content_type = _content_type(input.content_type)
+        new = artifacts.NewArtifact(
+            platform=input.platform,
+            filename=input.filename,
+            signature=input.signature,
+            file_size=input.file_size,
+            content_type=content_type,
+        )
+        artifact = await artifacts.begin_upload(
+            info.context.actor, release_id, new, storage, Verifier.for_upload
+        )
+        upload = await storage.presign_put(artifact.object_key, content_type)
+        return ArtifactUploadCreatePayload(
+            artifact=Artifact.from_model(artifact),
+            upload_url=upload.url,
+            upload_headers=[HttpHeader(name=k, value=v) for k, v in upload.headers.items()],
+            expires_in=upload.expires_in,
+        )
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Check the uploaded file (size, SHA-256, Tauri signature): READY or FAILED.",
+    )
+    async def artifact_upload_confirm(
+        self, info: Info, id: strawberry.ID
+    ) -> ArtifactUploadConfirmPayload:
+        artifact = await artifacts.confirm(
+            info.context.actor, id, info.context.storage, Verifier.for_upload
+        )
+        return ArtifactUploadConfirmPayload(artifact=Artifact.from_model(artifact))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Upload a small file in this request (GraphQL multipart), checked at once.",
+    )
+    async def artifact_upload(
+        self,
+        info: Info,
+        release_id: strawberry.ID,
+        platform: str,
+        signature: str,
+        file: Upload,
+    ) -> ArtifactUploadPayload:
+        upload_file = cast("UploadFile", file)
+        new = artifacts.NewArtifact(
+            platform=platform,
+            filename=upload_file.filename or "",
+            signature=signature,
+            content_type=_content_type(upload_file.content_type),
+        )
+        artifact = await artifacts.upload(
+            info.context.actor,
+            release_id,
+            new,
+            _chunks(upload_file),
+            info.context.max_upload_bytes,
+            info.context.storage,
+            Verifier.for_upload,
+        )
+        return ArtifactUploadPayload(artifact=Artifact.from_model(artifact))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()], description="Remove an artifact of a draft, file included."
+    )
+    async def artifact_delete(self, info: Info, id: strawberry.ID) -> ArtifactDeletePayload:
+        deleted = await artifacts.delete(info.context.actor, id, info.context.storage)
+        return ArtifactDeletePayload(deleted_artifact_id=strawberry.ID(deleted))
+
+
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(CHUNK):
+        yield chunk
+
+
+def _content_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 200 or not CONTENT_TYPE.fullmatch(value):
+        raise InvalidInput(
+            f"contentType {value[:80]!r} is not a media type such as application/octet-stream",
+            ("input", "contentType"),
+        )
+    return value

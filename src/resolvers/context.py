@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import Info as StrawberryInfo
 from tortoise.functions import Count
@@ -20,6 +22,8 @@ from ferryman import auth, models
 from ferryman.auth import AuthenticationError
 from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
+from ferryman.settings import Settings
+from ferryman.storage import Storage
 from ferryman.versions import Version
 
 
@@ -53,6 +57,16 @@ class Context:
     actor_or_none: Actor | None
     auth_error: AuthenticationError | None
     loaders: Loaders = dataclasses.field(default_factory=Loaders.create)
+
+    @property
+    def storage(self) -> Storage:
+        storage: Storage = self.request.app.state.storage
+        return storage
+
+    @property
+    def max_upload_bytes(self) -> int:
+        settings: Settings = self.request.app.state.settings
+        return settings.max_upload_bytes
 
     @property
     def actor(self) -> Actor:
@@ -107,8 +121,24 @@ class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
     def __init__(self, schema: BaseSchema, *, graphiql_html: str | None) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql_html else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql_html else None,
+            multipart_uploads_enabled=True,
+        )
         self._graphiql_html = graphiql_html or ""
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # A cross-site form can post multipart but cannot set Authorization: refuse such
+        # posts before their body is read.
+        multipart = (request.content_type or "").startswith("multipart/form-data")
+        if multipart and "authorization" not in request.headers:
+            raise HTTPException(
+                400, "multipart uploads need an Authorization: Bearer <api key> header"
+            )
+        return await super().parse_http_body(request)
 
     @property
     def graphql_ide_html(self) -> str:

@@ -24,6 +24,7 @@ from strawberry.types.field import StrawberryField
 from ferryman.auth import AuthenticationError
 from ferryman.models.errors import DomainError, ErrorCode, Forbidden
 from ferryman.models.registry import UNAVAILABLE
+from ferryman.storage import StorageUnavailable
 
 log = logging.getLogger("ferryman.graphql")
 
@@ -99,6 +100,9 @@ def public_code(error: GraphQLError) -> _PublicCode | None:
             return code
     if isinstance(original, UNAVAILABLE):
         error.message = "the database is unavailable; try again shortly"
+        return _PublicCode.SERVICE_UNAVAILABLE
+    if isinstance(original, StorageUnavailable):
+        error.message = "object storage is unavailable; nothing was changed, try again shortly"
         return _PublicCode.SERVICE_UNAVAILABLE
     return None
 

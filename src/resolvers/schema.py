@@ -48,7 +48,9 @@ class Query(apps.AppQuery, api_keys.ApiKeyQuery, audit_events.AuditEventQuery):
 
 
 @strawberry.type
-class Mutation(apps.AppMutation, releases.ReleaseMutation, api_keys.ApiKeyMutation):
+class Mutation(
+    apps.AppMutation, releases.ReleaseMutation, artifacts.ArtifactMutation, api_keys.ApiKeyMutation
+):
     pass
 
 

@@ -1,5 +1,7 @@
 """The committed migrations match the models and build the schema on this engine."""
 
+from pathlib import Path
+
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -8,6 +10,7 @@ from ferryman.models import ApiKey, App, Release
 from ferryman.models.registry import MIGRATION_CONFIG, migrate, tortoise_config
 from tests.conftest import Databases
 
+MIGRATIONS = Path(__file__).parent.parent.parent / "src" / "models" / "migrations"
 TABLES = {"apps", "releases", "artifacts", "api_keys", "download_events", "audit_events"}
 
 
@@ -37,7 +40,9 @@ async def test_migrations_build_every_table_on_an_empty_database(databases: Data
         tables = {row["tablename"] for row in rows}
         assert tables >= TABLES | {"tortoise_migrations"}
         _, applied = await client.execute_query("SELECT name FROM tortoise_migrations")
-        assert [row["name"] for row in applied] == ["0001_initial"]
+        committed = sorted(p.stem for p in MIGRATIONS.glob("0*.py"))
+        assert committed[0] == "0001_initial"
+        assert sorted(row["name"] for row in applied) == committed
         assert await App.all().count() == 0
         assert await Release.all().count() == 0
         assert await ApiKey.all().count() == 0

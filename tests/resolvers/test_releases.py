@@ -405,7 +405,13 @@ async def test_release_publish_makes_a_draft_live(gql: GraphQL, admin_key: str) 
 
 
 @pytest.mark.parametrize(
-    "artifacts", [[], [ArtifactStatus.PENDING], [ArtifactStatus.FAILED, ArtifactStatus.PENDING]]
+    "artifacts",
+    [
+        [],
+        [ArtifactStatus.PENDING],
+        [ArtifactStatus.FAILED, ArtifactStatus.PENDING],
+        [ArtifactStatus.READY, ArtifactStatus.FAILED],
+    ],
 )
 async def test_release_publish_needs_a_ready_artifact(
     gql: GraphQL, admin_key: str, artifacts: list[ArtifactStatus]
@@ -422,7 +428,11 @@ async def test_release_publish_needs_a_ready_artifact(
     payload = result["data"]["releasePublish"]
     assert payload["release"] is None
     message = user_error(payload, "INVALID_STATE", ["id"])
-    assert "no READY artifact" in message
+    if not artifacts:
+        assert "no READY artifact" in message
+    for platform, status in zip(platforms, artifacts, strict=False):
+        named = f"{platform} ({status.value})"
+        assert (named in message) == (status is not ArtifactStatus.READY), message
     assert await snapshot() == before
     stored = await Release.get(id=release_id)
     assert stored.status is ReleaseStatus.DRAFT
