@@ -18,6 +18,7 @@ from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.request_id import RequestIdMiddleware
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
+from ferryman.rest_compat.downloads import DownloadLog, download
 from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
 
@@ -40,15 +41,21 @@ def create_app(settings: Settings) -> Starlette:
         await storage.open()
         app.state.storage = storage
         app.state.settings = settings
+        downloads = app.state.downloads = DownloadLog()
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-                yield
+                downloads.start()
+                try:
+                    yield
+                finally:
+                    await downloads.stop()
         finally:
             await storage.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/dl/{app_slug}/{version}/{platform}", download, methods=["GET", "HEAD"]),
         Route(
             "/graphql",
             graphql,

@@ -59,19 +59,21 @@ class LocalS3:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        self.ports: list[int] = []
         directory.mkdir(parents=True, exist_ok=True)
         self.credentials = Credentials.load_or_create(directory / "credentials.json")
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.ports[3]}"
 
     def start(self, bucket: str) -> None:
-        """Start weed, wait until a signed request succeeds, and create ``bucket``."""
+        """Start weed, wait until a signed request succeeds, and create ``bucket``.
+
+        A restart keeps the ports of the first start, so clients find it again.
+        """
         weed = _weed_binary()
-        ports = _free_ports(5)
-        self.port = ports[3]
+        ports = self.ports = self.ports or _free_ports(5)
         for name in ("data", "log"):
             (self.directory / name).mkdir(exist_ok=True)
         config = self.directory / "s3.json"

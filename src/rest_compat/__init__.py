@@ -1,0 +1,1 @@
+"""Non-GraphQL HTTP: the updater path, downloads and the CI endpoint."""

@@ -1,0 +1,132 @@
+"""Downloads: ``GET /dl/{app_slug}/{version}/{platform}`` → 302 to the file, counted.
+
+The redirect goes to the public bucket URL when one is configured, else to a presigned
+GET that expires soon. Counting must never slow a download down, so events are queued
+in memory and written in batches by a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ferryman.models import Artifact, DownloadEvent
+from ferryman.models.app import SLUG_PATTERN
+from ferryman.models.errors import InvalidInput
+from ferryman.models.ids import new_id
+from ferryman.models.platform import validate_platform
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.rest_compat.errors import error_response
+from ferryman.storage import Storage
+from ferryman.versions import InvalidVersion, Version
+
+log = logging.getLogger("ferryman.downloads")
+
+PRESIGNED_SECONDS = 900
+FLUSH_SECONDS = 2.0
+BATCH = 500
+QUEUE_LIMIT = 100_000
+
+
+class DownloadLog:
+    """Queues download events and writes them in batches, off the request path."""
+
+    def __init__(self) -> None:
+        self._pending: list[DownloadEvent] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, event: DownloadEvent) -> None:
+        if len(self._pending) >= QUEUE_LIMIT:
+            log.warning("download log is full; dropping an event")
+            return
+        self._pending.append(event)
+        if len(self._pending) >= BATCH:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the writer and write what is still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            try:
+                await DownloadEvent.bulk_create(batch)
+            except Exception:  # analytics must never take the server down
+                log.exception("could not write %d download events", len(batch))
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
+            self._wake.clear()
+            await self.flush()
+
+
+async def download(request: Request) -> Response:
+    """Redirect to a published, READY artifact's file and count the download."""
+    slug = request.path_params["app_slug"]
+    platform = request.path_params["platform"]
+    try:
+        version = str(Version.parse(request.path_params["version"]))
+        validate_platform(platform)
+    except (InvalidVersion, InvalidInput) as error:
+        return error_response(400, "INVALID_INPUT", str(error))
+    artifact = await _published_artifact(slug, version, platform)
+    if artifact is None:
+        return error_response(
+            404, "NOT_FOUND", f"no published {platform} download of {slug} {version}"
+        )
+    storage: Storage = request.app.state.storage
+    downloads: DownloadLog = request.app.state.downloads
+    downloads.add(
+        DownloadEvent(
+            id=new_id("dl"),
+            artifact_id=artifact.id,
+            app_id=artifact.release.app_id,
+            platform=platform,
+            version=version,
+            ip_country=_country(request.headers.get("cf-ipcountry")),
+        )
+    )
+    if storage.download_base_url:
+        target = f"{storage.download_base_url}/{quote(artifact.object_key)}"
+    else:
+        target = await storage.presign_get(artifact.object_key, PRESIGNED_SECONDS)
+    return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+async def _published_artifact(slug: str, version: str, platform: str) -> Artifact | None:
+    if not SLUG_PATTERN.fullmatch(slug):
+        return None
+    return (
+        await Artifact.filter(
+            release__app__slug=slug,
+            release__version=version,
+            release__status=ReleaseStatus.PUBLISHED,
+            platform=platform,
+            status=ArtifactStatus.READY,
+        )
+        .select_related("release")
+        .first()
+    )
+
+
+def _country(header: str | None) -> str | None:
+    # Cloudflare sends ISO 3166 alpha-2, or XX / T1 for unknown and Tor.
+    if header and len(header) == 2 and header.isalpha() and header.upper() not in ("XX",):
+        return header.upper()
+    return None

@@ -1,0 +1,137 @@
+"""GET /dl/{app}/{version}/{platform}: a counted 302 to the real file in S3."""
+
+import dataclasses
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from ferryman.app import create_app
+from ferryman.local_s3 import LocalS3
+from ferryman.models import Artifact, DownloadEvent, Release
+from ferryman.models import app as apps
+from ferryman.models import release as releases
+from ferryman.models.actor import Actor
+from ferryman.models.ids import new_id
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.settings import Settings
+
+BODY = b"update bytes\x00\x01" * 1000
+
+
+async def published(
+    s3: LocalS3,
+    bucket: str,
+    status: ReleaseStatus = ReleaseStatus.PUBLISHED,
+    artifact_status: ArtifactStatus = ArtifactStatus.READY,
+) -> Release:
+    console = Actor.console()
+    app = await apps.create(console, apps.AppChanges(slug="my-app", name="My App"))
+    release = await releases.create(console, app.id, releases.ReleaseChanges(version="1.2.3+4"))
+    key = "my-app/releases/1.2.3+4/MyApp.app.tar.gz"
+    s3.client.put_object(Bucket=bucket, Key=key, Body=BODY)
+    await Artifact.create(
+        id=new_id("art"),
+        release_id=release.id,
+        platform="darwin-aarch64",
+        signature="s",
+        object_key=key,
+        status=artifact_status,
+        file_size=len(BODY),
+    )
+    await Release.filter(id=release.id).update(status=status)
+    return release
+
+
+async def test_redirects_to_a_presigned_get_and_counts_the_download(
+    client: httpx.AsyncClient, app: Starlette, s3: LocalS3, bucket: str
+) -> None:
+    release = await published(s3, bucket)
+    response = await client.get(
+        "/dl/my-app/1.2.3%2B4/darwin-aarch64", headers={"CF-IPCountry": "nl"}
+    )
+    assert response.status_code == 302
+    assert response.headers["cache-control"] == "no-store"
+    target = response.headers["location"]
+    assert target.startswith(s3.endpoint + f"/{bucket}/my-app/releases/1.2.3%2B4/")
+    assert "X-Amz-Signature=" in target
+    async with httpx.AsyncClient() as outside:
+        fetched = await outside.get(target)
+    assert fetched.status_code == 200
+    assert fetched.content == BODY
+
+    assert await DownloadEvent.all().count() == 0  # written in batches, not per request
+    await app.state.downloads.flush()
+    event = await DownloadEvent.get()
+    assert (event.app_id, event.platform, event.version, event.ip_country) == (
+        release.app_id,
+        "darwin-aarch64",
+        "1.2.3+4",
+        "NL",
+    )
+    assert event.artifact_id is not None
+
+
+async def test_public_base_url_redirects_there(
+    settings: Settings, s3: LocalS3, bucket: str
+) -> None:
+    public = dataclasses.replace(settings, download_base_url="https://dl.example.com/")
+    application = create_app(public)
+    async with application.router.lifespan_context(application):
+        await published(s3, bucket)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/dl/my-app/1.2.3+4/darwin-aarch64")
+        assert response.status_code == 302
+        assert response.headers["location"] == (
+            "https://dl.example.com/my-app/releases/1.2.3%2B4/MyApp.app.tar.gz"
+        )
+    # The lifespan wrote the queued event on the way out.
+    assert application.state.downloads._pending == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/dl/other-app/1.2.3+4/darwin-aarch64", 404),
+        ("/dl/my-app/1.2.3/darwin-aarch64", 404),
+        ("/dl/my-app/1.2.3+4/linux-x86_64", 404),
+        ("/dl/My%20App/1.2.3+4/darwin-aarch64", 404),
+        ("/dl/my-app/latest/darwin-aarch64", 400),
+        ("/dl/my-app/1.2.3+4/darwin-universal", 400),
+    ],
+)
+async def test_anything_else_is_a_json_error(
+    client: httpx.AsyncClient, app: Starlette, s3: LocalS3, bucket: str, path: str, status: int
+) -> None:
+    await published(s3, bucket)
+    response = await client.get(path)
+    assert response.status_code == status
+    body: dict[str, Any] = response.json()
+    assert body["error"]["code"] == ("NOT_FOUND" if status == 404 else "INVALID_INPUT")
+    assert body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("release_status", "artifact_status"),
+    [
+        (ReleaseStatus.DRAFT, ArtifactStatus.READY),
+        (ReleaseStatus.ARCHIVED, ArtifactStatus.READY),
+        (ReleaseStatus.PUBLISHED, ArtifactStatus.FAILED),
+        (ReleaseStatus.PUBLISHED, ArtifactStatus.PENDING),
+    ],
+)
+async def test_only_published_ready_artifacts_are_served(
+    client: httpx.AsyncClient,
+    app: Starlette,
+    s3: LocalS3,
+    bucket: str,
+    release_status: ReleaseStatus,
+    artifact_status: ArtifactStatus,
+) -> None:
+    await published(s3, bucket, release_status, artifact_status)
+    response = await client.get("/dl/my-app/1.2.3+4/darwin-aarch64")
+    assert response.status_code == 404
+    await app.state.downloads.flush()
+    assert await DownloadEvent.all().count() == 0
