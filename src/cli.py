@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -61,6 +62,9 @@ def dev(settings: Settings) -> None:
     except LocalS3Error as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Local S3 (SeaweedFS) on {local.endpoint}, data in {settings.local_s3_dir}")
+    # uvicorn re-raises SIGTERM once it has shut down; turn it into an exit so that the
+    # local S3 server is stopped below instead of being left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         _dev(
             dataclasses.replace(

@@ -9,11 +9,13 @@ logs and sockets stay in one folder.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import functools
 import json
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _GRPC_OFFSET = 10_000  # weed also listens on every port + 10000
+_PR_SET_PDEATHSIG = 1
 
 
 class LocalS3Error(RuntimeError):
@@ -118,7 +121,9 @@ class LocalS3:
             f"-s3.localSocket={self.directory / 's3.sock'}",
         ]
         with (self.directory / "weed.out").open("wb") as output:
-            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         self._wait_ready(bucket)
 
     def stop(self) -> None:
@@ -173,6 +178,13 @@ class LocalS3:
         with contextlib.suppress(OSError):
             return (self.directory / "weed.out").read_text(errors="replace")[-2000:]
         return ""
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to stop weed if its parent dies without stopping it."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _weed_binary() -> Path:

@@ -117,7 +117,9 @@ class Storage:
         """The object's bytes, a chunk at a time (never all in memory)."""
         async with self._reachable():
             response = await self._client.get_object(Bucket=self.bucket, Key=key)
-            async with response["Body"] as body:
+            # Not ``as body``: StreamingBody's __aenter__ returns the bare aiohttp response.
+            body = response["Body"]
+            async with body:
                 async for chunk in body.iter_chunks(CHUNK):
                     yield chunk
 

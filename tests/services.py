@@ -58,16 +58,30 @@ class PostgresCluster:
             user = pwd.getpwnam("postgres")
             os.chown(directory, user.pw_uid, user.pw_gid)
         cluster._as_owner(
-            str(cluster.bin / "initdb"), "-D", str(directory / "data"),
-            "-A", "trust", "-U", "postgres", "-E", "UTF8",
+            str(cluster.bin / "initdb"),
+            "-D",
+            str(directory / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
         )
         options = (
             f"-p {cluster.port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
         cluster._as_owner(
-            str(cluster.bin / "pg_ctl"), "-D", str(directory / "data"),
-            "-l", str(directory / "server.log"), "-o", options, "-w", "start",
+            str(cluster.bin / "pg_ctl"),
+            "-D",
+            str(directory / "data"),
+            "-l",
+            str(directory / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
         return cluster
 
@@ -80,16 +94,35 @@ class PostgresCluster:
 
     def psql(self, sql: str) -> str:
         result = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d",
-             "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-            check=True, capture_output=True, text=True,
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAtc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return result.stdout
 
     def stop(self) -> None:
         try:
             self._as_owner(
-                str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast",
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-m",
+                "fast",
                 "stop",
             )
         finally:

@@ -1,5 +1,7 @@
 """Version parsing and the Tauri client's order (Rust semver: build metadata counts)."""
 
+import itertools
+
 import pytest
 
 from ferryman.versions import InvalidVersion, Version
@@ -26,7 +28,7 @@ from ferryman.versions import InvalidVersion, Version
 )
 def test_order_matches_the_tauri_client(ascending: list[str]) -> None:
     parsed = [Version.parse(text) for text in ascending]
-    for lower, higher in zip(parsed, parsed[1:], strict=False):
+    for lower, higher in itertools.pairwise(parsed):
         assert lower < higher, (lower, higher)
     assert sorted(reversed(parsed)) == parsed
 

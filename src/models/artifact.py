@@ -153,21 +153,10 @@ async def confirm(
             "upload the whole file again"
         )
         return await _settle(actor, artifact, release, app, store, failure=reason)
-    digest = hashlib.sha256()
+    reading = _Reading(check)
     async for chunk in store.chunks(artifact.object_key):
-        digest.update(chunk)
-        check.update(chunk)
-    failure = _verification_failure(check, app, release)
-    return await _settle(
-        actor,
-        artifact,
-        release,
-        app,
-        store,
-        failure=failure,
-        size=size,
-        checksum=digest.hexdigest(),
-    )
+        reading.feed(chunk)
+    return await _settle(actor, artifact, release, app, store, reading=reading)
 
 
 async def upload(
@@ -182,37 +171,22 @@ async def upload(
     """Stream a file straight into the store while hashing and verifying it, in one pass."""
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
     key, warning = _checked(release, app, new, store, parse)
-    check = parse(new.signature)
-    digest = hashlib.sha256()
-    size = 0
+    reading = _Reading(parse(new.signature))
 
-    async def counted() -> AsyncIterator[bytes]:
-        nonlocal size
+    async def read() -> AsyncIterator[bytes]:
         async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
+            reading.feed(chunk)
+            if reading.size > limit:
                 raise InvalidInput(
                     f"the file is larger than {limit} bytes, the limit for direct uploads; "
                     "use artifactUploadCreate (a presigned upload) for large files",
                     ("file",),
                 )
-            digest.update(chunk)
-            check.update(chunk)
             yield chunk
 
-    await store.upload(key, counted(), new.content_type)
+    await store.upload(key, read(), new.content_type)
     artifact = await _replace(actor, release, app, new, key, warning, store)
-    failure = _verification_failure(check, app, release)
-    return await _settle(
-        actor,
-        artifact,
-        release,
-        app,
-        store,
-        failure=failure,
-        size=size,
-        checksum=digest.hexdigest(),
-    )
+    return await _settle(actor, artifact, release, app, store, reading=reading)
 
 
 async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
@@ -300,6 +274,20 @@ async def _replace(
     return artifact
 
 
+class _Reading:
+    """One pass over a file: its size, its SHA-256, and the signature check fed along."""
+
+    def __init__(self, check: SignatureCheck) -> None:
+        self.check = check
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.digest.update(chunk)
+        self.check.update(chunk)
+
+
 async def _settle(
     actor: Actor,
     artifact: Artifact,
@@ -307,20 +295,23 @@ async def _settle(
     app: App,
     store: ObjectStore,
     *,
-    failure: str | None,
-    size: int | None = None,
-    checksum: str | None = None,
+    failure: str | None = None,
+    reading: _Reading | None = None,
 ) -> Artifact:
+    """Record the outcome: FAILED with ``failure``, or judged from a complete ``reading``."""
+    if reading is not None:
+        failure = _verification_failure(reading.check, app, release)
+        artifact.file_size = reading.size
+        artifact.checksum = reading.digest.hexdigest()
+    else:
+        artifact.checksum = None
     artifact.status = ArtifactStatus.FAILED if failure else ArtifactStatus.READY
     artifact.failure_reason = failure
-    if size is not None:
-        artifact.file_size = size
-    artifact.checksum = checksum
-    artifact.download_url = (
-        None
-        if failure
-        else store.download_url(app.slug, release.version, artifact.platform, artifact.object_key)
-    )
+    artifact.download_url = None
+    if not failure:
+        artifact.download_url = store.download_url(
+            app.slug, release.version, artifact.platform, artifact.object_key
+        )
     async with in_transaction():
         await artifact.save()
         outcome = f"failed: {failure}" if failure else "ready"

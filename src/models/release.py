@@ -141,57 +141,68 @@ async def delete(actor: Actor, release_id: str) -> str:
 async def publish(actor: Actor, release_id: str) -> Release:
     """Make a draft live: from now on updaters may be offered it."""
     actor.require_admin("publishing a release")
-    release = await get_visible(actor, release_id)
-    async with in_transaction():
-        locked = await _locked(release.id)
-        if locked.status is not ReleaseStatus.DRAFT:
-            raise InvalidState(
-                f"release {locked.version} is already {locked.status.value}; "
-                "only drafts can be published",
-                ("id",),
-            )
-        artifacts = await locked.artifacts.all().order_by("platform")
-        unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
-        if unsettled:
-            named = ", ".join(f"{a.platform} ({a.status.value})" for a in unsettled)
-            raise InvalidState(
-                f"release {locked.version} has artifacts that are not READY: {named}; confirm "
-                "or delete them before publishing",
-                ("id",),
-            )
-        if not artifacts:
-            raise InvalidState(
-                f"release {locked.version} has no READY artifact; upload and confirm at least "
-                "one before publishing",
-                ("id",),
-            )
-        locked.status = ReleaseStatus.PUBLISHED
-        locked.pub_date = datetime.now(UTC)
-        await locked.save(update_fields=["status", "pub_date", "updated_at"])
-        await audit_event.record(
-            actor, "release.publish", locked.id, locked.app_id, f"published {locked.version}"
-        )
-    return locked
+    return await _transition(actor, release_id, ReleaseStatus.PUBLISHED)
 
 
 async def archive(actor: Actor, release_id: str) -> Release:
     """Take a published release off the update path, keeping its history."""
     actor.require_admin("archiving a release")
+    return await _transition(actor, release_id, ReleaseStatus.ARCHIVED)
+
+
+# The one status each target is reached from, and how to say so when it cannot be.
+_TRANSITIONS = {
+    ReleaseStatus.PUBLISHED: (
+        ReleaseStatus.DRAFT,
+        "is already {}; only drafts can be published",
+        "publish",
+    ),
+    ReleaseStatus.ARCHIVED: (
+        ReleaseStatus.PUBLISHED,
+        "is {}; only published releases can be archived",
+        "archive",
+    ),
+}
+
+
+async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> Release:
+    source, rule, verb = _TRANSITIONS[target]
     release = await get_visible(actor, release_id)
     async with in_transaction():
         locked = await _locked(release.id)
-        if locked.status is not ReleaseStatus.PUBLISHED:
+        if locked.status is not source:
             raise InvalidState(
-                f"release {locked.version} is {locked.status.value}; "
-                "only published releases can be archived",
-                ("id",),
+                f"release {locked.version} {rule.format(locked.status.value)}", ("id",)
             )
-        locked.status = ReleaseStatus.ARCHIVED
-        await locked.save(update_fields=["status", "updated_at"])
+        changed = ["status", "updated_at"]
+        if target is ReleaseStatus.PUBLISHED:
+            await _require_ready_artifacts(locked)
+            locked.pub_date = datetime.now(UTC)
+            changed.append("pub_date")
+        locked.status = target
+        await locked.save(update_fields=changed)
         await audit_event.record(
-            actor, "release.archive", locked.id, locked.app_id, f"archived {locked.version}"
+            actor, f"release.{verb}", locked.id, locked.app_id, f"{verb}ed {locked.version}"
         )
     return locked
+
+
+async def _require_ready_artifacts(release: Release) -> None:
+    artifacts = await release.artifacts.all().order_by("platform")
+    unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
+    if unsettled:
+        named = ", ".join(f"{a.platform} ({a.status.value})" for a in unsettled)
+        raise InvalidState(
+            f"release {release.version} has artifacts that are not READY: {named}; confirm "
+            "or delete them before publishing",
+            ("id",),
+        )
+    if not artifacts:
+        raise InvalidState(
+            f"release {release.version} has no READY artifact; upload and confirm at least "
+            "one before publishing",
+            ("id",),
+        )
 
 
 async def _locked(release_id: str) -> Release:
