@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ferryman.models import ApiKey, App, Artifact, Release
@@ -39,6 +41,9 @@ query ($id: ID, $slug: String) {
   app(id: $id, slug: $slug) { id slug name releaseCount latestVersion }
 }
 """
+TAURI = Path(__file__).parent.parent / "data" / "tauri"
+PUBLIC_KEY = (TAURI / "app.pub").read_text()
+SIGNATURE = (TAURI / "MyApp.app.tar.gz.sig").read_text()
 
 
 # --- appCreate --------------------------------------------------------------------
@@ -50,7 +55,7 @@ async def test_app_create_returns_and_stores_the_app(gql: GraphQL, admin_key: st
             "slug": "photo-tool",
             "name": "  Photo Tool  ",
             "description": "Edits photos",
-            "publicKey": "  dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWdu  ",
+            "publicKey": f"  {PUBLIC_KEY}\n",
         }
     }
     result = await gql(APP_CREATE, variables, key=admin_key)
@@ -62,7 +67,7 @@ async def test_app_create_returns_and_stores_the_app(gql: GraphQL, admin_key: st
     assert app["slug"] == "photo-tool"
     assert app["name"] == "Photo Tool"
     assert app["description"] == "Edits photos"
-    assert app["publicKey"] == "dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWdu"
+    assert app["publicKey"] == PUBLIC_KEY
     assert app["releaseCount"] == 0
     assert app["latestVersion"] is None
     stored = await App.get(id=app["id"])
@@ -70,8 +75,40 @@ async def test_app_create_returns_and_stores_the_app(gql: GraphQL, admin_key: st
         "photo-tool",
         "Photo Tool",
         "Edits photos",
-        "dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWdu",
+        PUBLIC_KEY,
     )
+
+
+@pytest.mark.parametrize(
+    ("public_key", "message"),
+    [
+        ("dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWdu", "incomplete or damaged"),
+        (SIGNATURE, "not a minisign public key"),
+        ("~/.tauri/myapp.key.pub", "looks like a file path"),
+    ],
+)
+async def test_app_create_and_update_refuse_a_bad_public_key(
+    gql: GraphQL, admin_key: str, public_key: str, message: str
+) -> None:
+    app_id = await create_app(gql, admin_key, slug="keyed")
+    before = await snapshot()
+
+    created = await gql(
+        APP_CREATE,
+        {"input": {"slug": "other", "name": "Other", "publicKey": public_key}},
+        key=admin_key,
+    )
+    updated = await gql(
+        APP_UPDATE, {"id": app_id, "input": {"publicKey": public_key}}, key=admin_key
+    )
+
+    assert message in user_error(
+        created["data"]["appCreate"], "INVALID_INPUT", ["input", "publicKey"]
+    )
+    assert message in user_error(
+        updated["data"]["appUpdate"], "INVALID_INPUT", ["input", "publicKey"]
+    )
+    assert await snapshot() == before
 
 
 @pytest.mark.parametrize("slug", ["a", "x" * 64, "my-app-2", "0", "a-b-c"])
@@ -162,6 +199,7 @@ async def test_app_create_refuses_an_over_long_description(gql: GraphQL, admin_k
 async def test_app_create_refuses_nul_characters(
     gql: GraphQL, admin_key: str, field: str, graphql_field: str
 ) -> None:
+    expected = "not base64" if field == "publicKey" else "NUL"
     # PostgreSQL cannot store U+0000: it must be a user error, not an internal one.
     before = await snapshot()
     app_input = {"slug": "my-app", "name": "App", field: "before\x00after"}
@@ -170,7 +208,7 @@ async def test_app_create_refuses_nul_characters(
 
     assert "errors" not in result, result
     message = user_error(result["data"]["appCreate"], "INVALID_INPUT", ["input", graphql_field])
-    assert "NUL" in message
+    assert expected in message
     assert await snapshot() == before
 
 
