@@ -71,6 +71,20 @@ install_graphiql_assets() {
     (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 }
 
+# The Tauri CLI at the version tests/tauri_cli/ pins, into var/tauri-cli, for the tests
+# that generate a fresh key and sign with it.
+install_tauri_cli() {
+    local dest=var/tauri-cli
+    if cmp -s tests/tauri_cli/package-lock.json "$dest/package-lock.json" &&
+        [ -x "$dest/node_modules/.bin/tauri" ]; then
+        return 0
+    fi
+    say "Installing the Tauri CLI (npm ci in $dest)"
+    mkdir -p "$dest"
+    cp tests/tauri_cli/package.json tests/tauri_cli/package-lock.json "$dest/"
+    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 # apt-get install, only as root on a machine that has apt-get; false otherwise.
 APT_UPDATED=""
 apt_install() {

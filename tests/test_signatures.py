@@ -156,3 +156,65 @@ def test_minisign_agrees(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     verify("app.pub", "MyApp.app.tar.gz.sig", (DATA / "MyApp.app.tar.gz").read_bytes())
+
+
+TAURI_CLI = Path(__file__).parent.parent / "var" / "tauri-cli" / "node_modules" / ".bin" / "tauri"
+
+
+@pytest.mark.skipif(
+    not TAURI_CLI.exists() and os.environ.get("CI") != "true",
+    reason="the Tauri CLI is installed by scripts/test",
+)
+def test_a_fresh_key_and_signature_from_the_tauri_cli_verify(tmp_path: Path) -> None:
+    def tauri(*args: str) -> None:
+        subprocess.run(
+            [str(TAURI_CLI), "signer", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    tauri("generate", "--ci", "-w", "app.key", "-p", "")
+    payload = tmp_path / "Fresh_2.0.0_x64-setup.exe"
+    payload.write_bytes(os.urandom(200_000))
+    tauri("sign", "-f", "app.key", "-p", "", "--app-version", "2.0.0", payload.name)
+
+    public_key = PublicKey.parse((tmp_path / "app.key.pub").read_text())
+    sig = Signature.parse((tmp_path / f"{payload.name}.sig").read_text())
+    assert (sig.version, sig.file, sig.prehashed) == ("2.0.0", payload.name, True)
+    verifier = Verifier(sig)
+    verifier.update(payload.read_bytes())
+    verifier.verify(public_key)
+
+    tampered = Verifier(sig)
+    tampered.update(payload.read_bytes() + b"!")
+    with pytest.raises(VerificationFailed):
+        tampered.verify(public_key)
+    with pytest.raises(VerificationFailed, match="was made by key"):
+        Verifier(sig).verify(PublicKey.parse(text("app.pub")))
+
+    if shutil.which("minisign"):
+        (tmp_path / "app.minisign.pub").write_bytes(
+            base64.b64decode((tmp_path / "app.key.pub").read_text())
+        )
+        (tmp_path / "payload.minisig").write_bytes(
+            base64.b64decode((tmp_path / f"{payload.name}.sig").read_text())
+        )
+        checked = subprocess.run(
+            [
+                "minisign",
+                "-V",
+                "-p",
+                "app.minisign.pub",
+                "-m",
+                payload.name,
+                "-x",
+                "payload.minisig",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stderr
