@@ -124,7 +124,7 @@ async def begin_upload(
     An artifact already on that platform of the draft is replaced.
     """
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
-    key, warning = _checked(release, app, new, store, parse)
+    key, warning = await _checked(release, app, new, store, parse)
     return await _replace(actor, release, app, new, key, warning, store)
 
 
@@ -156,6 +156,9 @@ async def confirm(
     reading = _Reading(check)
     async for chunk in store.chunks(artifact.object_key):
         reading.feed(chunk)
+    if reading.size != size:
+        reason = "the stored file changed while it was being checked; confirm again"
+        return await _settle(actor, artifact, release, app, store, failure=reason)
     return await _settle(actor, artifact, release, app, store, reading=reading)
 
 
@@ -170,7 +173,7 @@ async def upload(
 ) -> Artifact:
     """Stream a file straight into the store while hashing and verifying it, in one pass."""
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
-    key, warning = _checked(release, app, new, store, parse)
+    key, warning = await _checked(release, app, new, store, parse)
     reading = _Reading(parse(new.signature))
 
     async def read() -> AsyncIterator[bytes]:
@@ -193,7 +196,8 @@ async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
     """Delete an artifact of a draft, object first, so a failure leaves the row usable."""
     artifact = await get_visible(actor, artifact_id)
     release, _ = await _draft_with_app(actor, artifact.release_id, ("id",))
-    await store.delete(artifact.object_key)
+    if not await _shared(artifact):
+        await store.delete(artifact.object_key)
     async with in_transaction():
         await audit_event.record(
             actor,
@@ -219,12 +223,18 @@ async def _draft_with_app(
     return release, await release.app
 
 
-def _checked(
+async def _checked(
     release: Release, app: App, new: NewArtifact, store: ObjectStore, parse: SignatureParser
 ) -> tuple[str, str | None]:
     """The object key and any warning, or InvalidInput before anything is written."""
     validate_platform(new.platform, ("input", "platform"))
     key = store.object_key(app.slug, release.version, new.filename)
+    if await Artifact.filter(object_key=key).exclude(release_id=release.id).exists():
+        # Only after a rename of this draft's version or of the app's slug.
+        raise InvalidInput(
+            f"{key} already holds a file of another release; upload under another file name",
+            ("input", "filename"),
+        )
     if new.file_size is not None and new.file_size < 0:
         raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
     check = parse(new.signature)
@@ -250,7 +260,7 @@ async def _replace(
     store: ObjectStore,
 ) -> Artifact:
     previous = await Artifact.get_or_none(release_id=release.id, platform=new.platform)
-    if previous is not None and previous.object_key != key:
+    if previous is not None and previous.object_key != key and not await _shared(previous):
         await store.delete(previous.object_key)
     async with in_transaction():
         await Artifact.filter(release_id=release.id, platform=new.platform).delete()
@@ -263,6 +273,22 @@ async def _replace(
             object_key=key,
             file_size=new.file_size,
             warning=warning,
+        )
+        # Another platform's artifact with this file name shares the object, which this
+        # upload overwrites: what was verified there is gone, so it must be checked again.
+        await (
+            Artifact.filter(object_key=key, release_id=release.id)
+            .exclude(id=artifact.id)
+            .update(
+                status=ArtifactStatus.FAILED,
+                checksum=None,
+                download_url=None,
+                failure_reason=(
+                    f"its file {new.filename} was overwritten by the {new.platform} upload of "
+                    "the same name: confirm again if both platforms use this very file (a "
+                    "universal build), otherwise upload this platform's file under its own name"
+                ),
+            )
         )
         await audit_event.record(
             actor,
@@ -286,6 +312,12 @@ class _Reading:
         self.size += len(chunk)
         self.digest.update(chunk)
         self.check.update(chunk)
+
+
+async def _shared(artifact: Artifact) -> bool:
+    """Whether another artifact uses this one's file (a universal macOS build serves two
+    platforms): then the object must outlive this row."""
+    return await Artifact.filter(object_key=artifact.object_key).exclude(id=artifact.id).exists()
 
 
 async def _settle(

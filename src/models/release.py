@@ -182,7 +182,7 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
         locked.status = target
         await locked.save(update_fields=changed)
         await audit_event.record(
-            actor, f"release.{verb}", locked.id, locked.app_id, f"{verb}ed {locked.version}"
+            actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
         )
     return locked
 

@@ -22,7 +22,7 @@ from ferryman.resolvers.scalars import ByteCount
 from ferryman.signatures import Verifier
 from ferryman.storage import CHUNK
 
-CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\-\"]+)*")
 
 if TYPE_CHECKING:
     from ferryman.resolvers.releases import Release
@@ -180,21 +180,27 @@ class ArtifactMutation:
         file: Upload,
     ) -> ArtifactUploadPayload:
         upload_file = cast("UploadFile", file)
-        new = artifacts.NewArtifact(
-            platform=platform,
-            filename=upload_file.filename or "",
-            signature=signature,
-            content_type=_content_type(upload_file.content_type),
-        )
-        artifact = await artifacts.upload(
-            info.context.actor,
-            release_id,
-            new,
-            _chunks(upload_file),
-            info.context.max_upload_bytes,
-            info.context.storage,
-            Verifier.for_upload,
-        )
+        try:
+            new = artifacts.NewArtifact(
+                platform=platform,
+                filename=upload_file.filename or "",
+                signature=signature,
+                content_type=_content_type(upload_file.content_type),
+            )
+            artifact = await artifacts.upload(
+                info.context.actor,
+                release_id,
+                new,
+                _chunks(upload_file),
+                info.context.max_upload_bytes,
+                info.context.storage,
+                Verifier.for_upload,
+            )
+        except DomainError as error:
+            # The rules name fields of artifactUploadCreate's input; here they are arguments.
+            if error.field is not None:
+                error.field = _UPLOAD_ARGUMENTS.get(error.field, error.field)
+            raise
         return ArtifactUploadPayload(artifact=Artifact.from_model(artifact))
 
     @strawberry.mutation(
@@ -203,6 +209,14 @@ class ArtifactMutation:
     async def artifact_delete(self, info: Info, id: strawberry.ID) -> ArtifactDeletePayload:
         deleted = await artifacts.delete(info.context.actor, id, info.context.storage)
         return ArtifactDeletePayload(deleted_artifact_id=strawberry.ID(deleted))
+
+
+_UPLOAD_ARGUMENTS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("input", "platform"): ("platform",),
+    ("input", "signature"): ("signature",),
+    ("input", "filename"): ("file",),
+    ("input", "contentType"): ("file",),
+}
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:

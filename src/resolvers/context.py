@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.unset import UNSET
 from tortoise.functions import Count
 
 from ferryman import auth, models
@@ -139,6 +140,27 @@ class GraphQLView(GraphQL[Context, None]):
                 400, "multipart uploads need an Authorization: Bearer <api key> header"
             )
         return await super().parse_http_body(request)
+
+    @overload
+    async def run(
+        self, request: Request, context: Context = ..., root_value: None = ...
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: Context = ..., root_value: None = ...
+    ) -> WebSocket: ...
+
+    async def run(
+        self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
+    ) -> Response | WebSocket:
+        # Strawberry never closes the request, so the files of a multipart upload (spooled
+        # to disk) would stay open until garbage collection: close them once answered.
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                await request.close()
 
     @property
     def graphql_ide_html(self) -> str:
