@@ -14,14 +14,18 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ferryman.graphiql import MOUNT, GraphiQLPage
+from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.request_id import RequestIdMiddleware
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.downloads import DownloadLog, download
+from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
+from ferryman.rest_compat.tauri import CachePolicy, check
 from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
 
+READ = ["GET", "HEAD"]
 # Room for the GraphQL multipart envelope around a file of the largest accepted size.
 UPLOAD_OVERHEAD = 1024 * 1024
 
@@ -35,27 +39,38 @@ def create_app(settings: Settings) -> Starlette:
         graphiql_html=graphiql.html if graphiql else None,
     )
 
+    resolver = Resolver()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = Storage(settings)
         await storage.open()
         app.state.storage = storage
         app.state.settings = settings
+        app.state.resolver = resolver
+        app.state.cache_policy = CachePolicy(settings.update_ttl)
         downloads = app.state.downloads = DownloadLog()
+        watcher = GenerationWatcher()
+        generations.subscribe(resolver.forget)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 downloads.start()
+                watcher.start()
                 try:
                     yield
                 finally:
+                    await watcher.stop()
                     await downloads.stop()
         finally:
+            generations.unsubscribe(resolver.forget)
             await storage.close()
 
     routes = [
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Route("/readyz", readyz, methods=["GET", "HEAD"]),
-        Route("/dl/{app_slug}/{version}/{platform}", download, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=READ),
+        Route("/readyz", readyz, methods=READ),
+        Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),
+        Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
+        Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
         Route(
             "/graphql",
             graphql,
@@ -64,7 +79,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
     ]
     if graphiql and graphiql.local:
-        routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=["GET", "HEAD"]))
+        routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
     return Starlette(
         routes=routes,
         middleware=[Middleware(RequestIdMiddleware)],

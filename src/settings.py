@@ -49,6 +49,7 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024
     presign_seconds: int = 3600
     local_s3_dir: Path = Path("var/s3")
+    update_ttl: int = 300
 
     @property
     def base_url(self) -> str:
@@ -190,6 +191,7 @@ _PARSERS = {
     "max_upload_bytes": _positive,
     "presign_seconds": _positive,
     "local_s3_dir": _path,
+    "update_ttl": _positive,
 }
 
 

@@ -9,6 +9,7 @@ from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.download_event import DownloadEvent
+from ferryman.models.generation import CacheCounter
 from ferryman.models.release import Release
 
-__all__ = ["ApiKey", "App", "Artifact", "AuditEvent", "DownloadEvent", "Release"]
+__all__ = ["ApiKey", "App", "Artifact", "AuditEvent", "CacheCounter", "DownloadEvent", "Release"]

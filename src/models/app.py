@@ -13,6 +13,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ferryman.models import audit_event, ids
+from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
@@ -35,6 +36,7 @@ class App(Model):
     name = fields.CharField(max_length=NAME_MAX)
     description = fields.TextField(null=True)
     public_key = fields.TextField(null=True)
+    generation = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -52,6 +54,11 @@ class AppChanges:
     name: str | None = None
     description: str | None = None
     public_key: str | None = None
+
+
+async def bump_generation(app_id: str) -> None:
+    """Mark the app's update answers as changed; call inside the change's transaction."""
+    await App.filter(id=app_id).update(generation=await generations.advance())
 
 
 def visible(actor: Actor) -> QuerySet[App]:
@@ -101,12 +108,17 @@ async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
     try:
         async with in_transaction():
             await App.filter(id=app.id).update(**values)
+            await bump_generation(app.id)
             await audit_event.record(
                 actor, "app.update", app.id, app.id, f"changed {changed} of app {app.slug}"
             )
     except IntegrityError:
         raise _slug_taken(values["slug"] or "") from None
-    return await App.get(id=app.id)
+    updated = await App.get(id=app.id)
+    generations.announce(app.slug)
+    if updated.slug != app.slug:
+        generations.announce(updated.slug)
+    return updated
 
 
 async def delete(actor: Actor, app_id: str) -> str:
@@ -122,7 +134,9 @@ async def delete(actor: Actor, app_id: str) -> str:
                 ("id",),
             )
         await audit_event.record(actor, "app.delete", app.id, app.id, f"deleted app {app.slug}")
+        await generations.advance()
         await app.delete()
+    generations.announce(app.slug)
     return app.id
 
 

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
+from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
@@ -104,9 +105,12 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
         values["notes"] = _validated_notes(changes.notes)
     if not values:
         return release
+    live = release.status is not ReleaseStatus.DRAFT
     try:
         async with in_transaction():
             await Release.filter(id=release.id).update(**values)
+            if live:
+                await apps.bump_generation(release.app_id)
             await audit_event.record(
                 actor,
                 "release.update",
@@ -117,7 +121,10 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
     except IntegrityError:
         app = await release.app
         raise _version_taken(app, values["version"] or "") from None
-    return await Release.get(id=release.id)
+    updated = await Release.get(id=release.id)
+    if live:
+        await _announce(updated)
+    return updated
 
 
 async def delete(actor: Actor, release_id: str) -> str:
@@ -181,9 +188,11 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
             changed.append("pub_date")
         locked.status = target
         await locked.save(update_fields=changed)
+        await apps.bump_generation(locked.app_id)
         await audit_event.record(
             actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
         )
+    await _announce(locked)
     return locked
 
 
@@ -203,6 +212,11 @@ async def _require_ready_artifacts(release: Release) -> None:
             "one before publishing",
             ("id",),
         )
+
+
+async def _announce(release: Release) -> None:
+    app = await apps.App.get(id=release.app_id)
+    generations.announce(app.slug)
 
 
 async def _locked(release_id: str) -> Release:

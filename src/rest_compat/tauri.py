@@ -1,0 +1,170 @@
+"""The update check the Tauri updater makes, answered exactly as its client expects.
+
+Two routes: ``/{app}/update/{target}/{arch}/{current_version}`` (recommended, with an
+optional ``?bundle_type=``) and the original ``/{app}/update/{target}/{current_version}``,
+where ``target`` is a platform key (``darwin-aarch64``) or a bare OS (``darwin``, which
+gets the static format listing every platform of that OS). 204 means "no update"; any
+non-2xx makes the client try its next endpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from urllib.parse import parse_qs, quote, unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from ferryman.models.app import SLUG_PATTERN
+from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
+from ferryman.rest_compat.errors import error_response
+from ferryman.rest_compat.manifest import Resolver
+from ferryman.versions import InvalidVersion, Version
+
+BUNDLE_TYPES = ("appimage", "deb", "rpm", "app", "msi", "nsis", "unknown")
+
+
+class BadCheck(ValueError):
+    """The check's URL is malformed; the message says what is accepted."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Check:
+    """One update check, normalised: equal checks get equal answers."""
+
+    slug: str
+    os: str
+    arch: str | None  # None: a bare-OS check, answered in the static format
+    bundle: str | None
+    current: Version
+    with_arch_segment: bool
+
+    @classmethod
+    def parse(cls, path: str, query: str) -> Check:
+        """Read a check from its raw path and query string (percent-encoded)."""
+        parts = path.strip("/").split("/")
+        if len(parts) not in (4, 5) or parts[1] != "update":
+            raise BadCheck("not an update check path")
+        slug, target, raw_version = parts[0], parts[2], parts[-1]
+        if not SLUG_PATTERN.fullmatch(slug):
+            raise BadCheck(f"{slug[:64]!r} is not an app slug")
+        if len(parts) == 5:
+            os, arch = target, parts[3]
+        else:
+            os, _, arch = target.partition("-")
+        arch_or_none = arch or None
+        _check_target(os, arch_or_none)
+        try:
+            current = Version.parse(unquote(raw_version))
+        except InvalidVersion as error:
+            raise BadCheck(f"current version: {error}") from None
+        bundle = _bundle(os, query)
+        return cls(slug, os, arch_or_none, bundle, current, len(parts) == 5)
+
+    @property
+    def key(self) -> Hashable:
+        return (self.slug, self.os, self.arch, self.bundle, str(self.current))
+
+    @property
+    def path(self) -> str:
+        """The canonical path of this check (what the origin sees behind the edge)."""
+        version = quote(str(self.current), safe="")
+        if self.with_arch_segment:
+            return f"/{self.slug}/update/{self.os}/{self.arch}/{version}"
+        target = f"{self.os}-{self.arch}" if self.arch else self.os
+        return f"/{self.slug}/update/{target}/{version}"
+
+    @property
+    def query(self) -> bytes:
+        return f"bundle_type={self.bundle}".encode() if self.bundle else b""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """How long the edge may keep an answer (the client's own cache gets a minute)."""
+
+    ttl: int
+
+    def headers(self, slug: str, status: int) -> dict[str, str]:
+        ttl = self.ttl if status in (200, 204) else min(self.ttl, 60)
+        return {
+            "Cloudflare-CDN-Cache-Control": (
+                f"max-age={ttl}, stale-while-revalidate=60, stale-if-error=86400"
+            ),
+            "Cache-Control": "private, max-age=60",
+            "Cache-Tag": f"app:{slug}",
+        }
+
+
+async def check(request: Request) -> Response:
+    """Answer one update check: 200 with a manifest, 204, or a JSON 4xx."""
+    try:
+        parsed = Check.parse(_raw_path(request.scope), request.url.query)
+    except BadCheck as error:
+        response = error_response(400, "INVALID_INPUT", str(error))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    resolver: Resolver = request.app.state.resolver
+    policy: CachePolicy = request.app.state.cache_policy
+    index = await resolver.index(parsed.slug)
+    if index is None:
+        response = error_response(404, "NOT_FOUND", f"no app has the slug {parsed.slug!r}")
+        response.headers.update(policy.headers(parsed.slug, 404))
+        return response
+    if parsed.arch is None:
+        answer = index.for_os(parsed.os, parsed.current)
+    else:
+        answer = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current)
+    headers = policy.headers(parsed.slug, 200)
+    if answer is None:
+        return Response(status_code=204, headers=headers)
+    return Response(answer.body, status_code=200, media_type="application/json", headers=headers)
+
+
+def cache_rule(scope: Scope) -> tuple[Hashable, Scope] | None:
+    """The edge cache's view of a check: its key, and the canonical request for the origin.
+
+    Anything that is not a well-formed check is not cacheable (and is answered by the
+    route itself); unknown query parameters and headers never reach the key or the origin.
+    """
+    try:
+        parsed = Check.parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
+    except BadCheck:
+        return None
+    path = parsed.path
+    origin = {
+        **scope,
+        "path": unquote(path),
+        "raw_path": path.encode(),
+        "query_string": parsed.query,
+        "headers": [(k, v) for k, v in scope["headers"] if k == b"host"],
+    }
+    return parsed.key, origin
+
+
+def _raw_path(scope: Scope) -> str:
+    # The path as sent, still percent-encoded, so 1.0.0%2B5 is read exactly once.
+    raw: bytes | None = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else quote(scope["path"])
+
+
+def _check_target(os: str, arch: str | None) -> None:
+    if os not in OPERATING_SYSTEMS or (arch is not None and arch not in ARCHITECTURES):
+        raise BadCheck(
+            f"target {os}{'-' + arch if arch else ''} is not one the updater sends: OS one of "
+            f"{', '.join(OPERATING_SYSTEMS)}; arch one of {', '.join(ARCHITECTURES)}"
+        )
+
+
+def _bundle(os: str, query: str) -> str | None:
+    values = parse_qs(query, keep_blank_values=True).get("bundle_type", [])
+    if not values or values[-1] in ("", "unknown"):
+        return None
+    bundle = values[-1]
+    if bundle not in BUNDLE_TYPES:
+        raise BadCheck(f"bundle_type {bundle[:32]!r} is not one of {', '.join(BUNDLE_TYPES)}")
+    if bundle not in INSTALLERS[os]:
+        raise BadCheck(f"bundle_type {bundle} is not an installer for {os}")
+    return bundle
