@@ -20,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ferryman.models.ids import prefix_of
-from ferryman.resolvers import api_keys, apps, artifacts, audit_events, releases
+from ferryman.resolvers import api_keys, apps, artifacts, audit_events, previews, releases
 from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
@@ -40,7 +40,9 @@ _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
 
 
 @strawberry.type
-class Query(apps.AppQuery, api_keys.ApiKeyQuery, audit_events.AuditEventQuery):
+class Query(
+    apps.AppQuery, api_keys.ApiKeyQuery, audit_events.AuditEventQuery, previews.PreviewQuery
+):
     @strawberry.field(description="Any object by its id; null when it is not visible to you.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         getter = _NODE_GETTERS.get(prefix_of(id) or "")

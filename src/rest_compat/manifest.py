@@ -1,127 +1,56 @@
-"""The manifest resolver: what an installed app is offered, from an index kept in memory.
+"""The manifest resolver: update answers from per-app indexes kept in memory.
 
-Per app, the index holds the published releases with their READY artifacts, and for
-every platform key the newest release that has it, so answering a check costs a few
-dictionary lookups however many releases or apps there are. An index is built from the
-database on first use and dropped when the app's generation changes: at once for writes
-in this process (``generation.announce``), within a second for writes by other workers
-(:class:`GenerationWatcher`).
+An app's :class:`~ferryman.models.offer.OfferIndex` is built from the database on first
+use and dropped when the app's generation changes: at once for writes in this process
+(``generation.announce``), within a second for writes by other workers
+(:class:`GenerationWatcher`). The JSON of each answer is rendered once per index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
-from datetime import datetime
 
-from ferryman.models import App, Artifact, Release
+from ferryman.models import App
 from ferryman.models import generation as generations
-from ferryman.models.status import ArtifactStatus, ReleaseStatus
-from ferryman.versions import Version
+from ferryman.models import offer as offers
+from ferryman.models.offer import Choice, OfferIndex
 
 log = logging.getLogger("ferryman.manifest")
 
 POLL_SECONDS = 1.0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Offer:
-    """A published release as the updater sees it: its platforms' files and signatures."""
+class Manifests:
+    """One app's index, with each answer's JSON rendered at most once."""
 
-    version: Version
-    release_id: str
-    notes: str | None
-    pub_date: datetime | None
-    files: dict[str, tuple[str, str]]  # platform key -> (url, signature)
+    def __init__(self, index: OfferIndex) -> None:
+        self.index = index
+        self._bodies: dict[tuple[str, str], bytes] = {}
 
-    def header(self) -> dict[str, object]:
-        fields: dict[str, object] = {"version": str(self.version)}
-        if self.notes is not None:
-            fields["notes"] = self.notes
-        if self.pub_date is not None:
-            # RFC 3339 with Z, as the client's parser requires; never an empty string.
-            fields["pub_date"] = self.pub_date.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return fields
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Answer:
-    """A 200 answer: the JSON body, and the release it offers (for cache tags)."""
-
-    body: bytes
-    release_id: str
-
-
-class AppIndex:
-    """One app's published releases, arranged for constant-time answers."""
-
-    def __init__(self, app_id: str, slug: str, offers: list[Offer]) -> None:
-        self.app_id = app_id
-        self.slug = slug
-        self.newest: dict[str, Offer] = {}  # platform key -> newest offer having it
-        self.newest_for_os: dict[str, Offer] = {}  # os -> newest offer with any key of it
-        for offer in sorted(offers, key=lambda o: o.version):
-            for key in offer.files:
-                self.newest[key] = offer
-                self.newest_for_os[key.split("-", 1)[0]] = offer
-        self._answers: dict[tuple[str, str], Answer] = {}
-
-    def for_platform(
-        self, os: str, arch: str, bundle: str | None, current: Version
-    ) -> Answer | None:
-        """The dynamic answer for one install, or None for "no update" (204).
-
-        An installer-specific key (``linux-x86_64-deb``) wins over the plain one whenever
-        the app publishes it at all: a deb install must never be handed an AppImage.
-        """
-        plain = f"{os}-{arch}"
-        key = f"{plain}-{bundle}" if bundle and f"{plain}-{bundle}" in self.newest else plain
-        offer = self.newest.get(key)
-        if offer is None or not offer.version > current:
-            return None
-        return self._answer(offer, key)
-
-    def for_os(self, os: str, current: Version) -> Answer | None:
-        """The static answer (every platform of the OS) for a route without an arch."""
-        offer = self.newest_for_os.get(os)
-        if offer is None or not offer.version > current:
-            return None
-        return self._answer(offer, os)
-
-    def _answer(self, offer: Offer, key: str) -> Answer:
-        cached = self._answers.get((offer.release_id, key))
-        if cached is not None:
-            return cached
-        fields = offer.header()
-        if key in offer.files:
-            fields["url"], fields["signature"] = offer.files[key]
-        else:
-            fields["platforms"] = {
-                platform: {"url": url, "signature": signature}
-                for platform, (url, signature) in sorted(offer.files.items())
-                if platform.startswith(f"{key}-")
-            }
-        answer = Answer(json.dumps(fields, separators=(",", ":")).encode(), offer.release_id)
-        self._answers[(offer.release_id, key)] = answer
-        return answer
+    def body(self, choice: Choice) -> bytes:
+        """The 200 body: the dynamic format for a platform key, static for a bare OS."""
+        cache_key = (choice.offer.release_id, choice.key)
+        body = self._bodies.get(cache_key)
+        if body is None:
+            body = self._bodies[cache_key] = choice.manifest()
+        return body
 
 
 class Resolver:
     """Builds app indexes on first use, once per app however many checks arrive together."""
 
     def __init__(self) -> None:
-        self._indexes: dict[str, AppIndex] = {}
-        self._building: dict[str, asyncio.Future[AppIndex | None]] = {}
+        self._apps: dict[str, Manifests] = {}
+        self._building: dict[str, asyncio.Future[Manifests | None]] = {}
         self._epochs: dict[str, int] = {}
 
-    async def index(self, slug: str) -> AppIndex | None:
-        """The app's index, or None when no app has this slug."""
-        index = self._indexes.get(slug)
-        if index is not None:
-            return index
+    async def manifests(self, slug: str) -> Manifests | None:
+        """The app's manifests, or None when no app has this slug."""
+        manifests = self._apps.get(slug)
+        if manifests is not None:
+            return manifests
         pending = self._building.get(slug)
         if pending is None:
             pending = asyncio.ensure_future(self._build(slug))
@@ -130,52 +59,19 @@ class Resolver:
 
     def forget(self, slug: str) -> None:
         """Drop the app's index; a build already under way is not stored either."""
-        self._indexes.pop(slug, None)
+        self._apps.pop(slug, None)
         self._epochs[slug] = self._epochs.get(slug, 0) + 1
 
-    async def _build(self, slug: str) -> AppIndex | None:
+    async def _build(self, slug: str) -> Manifests | None:
         epoch = self._epochs.get(slug, 0)
         try:
-            index = await load_index(slug)
+            app = await App.get_or_none(slug=slug)
+            manifests = None if app is None else Manifests(await offers.load(app))
         finally:
             self._building.pop(slug, None)
-        if index is not None and self._epochs.get(slug, 0) == epoch:
-            self._indexes[slug] = index
-        return index
-
-
-async def load_index(slug: str) -> AppIndex | None:
-    """Read one app's published releases and READY artifacts: two queries."""
-    app = await App.get_or_none(slug=slug)
-    if app is None:
-        return None
-    releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
-        "id", "version", "notes", "pub_date"
-    )
-    files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
-    artifacts = await Artifact.filter(
-        release__app_id=app.id,
-        release__status=ReleaseStatus.PUBLISHED,
-        status=ArtifactStatus.READY,
-    ).values("release_id", "platform", "download_url", "signature")
-    for artifact in artifacts:
-        if artifact["download_url"]:
-            files[artifact["release_id"]][artifact["platform"]] = (
-                artifact["download_url"],
-                artifact["signature"],
-            )
-    offers = [
-        Offer(
-            version=Version.parse(r["version"]),
-            release_id=r["id"],
-            notes=r["notes"],
-            pub_date=r["pub_date"],
-            files=files[r["id"]],
-        )
-        for r in releases
-        if files[r["id"]]
-    ]
-    return AppIndex(app.id, app.slug, offers)
+        if manifests is not None and self._epochs.get(slug, 0) == epoch:
+            self._apps[slug] = manifests
+        return manifests
 
 
 class GenerationWatcher:

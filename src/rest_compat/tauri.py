@@ -108,19 +108,22 @@ async def check(request: Request) -> Response:
         return response
     resolver: Resolver = request.app.state.resolver
     policy: CachePolicy = request.app.state.cache_policy
-    index = await resolver.index(parsed.slug)
-    if index is None:
+    manifests = await resolver.manifests(parsed.slug)
+    if manifests is None:
         response = error_response(404, "NOT_FOUND", f"no app has the slug {parsed.slug!r}")
         response.headers.update(policy.headers(parsed.slug, 404))
         return response
+    index = manifests.index
     if parsed.arch is None:
-        answer = index.for_os(parsed.os, parsed.current)
+        choice = index.for_os(parsed.os, parsed.current)
     else:
-        answer = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current)
+        choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current)
     headers = policy.headers(parsed.slug, 200)
-    if answer is None:
+    if choice is None:
         return Response(status_code=204, headers=headers)
-    return Response(answer.body, status_code=200, media_type="application/json", headers=headers)
+    return Response(
+        manifests.body(choice), status_code=200, media_type="application/json", headers=headers
+    )
 
 
 def cache_rule(scope: Scope) -> tuple[Hashable, Scope] | None:

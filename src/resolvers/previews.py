@@ -1,0 +1,66 @@
+"""``updatePreview``: what an install would be offered, and why not something newer.
+
+Users of every update server ask "why did my app get no update?"; this answers it with
+the very rule the updater route applies.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from ferryman.models import offer as offers
+from ferryman.models.offer import SkipReason
+from ferryman.resolvers.context import Info
+from ferryman.resolvers.releases import Release
+
+strawberry.enum(SkipReason, name="SkipReason")
+
+
+@strawberry.type(description="A release newer than the install that it is not offered.")
+class SkippedRelease:
+    release: Release
+    reason: SkipReason
+    detail: str
+
+
+@strawberry.type(description="What the updater route would answer for one install.")
+class UpdatePreview:
+    status: int = strawberry.field(description="200 (an update) or 204 (none).")
+    platform_key: str = strawberry.field(description="The artifact platform key looked up.")
+    offered: Release | None
+    manifest: str | None = strawberry.field(description="The JSON the updater would receive.")
+    skipped: list[SkippedRelease] = strawberry.field(description="Newer releases, newest first.")
+
+
+@strawberry.type
+class PreviewQuery:
+    @strawberry.field(description="What an install with these values gets from the updater route.")
+    async def update_preview(
+        self,
+        info: Info,
+        app_id: strawberry.ID,
+        target: str,
+        arch: str,
+        current_version: str,
+        bundle_type: str | None = None,
+    ) -> UpdatePreview:
+        result = await offers.preview(
+            info.context.actor, app_id, target, arch, bundle_type, current_version
+        )
+        choice = result.choice
+        offered = None
+        if choice is not None:
+            release = await info.context.loaders.release.load(choice.offer.release_id)
+            offered = None if release is None else Release.from_model(release)
+        return UpdatePreview(
+            status=204 if choice is None else 200,
+            platform_key=result.platform_key,
+            offered=offered,
+            manifest=None if choice is None else choice.manifest().decode(),
+            skipped=[
+                SkippedRelease(
+                    release=Release.from_model(s.release), reason=s.reason, detail=s.detail
+                )
+                for s in result.skipped
+            ],
+        )

@@ -1,0 +1,112 @@
+"""updatePreview: the route's own answer, and a reason for every newer release."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from ferryman.models import Artifact, Release
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from tests.conftest import GraphQL
+from tests.rest_compat.test_tauri import publish
+
+PREVIEW = """
+query($appId: ID!, $target: String!, $arch: String!, $current: String!, $bundle: String) {
+  updatePreview(appId: $appId, target: $target, arch: $arch, currentVersion: $current,
+                bundleType: $bundle) {
+    status platformKey manifest offered { version }
+    skipped { release { version status } reason detail }
+  }
+}
+"""
+
+
+async def test_preview_explains_every_newer_release(
+    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+) -> None:
+    await publish("my-app", "0.95.0", ["darwin-aarch64"])
+    await publish("my-app", "1.0.0", ["darwin-aarch64"])
+    await publish("my-app", "1.1.0", ["darwin-aarch64"], status=ReleaseStatus.DRAFT)
+    await publish("my-app", "1.2.0", ["darwin-aarch64"], status=ReleaseStatus.ARCHIVED)
+    await publish("my-app", "1.3.0", ["linux-x86_64"])
+    pending = await publish("my-app", "1.4.0", ["linux-x86_64"])
+    await Artifact.create(
+        id="art_01JDXXXXXXXXXXXXXXXXXXXXXX",
+        release_id=pending,
+        platform="darwin-aarch64",
+        signature="s",
+        object_key="k",
+        status=ArtifactStatus.FAILED,
+        failure_reason="object not found",
+    )
+    app_id = (await Release.get(id=pending)).app_id
+    variables = {"appId": app_id, "target": "darwin", "arch": "aarch64", "current": "0.9.0"}
+
+    preview = (await gql(PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
+
+    assert preview["status"] == 200
+    assert preview["platformKey"] == "darwin-aarch64"
+    assert preview["offered"] == {"version": "1.0.0"}
+    route = await client.get("/my-app/update/darwin/aarch64/0.9.0")
+    assert json.loads(preview["manifest"]) == route.json()
+    reasons = [(s["release"]["version"], s["reason"]) for s in preview["skipped"]]
+    assert reasons == [
+        ("1.4.0", "ARTIFACT_NOT_READY"),
+        ("1.3.0", "NO_ARTIFACT"),
+        ("1.2.0", "ARCHIVED"),
+        ("1.1.0", "DRAFT"),
+        ("0.95.0", "SUPERSEDED"),
+    ]
+    details = {s["release"]["version"]: s["detail"] for s in preview["skipped"]}
+    assert "object not found" in details["1.4.0"]
+    assert "it has: linux-x86_64" in details["1.3.0"]
+
+
+async def test_preview_of_an_up_to_date_install(gql: GraphQL, admin_key: str) -> None:
+    release_id = await publish("my-app", "1.0.0", ["linux-x86_64-deb", "linux-x86_64"])
+    app_id = (await Release.get(id=release_id)).app_id
+    variables = {
+        "appId": app_id,
+        "target": "linux",
+        "arch": "x86_64",
+        "current": "1.0.0",
+        "bundle": "deb",
+    }
+    preview = (await gql(PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
+    assert preview == {
+        "status": 204,
+        "platformKey": "linux-x86_64-deb",
+        "manifest": None,
+        "offered": None,
+        "skipped": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"target": "macos"}, "not a platform"),
+        ({"arch": "x64"}, "not a platform"),
+        ({"bundle": "deb", "target": "windows"}, "not a platform"),
+        ({"current": "1.2"}, "not a version"),
+        ({"appId": "app_01JDXXXXXXXXXXXXXXXXXXXXXX"}, "not found"),
+    ],
+)
+async def test_preview_refuses_bad_values(
+    gql: GraphQL, admin_key: str, changes: dict[str, str], message: str
+) -> None:
+    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
+    app_id = (await Release.get(id=release_id)).app_id
+    variables = {
+        "appId": app_id,
+        "target": "linux",
+        "arch": "x86_64",
+        "current": "0.1.0",
+        **changes,
+    }
+    result = await gql(PREVIEW, variables, key=admin_key)
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert message in result["errors"][0]["message"]
