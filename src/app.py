@@ -13,6 +13,7 @@ from starlette.routing import Route
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from ferryman.cloudflare import CloudflarePurger
 from ferryman.graphiql import MOUNT, GraphiQLPage
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
@@ -51,14 +52,19 @@ def create_app(settings: Settings) -> Starlette:
         app.state.cache_policy = CachePolicy(settings.update_ttl)
         downloads = app.state.downloads = DownloadLog()
         watcher = GenerationWatcher()
+        purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
         generations.subscribe(resolver.forget)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 downloads.start()
                 watcher.start()
+                if purger is not None:
+                    purger.start()
                 try:
                     yield
                 finally:
+                    if purger is not None:
+                        await purger.stop()
                     await watcher.stop()
                     await downloads.stop()
         finally:

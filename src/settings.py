@@ -50,6 +50,9 @@ class Settings:
     presign_seconds: int = 3600
     local_s3_dir: Path = Path("var/s3")
     update_ttl: int = 300
+    cloudflare_zone_id: str | None = None
+    cloudflare_api_token: str | None = None
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
 
     @property
     def base_url(self) -> str:
@@ -87,6 +90,10 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY must be set when "
                 f"{PREFIX}S3_ENDPOINT is"
+            )
+        if bool(self.cloudflare_zone_id) != bool(self.cloudflare_api_token):
+            raise SettingsError(
+                f"{PREFIX}CLOUDFLARE_ZONE_ID and {PREFIX}CLOUDFLARE_API_TOKEN must be set together"
             )
         if self.presign_seconds > _MAX_PRESIGN:
             raise SettingsError(
@@ -192,6 +199,9 @@ _PARSERS = {
     "presign_seconds": _positive,
     "local_s3_dir": _path,
     "update_ttl": _positive,
+    "cloudflare_zone_id": _text,
+    "cloudflare_api_token": _text,
+    "cloudflare_api_url": _url,
 }
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import glob
+import http.server
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +141,49 @@ class PostgresCluster:
             raise RuntimeError(
                 f"{' '.join(command)} failed ({result.returncode}): {result.stderr}\n{tail}"
             )
+
+
+class FakeCloudflare:
+    """A real HTTP server on loopback that answers like Cloudflare's purge API and records
+    every call. ``fail_next`` makes the next calls fail with a 500."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str], dict[str, object]]] = []
+        self.fail_next = 0
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                fake.calls.append((self.path, dict(self.headers), body))
+                if fake.fail_next > 0:
+                    fake.fail_next -= 1
+                    status, answer = 500, {"success": False, "errors": [{"code": 10000}]}
+                else:
+                    status, answer = 200, {"success": True, "errors": [], "result": {"id": "x"}}
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/client/v4"
+
+    @property
+    def purged(self) -> list[list[str]]:
+        return [body["tags"] for _, _, body in self.calls]  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

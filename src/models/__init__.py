@@ -9,7 +9,17 @@ from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.download_event import DownloadEvent
+from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.generation import CacheCounter
 from ferryman.models.release import Release
 
-__all__ = ["ApiKey", "App", "Artifact", "AuditEvent", "CacheCounter", "DownloadEvent", "Release"]
+__all__ = [
+    "ApiKey",
+    "App",
+    "Artifact",
+    "AuditEvent",
+    "CacheCounter",
+    "DownloadEvent",
+    "EdgePurge",
+    "Release",
+]
