@@ -10,10 +10,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ferryman.cloudflare import CloudflarePurger
+from ferryman.edge_cache import EdgeCache
 from ferryman.graphiql import MOUNT, GraphiQLPage
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
@@ -22,7 +24,7 @@ from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.downloads import DownloadLog, download
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
-from ferryman.rest_compat.tauri import CachePolicy, check
+from ferryman.rest_compat.tauri import CachePolicy, cache_rule, check
 from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
 
@@ -41,6 +43,18 @@ def create_app(settings: Settings) -> Starlette:
     )
 
     resolver = Resolver()
+    edges: list[EdgeCache] = []
+
+    def edge_cache(app: ASGIApp) -> ASGIApp:
+        # Built by Starlette with the middleware stack; kept so changes can purge it.
+        edge = EdgeCache(app, rule=cache_rule, max_bytes=settings.edge_cache_bytes)
+        edges.append(edge)
+        return edge
+
+    def changed(app_slug: str) -> None:
+        resolver.forget(app_slug)
+        for edge in edges:
+            edge.purge(f"app:{app_slug}")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,7 +67,7 @@ def create_app(settings: Settings) -> Starlette:
         downloads = app.state.downloads = DownloadLog()
         watcher = GenerationWatcher()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
-        generations.subscribe(resolver.forget)
+        generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 downloads.start()
@@ -68,7 +82,7 @@ def create_app(settings: Settings) -> Starlette:
                     await watcher.stop()
                     await downloads.stop()
         finally:
-            generations.unsubscribe(resolver.forget)
+            generations.unsubscribe(changed)
             await storage.close()
 
     routes = [
@@ -86,9 +100,12 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if graphiql and graphiql.local:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.edge_cache_bytes:
+        middleware.append(Middleware(edge_cache))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware,
         exception_handlers={
             **dict.fromkeys(UNAVAILABLE, unavailable),
             StorageUnavailable: unavailable,

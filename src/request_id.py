@@ -7,13 +7,12 @@ request through every log.
 from __future__ import annotations
 
 import re
+import secrets
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from ulid import ULID
 
-HEADER = "x-request-id"
-_ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+HEADER = b"x-request-id"
+_ACCEPTED = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 
 
 class RequestIdMiddleware:
@@ -26,13 +25,17 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(HEADER.encode(), b"").decode("latin-1")
-        request_id = incoming if _ACCEPTED.fullmatch(incoming) else str(ULID())
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = b""
+        for name, value in scope["headers"]:
+            if name == HEADER and _ACCEPTED.fullmatch(value):
+                request_id = value
+        if not request_id:
+            request_id = secrets.token_hex(13).encode()  # 104 random bits; cheap on every request
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), (HEADER, request_id)]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

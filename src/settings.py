@@ -50,6 +50,7 @@ class Settings:
     presign_seconds: int = 3600
     local_s3_dir: Path = Path("var/s3")
     update_ttl: int = 300
+    edge_cache_bytes: int = 64 * 1024 * 1024
     cloudflare_zone_id: str | None = None
     cloudflare_api_token: str | None = None
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
@@ -160,6 +161,12 @@ def _positive(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _count(name: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 or more), got {raw!r}")
+    return int(raw)
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -199,6 +206,7 @@ _PARSERS = {
     "presign_seconds": _positive,
     "local_s3_dir": _path,
     "update_ttl": _positive,
+    "edge_cache_bytes": _count,
     "cloudflare_zone_id": _text,
     "cloudflare_api_token": _text,
     "cloudflare_api_url": _url,

@@ -10,6 +10,7 @@ non-2xx makes the client try its next endpoint.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Hashable
 from urllib.parse import parse_qs, quote, unquote
 
@@ -39,7 +40,10 @@ class Check:
     arch: str | None  # None: a bare-OS check, answered in the static format
     bundle: str | None
     current: Version
-    with_arch_segment: bool
+    raw_path: bytes  # canonical, percent-encoded: what the origin sees behind the edge
+    decoded_path: str
+    query: bytes
+    key: Hashable
 
     @classmethod
     def parse(cls, path: str, query: str) -> Check:
@@ -61,24 +65,26 @@ class Check:
         except InvalidVersion as error:
             raise BadCheck(f"current version: {error}") from None
         bundle = _bundle(os, query)
-        return cls(slug, os, arch_or_none, bundle, current, len(parts) == 5)
+        version = quote(str(current), safe="")
+        if len(parts) == 5:
+            canonical = f"/{slug}/update/{os}/{arch}/{version}"
+        else:
+            canonical = f"/{slug}/update/{target}/{version}"
+        return cls(
+            slug=slug,
+            os=os,
+            arch=arch_or_none,
+            bundle=bundle,
+            current=current,
+            raw_path=canonical.encode(),
+            decoded_path=unquote(canonical),
+            query=f"bundle_type={bundle}".encode() if bundle else b"",
+            key=(slug, os, arch_or_none, bundle, str(current), len(parts)),
+        )
 
-    @property
-    def key(self) -> Hashable:
-        return (self.slug, self.os, self.arch, self.bundle, str(self.current))
 
-    @property
-    def path(self) -> str:
-        """The canonical path of this check (what the origin sees behind the edge)."""
-        version = quote(str(self.current), safe="")
-        if self.with_arch_segment:
-            return f"/{self.slug}/update/{self.os}/{self.arch}/{version}"
-        target = f"{self.os}-{self.arch}" if self.arch else self.os
-        return f"/{self.slug}/update/{target}/{version}"
-
-    @property
-    def query(self) -> bytes:
-        return f"bundle_type={self.bundle}".encode() if self.bundle else b""
+# Most checks repeat the same few URLs: parse each once. Bounded, so odd URLs only evict.
+_parse = functools.lru_cache(maxsize=16_384)(Check.parse)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,7 +107,7 @@ class CachePolicy:
 async def check(request: Request) -> Response:
     """Answer one update check: 200 with a manifest, 204, or a JSON 4xx."""
     try:
-        parsed = Check.parse(_raw_path(request.scope), request.url.query)
+        parsed = _parse(_raw_path(request.scope), request.url.query)
     except BadCheck as error:
         response = error_response(400, "INVALID_INPUT", str(error))
         response.headers["Cache-Control"] = "no-store"
@@ -133,17 +139,14 @@ def cache_rule(scope: Scope) -> tuple[Hashable, Scope] | None:
     route itself); unknown query parameters and headers never reach the key or the origin.
     """
     try:
-        parsed = Check.parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
+        parsed = _parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
     except BadCheck:
         return None
-    path = parsed.path
-    origin = {
-        **scope,
-        "path": unquote(path),
-        "raw_path": path.encode(),
-        "query_string": parsed.query,
-        "headers": [(k, v) for k, v in scope["headers"] if k == b"host"],
-    }
+    origin = dict(scope)
+    origin["path"] = parsed.decoded_path
+    origin["raw_path"] = parsed.raw_path
+    origin["query_string"] = parsed.query
+    origin["headers"] = [header for header in scope["headers"] if header[0] == b"host"]
     return parsed.key, origin
 
 

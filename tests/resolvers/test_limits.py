@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
-import pytest
 from graphql import get_introspection_query
 
 from ferryman.models import App
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, QueryCounter
 from tests.resolvers.helpers import create_app, published_release, snapshot, top_error
 
 MAX_DEPTH = 10
@@ -144,39 +140,10 @@ async def test_limits_apply_before_authentication(gql: GraphQL) -> None:
 # --- N+1 ---------------------------------------------------------------------------------
 
 
-class _QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise's database clients log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.lstrip().split(" ", 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
-            self.statements.append(message)
-
-
-@pytest.fixture
-def sql_log() -> Iterator[_QueryCounter]:
-    logger = logging.getLogger("tortoise.db_client")
-    counter = _QueryCounter()
-    level, disabled = logger.level, logger.disabled
-    logger.setLevel(logging.DEBUG)
-    logger.disabled = False
-    logger.addHandler(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
-        logger.disabled = disabled
-
-
 NESTED = "{ apps(first: 50) { edges { node { releaseCount latestVersion } } } }"
 
 
-async def _statements_for_apps(gql: GraphQL, key: str, sql_log: _QueryCounter) -> list[str]:
+async def _statements_for_apps(gql: GraphQL, key: str, sql_log: QueryCounter) -> list[str]:
     sql_log.statements.clear()
     result = await gql(NESTED, key=key)
     assert "errors" not in result, result
@@ -184,7 +151,7 @@ async def _statements_for_apps(gql: GraphQL, key: str, sql_log: _QueryCounter) -
 
 
 async def test_nested_app_fields_cost_the_same_for_3_and_12_apps(
-    gql: GraphQL, admin_key: str, sql_log: _QueryCounter
+    gql: GraphQL, admin_key: str, sql_log: QueryCounter
 ) -> None:
     for n in range(3):
         app_id = await create_app(gql, admin_key, slug=f"app-{n}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
+from ferryman.app import create_app
 from ferryman.models import Artifact, Release
 from ferryman.models import app as apps
 from ferryman.models import release as releases
@@ -20,6 +23,8 @@ from ferryman.models.actor import Actor
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.rest_compat.manifest import GenerationWatcher
+from ferryman.settings import Settings
+from tests.conftest import QueryCounter
 
 SIGNATURE = (Path(__file__).parents[1] / "data" / "tauri" / "MyApp.app.tar.gz.sig").read_text()
 RFC3339_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -87,8 +92,33 @@ async def test_newer_release_is_offered_in_the_dynamic_format(client: httpx.Asyn
     assert body["url"] == "https://dl.example.com/my-app/1.1.0/darwin-aarch64"
     assert "platforms" not in body
     assert response.headers["content-type"] == "application/json"
-    assert response.headers["cache-tag"] == "app:my-app"
-    assert "max-age=300" in response.headers["cloudflare-cdn-cache-control"]
+    assert response.headers["cache-control"] == "private, max-age=60"
+    # The edge keeps the CDN-only headers to itself.
+    assert response.headers["cf-cache-status"] == "MISS"
+    assert "cache-tag" not in response.headers
+    assert "cloudflare-cdn-cache-control" not in response.headers
+    again = await client.get("/my-app/update/darwin/aarch64/1.0.0")
+    assert again.headers["cf-cache-status"] == "HIT"
+    assert again.content == response.content
+
+
+async def test_without_the_edge_the_cdn_gets_its_headers(settings: Settings) -> None:
+    origin = create_app(dataclasses.replace(settings, edge_cache_bytes=0))
+    async with origin.router.lifespan_context(origin):
+        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        transport = httpx.ASGITransport(app=origin)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/my-app/update/linux/x86_64/1.0.0")
+            none = await client.get("/my-app/update/linux/x86_64/1.1.0")
+            missing = await client.get("/nope/update/linux/x86_64/1.1.0")
+    for response in (answer, none):
+        assert response.headers["cache-tag"] == "app:my-app"
+        assert response.headers["cloudflare-cdn-cache-control"] == (
+            "max-age=300, stale-while-revalidate=60, stale-if-error=86400"
+        )
+        assert "cf-cache-status" not in response.headers
+    assert missing.status_code == 404
+    assert missing.headers["cloudflare-cdn-cache-control"].startswith("max-age=60,")
 
 
 @pytest.mark.usefixtures("app")
@@ -241,3 +271,59 @@ async def test_another_workers_change_is_noticed_by_the_watcher(
     offered = client_parse(await client.get("/my-app/update/linux/x86_64/1.0.0"))
     assert offered is not None
     assert offered["version"] == "1.1.0"
+
+
+async def test_a_thousand_cold_checks_cost_one_index_build(
+    client: httpx.AsyncClient, app: Starlette, sql_log: QueryCounter
+) -> None:
+    await publish("my-app", "1.1.0", ["linux-x86_64"])
+    for version in ("0.1.0", "0.2.0", "0.3.0"):  # three keys, so the edge cannot hide it all
+        sql_log.statements.clear()
+        answers = await asyncio.gather(
+            *(client.get(f"/my-app/update/linux/x86_64/{version}") for _ in range(333))
+        )
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.content for a in answers}) == 1
+        reads = [s for s in sql_log.statements if s.lstrip().upper().startswith("SELECT")]
+        # The first key builds the index (app, releases, artifacts); the others reuse it.
+        assert len(reads) == (3 if version == "0.1.0" else 0), reads
+
+
+async def test_ten_thousand_releases(client: httpx.AsyncClient, app: Starlette) -> None:
+    release_id = await publish("big", "0.0.1", ["linux-x86_64"])
+    app_id = (await Release.get(id=release_id)).app_id
+    many = [
+        Release(
+            id=new_id("rel"),
+            app_id=app_id,
+            version=f"1.{n}.0",
+            status=ReleaseStatus.PUBLISHED,
+            pub_date=datetime.now(UTC),
+        )
+        for n in range(10_000)
+    ]
+    await Release.bulk_create(many, batch_size=1000)
+    await Artifact.bulk_create(
+        [
+            Artifact(
+                id=new_id("art"),
+                release_id=r.id,
+                platform="linux-x86_64",
+                signature=SIGNATURE,
+                object_key=f"big/{r.version}",
+                download_url=f"https://dl.example.com/big/{r.version}",
+                status=ArtifactStatus.READY,
+            )
+            for r in many
+        ],
+        batch_size=1000,
+    )
+    await publish("big", "2.0.0", ["linux-x86_64"])  # through the rules: bumps the generation
+    newest = client_parse(await client.get("/big/update/linux/x86_64/1.5000.0"))
+    assert newest is not None
+    assert newest["version"] == "2.0.0"
+    assert client_parse(await client.get("/big/update/linux/x86_64/2.0.0")) is None
+    await publish("small", "1.0.0", ["linux-x86_64"])
+    small = client_parse(await client.get("/small/update/linux/x86_64/0.1.0"))
+    assert small is not None
+    assert small["url"].startswith("https://dl.example.com/small/")

@@ -1,0 +1,224 @@
+"""Update-check throughput and latency with wrk, all in one run so the ratios mean something.
+
+Measures, against uvicorn (one worker) on loopback:
+
+1. a bare ASGI app that returns the same bytes as an update answer (the ceiling);
+2. the update check answered by the edge cache (HIT);
+3. the update check with the edge cache off and a warm manifest index (the origin path);
+4. the same two for an app with 10 000 published releases instead of 10.
+
+    .venv/bin/python bench/updater.py [--seconds 10] [--connections 32]
+
+Needs ``wrk`` (Debian package). Prints a Markdown table for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tortoise import Tortoise, connections
+
+from ferryman.models import App, Artifact, Release
+from ferryman.models.ids import new_id
+from ferryman.models.registry import migrate, tortoise_config
+from ferryman.models.status import ArtifactStatus, ReleaseStatus
+
+SIGNATURE = Path(__file__).parents[1] / "tests" / "data" / "tauri" / "MyApp.app.tar.gz.sig"
+BARE_APP = """
+import sys
+BODY = open(sys.argv[1], "rb").read()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+import uvicorn
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def seed(url: str, apps: dict[str, int]) -> None:
+    """Apps with N published releases each, every release with a READY linux artifact."""
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url))
+    signature = SIGNATURE.read_text()
+    now = datetime.now(UTC)
+    try:
+        for slug, count in apps.items():
+            app = await App.create(id=new_id("app"), slug=slug, name=slug)
+            releases = [
+                Release(
+                    id=new_id("rel"),
+                    app_id=app.id,
+                    version=f"1.{n}.0",
+                    status=ReleaseStatus.PUBLISHED,
+                    pub_date=now,
+                )
+                for n in range(count)
+            ]
+            await Release.bulk_create(releases, batch_size=1000)
+            await Artifact.bulk_create(
+                [
+                    Artifact(
+                        id=new_id("art"),
+                        release_id=r.id,
+                        platform="linux-x86_64",
+                        signature=signature,
+                        object_key=f"{slug}/{r.version}",
+                        download_url=f"https://dl.example.com/{slug}/{r.version}",
+                        status=ArtifactStatus.READY,
+                    )
+                    for r in releases
+                ],
+                batch_size=1000,
+            )
+    finally:
+        await connections.close_all()
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{command} did not start") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, str, str]:
+    """Requests per second, p50 and p99 latency, as wrk reports them."""
+    urllib.request.urlopen(url).read()  # warm: index built, edge filled
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"\s50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"\s99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
+    return rps, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
+    database = f"sqlite://{work / 'bench.sqlite3'}"
+    asyncio.run(seed(database, {"small": 10, "large": 10_000}))
+    check = "/{}/update/linux/x86_64/0.1.0"
+    base_env = {
+        **os.environ,
+        "FERRYMAN_DATABASE_URL": database,
+        "FERRYMAN_LOG_LEVEL": "WARNING",
+        # The check never touches the bucket; the client only needs an endpoint to exist.
+        "FERRYMAN_S3_ENDPOINT": "http://127.0.0.1:9",
+        "FERRYMAN_S3_ACCESS_KEY_ID": "unused",
+        "FERRYMAN_S3_SECRET_ACCESS_KEY": "unused",
+    }
+    ferryman = [sys.executable, "-m", "ferryman", "serve"]
+    rows: list[tuple[str, float, str, str]] = []
+
+    port = free_port()
+    edge_env = {**base_env, "FERRYMAN_PORT": str(port)}
+    with running(ferryman, edge_env, port):
+        url = f"http://127.0.0.1:{port}" + check.format("small")
+        body = urllib.request.urlopen(url).read()
+        rows.append(
+            ("update check, edge HIT (10 releases)", *wrk(url, args.seconds, args.connections))
+        )
+        large = f"http://127.0.0.1:{port}" + check.format("large")
+        rows.append(
+            (
+                "update check, edge HIT (10 000 releases)",
+                *wrk(large, args.seconds, args.connections),
+            )
+        )
+
+    port = free_port()
+    origin_env = {**base_env, "FERRYMAN_PORT": str(port), "FERRYMAN_EDGE_CACHE_BYTES": "0"}
+    with running(ferryman, origin_env, port):
+        for slug, label in (("small", "10 releases"), ("large", "10 000 releases")):
+            url = f"http://127.0.0.1:{port}" + check.format(slug)
+            rows.append(
+                (
+                    f"update check, edge off, warm index ({label})",
+                    *wrk(url, args.seconds, args.connections),
+                )
+            )
+
+    (work / "body.json").write_bytes(body)
+    port = free_port()
+    bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(port)]
+    with running(bare, base_env, port):
+        rows.insert(
+            0,
+            (
+                "bare ASGI app, same bytes",
+                *wrk(f"http://127.0.0.1:{port}/", args.seconds, args.connections),
+            ),
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"machine: {os.cpu_count()} vCPU {cpu}, Python {platform.python_version()}, "
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s, uvicorn 1 worker\n"
+    )
+    print("| case | requests/s | vs bare | p50 | p99 |\n| --- | --- | --- | --- | --- |")
+    bare_rps = rows[0][1]
+    for label, rps, p50, p99 in rows:
+        print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.2f}x | {p50} | {p99} |")
+
+
+if __name__ == "__main__":
+    main()

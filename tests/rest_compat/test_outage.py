@@ -1,0 +1,80 @@
+"""A database outage on the update path: the edge keeps answering with what it had."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ferryman.app import create_app
+from ferryman.models import generation as generations
+from ferryman.models.registry import migrate
+from ferryman.settings import Settings
+from tests.conftest import Databases
+from tests.rest_compat.test_tauri import publish
+from tests.services import PostgresCluster, free_port
+
+
+@pytest.fixture
+def cluster(databases: Databases) -> Iterator[PostgresCluster]:
+    """A cluster of this test's own, so it can be stopped under the running app.
+
+    Tortoise keeps per-model SQL for the engine a process first used, so this runs in the
+    PostgreSQL pass of the suite, not beside SQLite.
+    """
+    if databases.engine != "postgres":
+        pytest.skip("stops a PostgreSQL server under the app: runs with --db postgres")
+    started = PostgresCluster.start()
+    started.create_database("ferryman")
+    yield started
+    if started.directory.exists():
+        started.stop()
+
+
+async def test_an_outage_serves_the_last_answer_stale(
+    settings: Settings, cluster: PostgresCluster
+) -> None:
+    url = cluster.url("ferryman")
+    await migrate(url)
+    application = create_app(dataclasses.replace(settings, database_url=url))
+    async with application.router.lifespan_context(application):
+        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            check = "/my-app/update/linux/x86_64/1.0.0"
+            fresh = await client.get(check)
+            assert fresh.headers["cf-cache-status"] == "MISS"
+
+            cluster.stop()
+            generations.announce("my-app")  # the index and the edge entry must be rebuilt
+            stale = await client.get(check)
+            assert stale.status_code == 200
+            assert stale.headers["cf-cache-status"] == "STALE"
+            assert stale.content == fresh.content
+
+            unknown = "/my-app/update/linux/x86_64/0.9.0"  # never answered: nothing to fall back on
+            for _ in range(2):
+                failed = await client.get(unknown)
+                assert failed.status_code == 503
+                assert failed.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+                assert failed.headers["cf-cache-status"] != "HIT"  # never stored
+
+
+async def test_without_a_database_nothing_is_cached(settings: Settings) -> None:
+    down = dataclasses.replace(
+        settings, database_url=f"postgres://postgres@127.0.0.1:{free_port()}/ferryman"
+    )
+    application = create_app(down)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = await asyncio.gather(
+                *(client.get("/my-app/update/linux/x86_64/1.0.0") for _ in range(3))
+            )
+            assert {a.status_code for a in answers} == {503}
+            again = await client.get("/my-app/update/linux/x86_64/1.0.0")
+            assert again.status_code == 503
+            assert again.headers["cf-cache-status"] != "HIT"

@@ -1,0 +1,178 @@
+"""The whole path over real HTTP: uvicorn on a free port, SeaweedFS, a Tauri-signed file.
+
+An admin publishes through GraphQL; then the check is made and the answer read exactly
+as the Tauri client reads it, the file downloaded from its url, and its signature
+verified against the app's key — what an installed app does before it installs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ferryman.local_s3 import LocalS3
+from ferryman.signatures import PublicKey, Signature, Verifier
+from tests.services import free_port
+
+DATA = Path(__file__).parent / "data" / "tauri"
+FILE = "MyApp_1.2.3_amd64.AppImage"
+
+
+@pytest.fixture
+def server(
+    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FERRYMAN_DATABASE_URL": database_url,
+        "FERRYMAN_PORT": str(port),
+        "FERRYMAN_PUBLIC_URL": base,
+        "FERRYMAN_S3_ENDPOINT": s3.endpoint,
+        "FERRYMAN_S3_BUCKET": bucket,
+        "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
+        "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
+        "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
+    }
+    minted = subprocess.run(
+        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "e2e"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield base, minted.stdout.strip()
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+
+
+def graphql(server: tuple[str, str], query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    base, key = server
+    response = httpx.post(
+        f"{base}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = next(iter(body["data"].values()))
+    assert data.get("userErrors", []) == [], data
+    return data
+
+
+def test_publish_check_download_and_verify_like_the_updater(server: tuple[str, str]) -> None:
+    base = server[0]
+    app = graphql(
+        server,
+        "mutation($i: AppCreateInput!) { appCreate(input: $i) { app { id } "
+        "userErrors { message } } }",
+        {"i": {"slug": "my-app", "name": "My App", "publicKey": (DATA / "app.pub").read_text()}},
+    )["app"]
+    release = graphql(
+        server,
+        "mutation($a: ID!) { releaseCreate(appId: $a, input: "
+        '{version: "1.2.3", notes: "Faster"}) { release { id } '
+        "userErrors { message } } }",
+        {"a": app["id"]},
+    )["release"]
+    created = graphql(
+        server,
+        "mutation($r: ID!, $i: ArtifactUploadCreateInput!) { artifactUploadCreate(releaseId: $r, "
+        "input: $i) { artifact { id } uploadUrl uploadHeaders { name value } "
+        "userErrors { message } } }",
+        {
+            "r": release["id"],
+            "i": {
+                "platform": "linux-x86_64",
+                "filename": FILE,
+                "signature": (DATA / f"{FILE}.sig").read_text(),
+            },
+        },
+    )
+    headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
+    assert (
+        httpx.put(
+            created["uploadUrl"], content=(DATA / FILE).read_bytes(), headers=headers
+        ).status_code
+        == 200
+    )
+    confirmed = graphql(
+        server,
+        "mutation($id: ID!) { artifactUploadConfirm(id: $id) { "
+        "artifact { status } userErrors { message } } }",
+        {"id": created["artifact"]["id"]},
+    )
+    assert confirmed["artifact"]["status"] == "READY"
+    check = f"{base}/my-app/update/linux/x86_64/1.0.0"
+    assert httpx.get(check).status_code == 204  # cached at the edge before the publish
+    graphql(
+        server,
+        "mutation($id: ID!) { releasePublish(id: $id) { release { status } "
+        "userErrors { message } } }",
+        {"id": release["id"]},
+    )
+
+    # The very next check sees the release (the publish purged the edge).
+    answer = httpx.get(
+        check, headers={"User-Agent": "tauri-plugin-updater/2.13.1", "Accept": "application/json"}
+    )
+    assert answer.status_code == 200
+    assert answer.headers["cf-cache-status"] in ("MISS", "EXPIRED")
+    manifest = json.loads(answer.content)
+    assert manifest["version"] == "1.2.3"
+    assert manifest["notes"] == "Faster"
+    assert manifest["url"].startswith(f"{base}/dl/my-app/1.2.3/linux-x86_64")
+    again = httpx.get(check)
+    assert again.headers["cf-cache-status"] == "HIT"
+    assert again.content == answer.content
+
+    # Download as the client does (redirects followed), then verify before "installing".
+    download = httpx.get(manifest["url"], follow_redirects=True)
+    assert download.status_code == 200
+    assert download.content == (DATA / FILE).read_bytes()
+    base64.b64decode(manifest["signature"], validate=True)  # strict, as the client decodes
+    signature = Signature.parse(manifest["signature"])
+    assert signature.version == manifest["version"]
+    verifier = Verifier(signature)
+    verifier.update(download.content)
+    verifier.verify(PublicKey.parse((DATA / "app.pub").read_text()))
+
+    # Archiving takes it off the update path at once.
+    graphql(
+        server,
+        "mutation($id: ID!) { releaseArchive(id: $id) { release { status } "
+        "userErrors { message } } }",
+        {"id": release["id"]},
+    )
+    after = httpx.get(check)
+    assert after.status_code == 204
+    assert after.content == b""
