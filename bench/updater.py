@@ -7,7 +7,7 @@ Measures, against uvicorn (one worker) on loopback:
 3. the update check with the edge cache off and a warm manifest index (the origin path);
 4. the same two for an app with 10 000 published releases instead of 10.
 
-    .venv/bin/python bench/updater.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/updater.py [--seconds 5] [--rounds 3] [--connections 32]
 
 Needs ``wrk`` (Debian package). Prints a Markdown table for bench/RESULTS.md.
 """
@@ -138,10 +138,16 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str, str]:
     return rps, p50, p99
 
 
+def median_run(runs: list[tuple[float, str, str]]) -> tuple[float, str, str]:
+    """The run with the median requests/s, with its own latencies."""
+    return sorted(runs)[len(runs) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -159,48 +165,32 @@ def main() -> None:
         "FERRYMAN_S3_SECRET_ACCESS_KEY": "unused",
     }
     ferryman = [sys.executable, "-m", "ferryman", "serve"]
-    rows: list[tuple[str, float, str, str]] = []
-
-    port = free_port()
-    edge_env = {**base_env, "FERRYMAN_PORT": str(port)}
-    with running(ferryman, edge_env, port):
-        url = f"http://127.0.0.1:{port}" + check.format("small")
-        body = urllib.request.urlopen(url).read()
-        rows.append(
-            ("update check, edge HIT (10 releases)", *wrk(url, args.seconds, args.connections))
-        )
-        large = f"http://127.0.0.1:{port}" + check.format("large")
-        rows.append(
-            (
-                "update check, edge HIT (10 000 releases)",
-                *wrk(large, args.seconds, args.connections),
-            )
-        )
-
-    port = free_port()
-    origin_env = {**base_env, "FERRYMAN_PORT": str(port), "FERRYMAN_EDGE_CACHE_BYTES": "0"}
-    with running(ferryman, origin_env, port):
-        for slug, label in (("small", "10 releases"), ("large", "10 000 releases")):
-            url = f"http://127.0.0.1:{port}" + check.format(slug)
-            rows.append(
-                (
-                    f"update check, edge off, warm index ({label})",
-                    *wrk(url, args.seconds, args.connections),
-                )
-            )
-
-    (work / "body.json").write_bytes(body)
-    port = free_port()
-    bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(port)]
-    with running(bare, base_env, port):
-        rows.insert(
-            0,
-            (
-                "bare ASGI app, same bytes",
-                *wrk(f"http://127.0.0.1:{port}/", args.seconds, args.connections),
-            ),
-        )
+    edge_port, origin_port, bare_port = free_port(), free_port(), free_port()
+    edge_env = {**base_env, "FERRYMAN_PORT": str(edge_port)}
+    origin_env = {**base_env, "FERRYMAN_PORT": str(origin_port), "FERRYMAN_EDGE_CACHE_BYTES": "0"}
+    with running(ferryman, edge_env, edge_port), running(ferryman, origin_env, origin_port):
+        body = urllib.request.urlopen(f"http://127.0.0.1:{edge_port}" + check.format("small"))
+        (work / "body.json").write_bytes(body.read())
+        bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(bare_port)]
+        cases = {
+            "bare ASGI app, same bytes": f"http://127.0.0.1:{bare_port}/",
+            "update check, edge HIT (10 releases)": f"http://127.0.0.1:{edge_port}"
+            + check.format("small"),
+            "update check, edge HIT (10 000 releases)": f"http://127.0.0.1:{edge_port}"
+            + check.format("large"),
+            "update check, edge off, warm index (10 releases)": f"http://127.0.0.1:{origin_port}"
+            + check.format("small"),
+            "update check, edge off, warm index (10 000 releases)": f"http://127.0.0.1:{origin_port}"
+            + check.format("large"),
+        }
+        results: dict[str, list[tuple[float, str, str]]] = {label: [] for label in cases}
+        with running(bare, base_env, bare_port):
+            # Rounds interleave the cases, so a noisy neighbour hurts them all alike.
+            for _ in range(args.rounds):
+                for label, url in cases.items():
+                    results[label].append(wrk(url, args.seconds, args.connections))
     shutil.rmtree(work, ignore_errors=True)
+    rows = [(label, *median_run(runs)) for label, runs in results.items()]
 
     cpu = next(
         (
@@ -212,7 +202,8 @@ def main() -> None:
     )
     print(
         f"machine: {os.cpu_count()} vCPU {cpu}, Python {platform.python_version()}, "
-        f"wrk -t1 -c{args.connections} -d{args.seconds}s, uvicorn 1 worker\n"
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} interleaved "
+        "rounds, uvicorn 1 worker\n"
     )
     print("| case | requests/s | vs bare | p50 | p99 |\n| --- | --- | --- | --- | --- |")
     bare_rps = rows[0][1]
