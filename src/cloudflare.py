@@ -9,13 +9,13 @@ failed call is retried with backoff until it succeeds, and a restart loses nothi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 import httpx
 from tortoise.transactions import in_transaction
 
+from ferryman.background import BackgroundLoop
 from ferryman.models import App, EdgePurge
 from ferryman.models import generation as generations
 from ferryman.settings import Settings
@@ -32,7 +32,7 @@ class PurgeFailed(Exception):
     """Cloudflare did not confirm the purge; it stays owed."""
 
 
-class CloudflarePurger:
+class CloudflarePurger(BackgroundLoop):
     """Keeps Cloudflare's cache in step with the apps' generations."""
 
     def __init__(
@@ -56,16 +56,9 @@ class CloudflarePurger:
         self._failures = 0
         self._retry_at = 0.0
         self._later: list[tuple[float, set[str]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         await self._client.aclose()
 
     async def sync(self) -> None:
@@ -120,7 +113,7 @@ class CloudflarePurger:
             await self.purge(set().union(*due))
             self._later = [(at, tags) for at, tags in self._later if at > now]
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             if time.monotonic() >= self._retry_at:
                 try:

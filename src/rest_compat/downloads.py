@@ -15,6 +15,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ferryman.background import BackgroundLoop
 from ferryman.models import Artifact, DownloadEvent
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.errors import InvalidInput
@@ -33,13 +34,12 @@ BATCH = 500
 QUEUE_LIMIT = 100_000
 
 
-class DownloadLog:
+class DownloadLog(BackgroundLoop):
     """Queues download events and writes them in batches, off the request path."""
 
     def __init__(self) -> None:
         self._pending: list[DownloadEvent] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def add(self, event: DownloadEvent) -> None:
         if len(self._pending) >= QUEUE_LIMIT:
@@ -49,15 +49,9 @@ class DownloadLog:
         if len(self._pending) >= BATCH:
             self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
     async def stop(self) -> None:
         """Stop the writer and write what is still queued."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         await self.flush()
 
     async def flush(self) -> None:
@@ -68,7 +62,7 @@ class DownloadLog:
             except Exception:  # analytics must never take the server down
                 log.exception("could not write %d download events", len(batch))
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)

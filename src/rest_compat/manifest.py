@@ -9,9 +9,9 @@ use and dropped when the app's generation changes: at once for writes in this pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from ferryman.background import BackgroundLoop
 from ferryman.models import App
 from ferryman.models import generation as generations
 from ferryman.models import offer as offers
@@ -74,7 +74,7 @@ class Resolver:
         return manifests
 
 
-class GenerationWatcher:
+class GenerationWatcher(BackgroundLoop):
     """Notices changes written by other processes: one cheap query a second.
 
     When the database-wide counter moved, it compares every app's generation with what
@@ -85,16 +85,6 @@ class GenerationWatcher:
         self.interval = interval
         self._counter = -1
         self._seen: dict[str, tuple[str, int]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def poll(self) -> None:
         counter = await generations.current()
@@ -111,7 +101,7 @@ class GenerationWatcher:
                             generations.announce(entry[0])
         self._counter, self._seen = counter, seen
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 await self.poll()
