@@ -23,6 +23,8 @@ from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.request_id import RequestIdMiddleware
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
+from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
+from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
 from ferryman.rest_compat.tauri import CachePolicy, cache_rule, check
@@ -90,6 +92,12 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz, methods=READ),
         Route("/readyz", readyz, methods=READ),
         Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),
+        Route(
+            "/ci/apps/{app_slug}/releases",
+            submit_release,
+            methods=["POST"],
+            max_body_size=MAX_CI_BODY,
+        ),
         Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
         Route(

@@ -37,6 +37,7 @@ class App(Model):
     description = fields.TextField(null=True)
     public_key = fields.TextField(null=True)
     generation = fields.BigIntField(default=0, db_default=0)
+    ci_may_publish = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -54,6 +55,7 @@ class AppChanges:
     name: str | None = None
     description: str | None = None
     public_key: str | None = None
+    ci_may_publish: bool | None = None
 
 
 async def bump_generation(app_id: str) -> None:
@@ -173,6 +175,8 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
                 ("input", "description"),
             )
         values["description"] = changes.description or None
+    if changes.ci_may_publish is not None:
+        values["ci_may_publish"] = changes.ci_may_publish
     if changes.public_key is not None:
         if len(changes.public_key) > PUBLIC_KEY_MAX:
             raise InvalidInput(

@@ -146,8 +146,14 @@ async def delete(actor: Actor, release_id: str) -> str:
 
 
 async def publish(actor: Actor, release_id: str) -> Release:
-    """Make a draft live: from now on updaters may be offered it."""
-    actor.require_admin("publishing a release")
+    """Make a draft live: from now on updaters may be offered it.
+
+    Admin keys may; CI keys only for an app whose admin switched on ``ci_may_publish``.
+    """
+    release = await get_visible(actor, release_id)
+    app = await apps.App.get(id=release.app_id)
+    if not app.ci_may_publish:
+        actor.require_admin("publishing a release")
     return await _transition(actor, release_id, ReleaseStatus.PUBLISHED)
 
 

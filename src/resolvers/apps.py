@@ -32,6 +32,9 @@ class App(Node):
     public_key: str | None = strawberry.field(
         description="The Tauri updater public key (content of the .pub file)."
     )
+    ci_may_publish: bool = strawberry.field(
+        description="Whether CI keys may publish releases of this app (off by default)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -43,6 +46,7 @@ class App(Node):
             name=app.name,
             description=app.description,
             public_key=app.public_key,
+            ci_may_publish=app.ci_may_publish,
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -87,6 +91,7 @@ class AppCreateInput:
     name: str
     description: str | None = None
     public_key: str | None = None
+    ci_may_publish: bool | None = None
 
 
 @strawberry.input(description="Fields to change; omitted fields keep their value.")
@@ -95,6 +100,7 @@ class AppUpdateInput:
     name: str | None = None
     description: str | None = None
     public_key: str | None = None
+    ci_may_publish: bool | None = None
 
 
 @strawberry.type
@@ -166,5 +172,9 @@ def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
     if input.public_key and input.public_key.strip():
         PublicKey.parse(input.public_key, ("input", "publicKey"))
     return apps.AppChanges(
-        slug=input.slug, name=input.name, description=input.description, public_key=input.public_key
+        slug=input.slug,
+        name=input.name,
+        description=input.description,
+        public_key=input.public_key,
+        ci_may_publish=input.ci_may_publish,
     )

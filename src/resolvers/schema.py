@@ -20,7 +20,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ferryman.models.ids import prefix_of
-from ferryman.resolvers import api_keys, apps, artifacts, audit_events, previews, releases
+from ferryman.resolvers import (
+    api_keys,
+    apps,
+    artifacts,
+    audit_events,
+    previews,
+    releases,
+    submissions,
+)
 from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
@@ -51,7 +59,11 @@ class Query(
 
 @strawberry.type
 class Mutation(
-    apps.AppMutation, releases.ReleaseMutation, artifacts.ArtifactMutation, api_keys.ApiKeyMutation
+    apps.AppMutation,
+    releases.ReleaseMutation,
+    artifacts.ArtifactMutation,
+    submissions.SubmissionMutation,
+    api_keys.ApiKeyMutation,
 ):
     pass
 

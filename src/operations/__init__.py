@@ -1,0 +1,1 @@
+"""The GraphQL documents ``ferryman publish`` sends, shipped as package data."""

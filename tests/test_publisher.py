@@ -1,0 +1,333 @@
+"""``ferryman publish`` run as CI runs it, against the real server on a free port.
+
+The server fixture follows tests/test_end_to_end.py (duplicated here: sharing it would mean
+editing conftest.py). The bundle is made of the committed Tauri-CLI-signed files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import graphql
+import httpx
+import pytest
+
+from ferryman import publisher
+from ferryman.local_s3 import LocalS3
+from ferryman.publisher import PublishError, find_artifacts, platform_key
+from tests.services import free_port
+
+DATA = Path(__file__).parent / "data" / "tauri"
+SCHEMA = Path(__file__).parent.parent / "schema" / "schema.graphql"
+FILE = "MyApp_1.2.3_amd64.AppImage"
+
+
+@pytest.fixture
+def server(
+    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FERRYMAN_DATABASE_URL": database_url,
+        "FERRYMAN_PORT": str(port),
+        "FERRYMAN_PUBLIC_URL": base,
+        "FERRYMAN_S3_ENDPOINT": s3.endpoint,
+        "FERRYMAN_S3_BUCKET": bucket,
+        "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
+        "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
+        "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
+    }
+    minted = subprocess.run(
+        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "ci"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        key = minted.stdout.strip()
+        body = httpx.post(
+            f"{base}/graphql",
+            json={
+                "query": "mutation($i: AppCreateInput!) { appCreate(input: $i) "
+                "{ userErrors { message } } }",
+                "variables": {
+                    "i": {
+                        "slug": "my-app",
+                        "name": "My App",
+                        "publicKey": (DATA / "app.pub").read_text(),
+                    }
+                },
+            },
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        assert body["data"]["appCreate"]["userErrors"] == [], body
+        yield base, key
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    directory = tmp_path / "bundle"
+    (directory / "appimage").mkdir(parents=True)
+    (directory / "deb").mkdir()
+    for name in (FILE, f"{FILE}.sig"):
+        shutil.copy(DATA / name, directory / "appimage" / name)
+    (directory / "deb" / "MyApp_1.2.3_amd64.deb").write_bytes(b"unsigned: not an updater file")
+    return directory
+
+
+def run(*args: str, cwd: Path, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    if key is not None:
+        env["FERRYMAN_API_KEY"] = key
+    env["FERRYMAN_DATABASE_URL"] = "nonsense://ignored by publish"
+    return subprocess.run(
+        [sys.executable, "-m", "ferryman", "publish", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def release_of(base: str, key: str) -> dict[str, Any] | None:
+    body = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": '{ app(slug: "my-app") { release(version: "1.2.3") '
+            "{ status notes artifacts { platform status } } } }"
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    release: dict[str, Any] | None = body["data"]["app"]["release"]
+    return release
+
+
+def test_publish_a_bundle_then_the_updater_gets_it(
+    server: tuple[str, str], bundle: Path, tmp_path: Path
+) -> None:
+    base, key = server
+    notes = tmp_path / "CHANGELOG.md"
+    notes.write_text("Faster start")
+    result = run(
+        "--server",
+        base,
+        "--app",
+        "my-app",
+        "--version",
+        "1.2.3",
+        "--notes-file",
+        str(notes),
+        "--publish",
+        "bundle/",
+        cwd=tmp_path,
+        key=key,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "READY" in result.stdout
+    assert "linux-x86_64" in result.stdout
+    assert "published my-app 1.2.3" in result.stdout
+
+    answer = httpx.get(f"{base}/my-app/update/linux/x86_64/1.0.0")
+    assert answer.status_code == 200
+    manifest = answer.json()
+    assert manifest["version"] == "1.2.3"
+    assert manifest["notes"] == "Faster start"
+    download = httpx.get(manifest["url"], follow_redirects=True)
+    assert download.content == (DATA / FILE).read_bytes()
+
+
+def test_without_publish_the_release_stays_a_draft(
+    server: tuple[str, str], bundle: Path, tmp_path: Path
+) -> None:
+    base, key = server
+    args = ("--server", base, "--app", "my-app", "--version", "1.2.3", str(bundle))
+    first = run(*args, cwd=tmp_path, key=key)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = run(*args, cwd=tmp_path, key=key)  # a rerun of the same job reuses the draft
+    assert again.returncode == 0, again.stdout + again.stderr
+    release = release_of(base, key)
+    assert release is not None
+    assert release["status"] == "DRAFT"
+    assert release["artifacts"] == [{"platform": "linux-x86_64", "status": "READY"}]
+    assert httpx.get(f"{base}/my-app/update/linux/x86_64/1.0.0").status_code == 204
+
+
+def test_a_server_that_is_down(bundle: Path, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run(
+        "--server", url, "--app", "my-app", "--version", "1.2.3", str(bundle),
+        cwd=tmp_path, key="uk_live_" + "a" * 40,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot reach {url}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_key_gets_the_servers_message(
+    server: tuple[str, str], bundle: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--server", server[0], "--app", "my-app", "--version", "1.2.3", str(bundle),
+        cwd=tmp_path, key="uk_live_" + "a" * 40,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "unknown API key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_without_its_sig_is_named(tmp_path: Path) -> None:
+    lonely = tmp_path / "MyApp_1.2.3_amd64.AppImage"
+    shutil.copy(DATA / FILE, lonely)
+    result = run(
+        "--server", "http://127.0.0.1:9", "--app", "my-app", "--version", "1.2.3", str(lonely),
+        cwd=tmp_path, key="uk_live_" + "a" * 40,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "MyApp_1.2.3_amd64.AppImage.sig is missing" in result.stderr
+
+
+def test_dry_run_uploads_nothing(server: tuple[str, str], bundle: Path, tmp_path: Path) -> None:
+    base, key = server
+    result = run(
+        "--server", base, "--app", "my-app", "--version", "1.2.3", "--publish", "--dry-run",
+        str(bundle), cwd=tmp_path, key=key,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert FILE in result.stdout
+    assert "linux-x86_64" in result.stdout
+    assert ".deb" not in result.stdout  # no .sig: not an updater artifact
+    assert release_of(base, key) is None
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run("--server", "http://x", str(tmp_path), cwd=tmp_path, key="k").returncode == 2
+    no_key = run("--server", "http://x", "--app", "a", str(tmp_path), cwd=tmp_path)
+    assert no_key.returncode == 2
+    assert "--api-key" in no_key.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("MyApp_aarch64.app.tar.gz", "darwin-aarch64"),
+        ("MyApp_x64.app.tar.gz", "darwin-x86_64"),
+        ("MyApp_1.2.3_amd64.AppImage", "linux-x86_64"),
+        ("MyApp_1.2.3_aarch64.AppImage", "linux-aarch64"),
+        ("MyApp_1.2.3_i386.AppImage", "linux-i686"),
+        ("MyApp_1.2.3_amd64.deb", "linux-x86_64-deb"),
+        ("MyApp_1.2.3_arm64.deb", "linux-aarch64-deb"),
+        ("MyApp-1.2.3-1.x86_64.rpm", "linux-x86_64-rpm"),
+        ("MyApp-1.2.3-1.aarch64.rpm", "linux-aarch64-rpm"),
+        ("MyApp-1.2.3-1.i686.rpm", "linux-i686-rpm"),
+        ("MyApp_1.2.3_x64-setup.exe", "windows-x86_64"),
+        ("MyApp_1.2.3_x86-setup.exe", "windows-i686"),
+        ("MyApp_1.2.3_arm64-setup.exe", "windows-aarch64"),
+        ("MyApp_1.2.3_x64-setup.nsis.zip", "windows-x86_64"),
+        ("MyApp_1.2.3_x64_en-US.msi", "windows-x86_64-msi"),
+        ("MyApp_1.2.3_x86_en-US.msi", "windows-i686-msi"),
+        ("MyApp_1.2.3_x64_en-US.msi.zip", "windows-x86_64-msi"),
+    ],
+)
+def test_platform_from_file_name(name: str, key: str) -> None:
+    assert platform_key(name) == key
+
+
+@pytest.mark.parametrize("name", ["MyApp.app.tar.gz", "MyApp_universal.app.tar.gz"])
+def test_a_mac_archive_without_an_arch_needs_platform(name: str) -> None:
+    with pytest.raises(PublishError, match="--platform"):
+        platform_key(name)
+
+
+def test_platform_override_and_clashes(tmp_path: Path) -> None:
+    for name in ("MyApp.app.tar.gz", "MyApp.app.tar.gz.sig", FILE, f"{FILE}.sig"):
+        shutil.copy(DATA / name, tmp_path / name)
+    found = find_artifacts([tmp_path], {"MyApp.app.tar.gz": "darwin-aarch64"})
+    assert {a.path.name: a.platform for a in found} == {
+        "MyApp.app.tar.gz": "darwin-aarch64",
+        FILE: "linux-x86_64",
+    }
+    assert found[1].signature == (DATA / f"{FILE}.sig").read_text().strip()
+    with pytest.raises(PublishError, match="both map to linux-x86_64"):
+        find_artifacts([tmp_path], {"MyApp.app.tar.gz": "linux-x86_64"})
+    with pytest.raises(PublishError, match="FILE=KEY"):
+        publisher.parse_overrides(["MyApp.app.tar.gz"])
+
+
+def test_v1_zips_are_passed_over_when_the_installer_is_there(tmp_path: Path) -> None:
+    for name in ("A_1.0.0_x64-setup.exe", "A_1.0.0_x64-setup.nsis.zip"):
+        (tmp_path / name).write_bytes(b"x")
+        (tmp_path / f"{name}.sig").write_text("sig")
+    assert [a.path.name for a in find_artifacts([tmp_path], {})] == ["A_1.0.0_x64-setup.exe"]
+
+
+def test_default_version(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "src-tauri").mkdir(parents=True)
+    (project / "src-tauri" / "Cargo.toml").write_text('[package]\nname = "a"\nversion = "0.9.0"\n')
+    assert publisher.default_version(project) == "0.9.0"
+    (project / "package.json").write_text('{"version": "1.4.0"}')
+    (project / "src-tauri" / "tauri.conf.json").write_text('{"version": "../package.json"}')
+    assert publisher.default_version(project / "src-tauri") == "1.4.0"
+    (project / "src-tauri" / "tauri.conf.json").write_text('{"version": "2.0.1"}')
+    assert publisher.default_version(project) == "2.0.1"
+
+
+def test_default_version_from_the_git_tag(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x")
+    with pytest.raises(PublishError, match="no version"):
+        publisher.default_version(tmp_path)
+    git("tag", "v3.1.4")
+    assert publisher.default_version(tmp_path) == "3.1.4"
+
+
+def test_the_operations_are_valid_against_the_schema() -> None:
+    schema = graphql.build_schema(SCHEMA.read_text())
+    names = [
+        p.name.removesuffix(".graphql")
+        for p in resources.files("ferryman.operations").iterdir()
+        if p.name.endswith(".graphql")
+    ]
+    assert len(names) == 7
+    for name in names:
+        document = graphql.parse(publisher.operation(name))
+        assert graphql.validate(schema, document) == [], name
+        (definition,) = document.definitions
+        assert isinstance(definition, graphql.OperationDefinitionNode)
+        assert definition.name is not None
+        assert definition.name.value == name
