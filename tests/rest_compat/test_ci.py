@@ -227,3 +227,21 @@ async def test_parallel_jobs_build_one_release(
         ("darwin-aarch64", "READY"),
         ("linux-x86_64", "READY"),
     ]
+
+
+async def test_a_signature_of_another_file_fails_its_artifact(
+    client: httpx.AsyncClient, setup: dict[str, str]
+) -> None:
+    swapped = body(
+        version="1.2.3",
+        artifacts=[
+            {
+                "platform": "darwin-aarch64",
+                "signature": text(f"{TARBALL}.sig"),
+                "r2_key": f"my-app/releases/1.2.3/{APPIMAGE}",
+            }
+        ],
+    )
+    answer = (await post(client, setup["ci"], swapped)).json()
+    assert answer["artifacts"][0]["status"] == "FAILED"
+    assert "does not match its signature" in answer["artifacts"][0]["failure_reason"]
