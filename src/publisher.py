@@ -1,8 +1,9 @@
 """``ferryman publish``: upload a Tauri bundle's updater artifacts to a Ferryman server.
 
 Finds the signed updater files, names the platform of each, and drives the GraphQL API
-(the documents in ``ferryman/operations``): a draft release, a presigned upload per file,
-a confirmation per file, and optionally the publish. Nothing here touches the database.
+(the documents in ``schema/operations``, shipped as ``ferryman.operations``): a draft
+release, a presigned upload per file, a confirmation per file, and optionally the publish.
+Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def _cargo_version(path: Path) -> str | None:
 
 
 def operation(name: str) -> str:
-    """The GraphQL document ``name`` shipped in ``ferryman/operations``."""
+    """The GraphQL document ``name`` (``schema/operations/<name>.graphql``)."""
     return resources.files("ferryman.operations").joinpath(f"{name}.graphql").read_text()
 
 

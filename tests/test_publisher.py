@@ -23,6 +23,7 @@ import pytest
 from ferryman import publisher
 from ferryman.local_s3 import LocalS3
 from ferryman.publisher import PublishError, find_artifacts, platform_key
+from ferryman.signatures import PublicKey, Signature, Verifier
 from tests.services import free_port
 
 DATA = Path(__file__).parent / "data" / "tauri"
@@ -166,6 +167,9 @@ def test_publish_a_bundle_then_the_updater_gets_it(
     assert manifest["notes"] == "Faster start"
     download = httpx.get(manifest["url"], follow_redirects=True)
     assert download.content == (DATA / FILE).read_bytes()
+    verifier = Verifier(Signature.parse(manifest["signature"]))  # what the updater checks
+    verifier.update(download.content)
+    verifier.verify(PublicKey.parse((DATA / "app.pub").read_text()))
 
 
 def test_without_publish_the_release_stays_a_draft(

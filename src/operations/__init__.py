@@ -1,1 +1,0 @@
-"""The GraphQL documents ``ferryman publish`` sends, shipped as package data."""
