@@ -10,7 +10,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +31,7 @@ from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
-from tests.services import PostgresCluster, sqlite_url
+from tests.services import PostgresCluster, free_port, sqlite_url
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -203,3 +207,51 @@ def sql_log() -> Iterator[QueryCounter]:
         logger.removeHandler(counter)
         logger.setLevel(level)
         logger.disabled = disabled
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FERRYMAN_DATABASE_URL": database_url,
+        "FERRYMAN_PORT": str(port),
+        "FERRYMAN_PUBLIC_URL": base,
+        "FERRYMAN_S3_ENDPOINT": s3.endpoint,
+        "FERRYMAN_S3_BUCKET": bucket,
+        "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
+        "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
+        "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
+    }
+    """The real server (``ferryman serve``) on a free port, with an admin key: (url, key)."""
+    minted = subprocess.run(
+        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "e2e"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield base, minted.stdout.strip()
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()

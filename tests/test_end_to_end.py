@@ -9,70 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from ferryman.local_s3 import LocalS3
 from ferryman.signatures import PublicKey, Signature, Verifier
-from tests.services import free_port
 
 DATA = Path(__file__).parent / "data" / "tauri"
 FILE = "MyApp_1.2.3_amd64.AppImage"
-
-
-@pytest.fixture
-def server(
-    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "FERRYMAN_DATABASE_URL": database_url,
-        "FERRYMAN_PORT": str(port),
-        "FERRYMAN_PUBLIC_URL": base,
-        "FERRYMAN_S3_ENDPOINT": s3.endpoint,
-        "FERRYMAN_S3_BUCKET": bucket,
-        "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
-        "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
-        "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
-    }
-    minted = subprocess.run(
-        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "e2e"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        yield base, minted.stdout.strip()
-    finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
 
 
 def graphql(server: tuple[str, str], query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +34,8 @@ def graphql(server: tuple[str, str], query: str, variables: dict[str, Any]) -> d
     return data
 
 
-def test_publish_check_download_and_verify_like_the_updater(server: tuple[str, str]) -> None:
+def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[str, str]) -> None:
+    server = live_server
     base = server[0]
     app = graphql(
         server,

@@ -1,7 +1,7 @@
 """``ferryman publish`` run as CI runs it, against the real server on a free port.
 
-The server fixture follows tests/test_end_to_end.py (duplicated here: sharing it would mean
-editing conftest.py). The bundle is made of the committed Tauri-CLI-signed files.
+The server is conftest's ``live_server``; the bundle is made of the committed
+Tauri-CLI-signed files.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ import httpx
 import pytest
 
 from ferryman import publisher
-from ferryman.local_s3 import LocalS3
 from ferryman.publisher import PublishError, find_artifacts, platform_key
 from ferryman.signatures import PublicKey, Signature, Verifier
 from tests.services import free_port
@@ -32,67 +29,26 @@ FILE = "MyApp_1.2.3_amd64.AppImage"
 
 
 @pytest.fixture
-def server(
-    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "FERRYMAN_DATABASE_URL": database_url,
-        "FERRYMAN_PORT": str(port),
-        "FERRYMAN_PUBLIC_URL": base,
-        "FERRYMAN_S3_ENDPOINT": s3.endpoint,
-        "FERRYMAN_S3_BUCKET": bucket,
-        "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
-        "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
-        "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
-    }
-    minted = subprocess.run(
-        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "ci"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        key = minted.stdout.strip()
-        body = httpx.post(
-            f"{base}/graphql",
-            json={
-                "query": "mutation($i: AppCreateInput!) { appCreate(input: $i) "
-                "{ userErrors { message } } }",
-                "variables": {
-                    "i": {
-                        "slug": "my-app",
-                        "name": "My App",
-                        "publicKey": (DATA / "app.pub").read_text(),
-                    }
-                },
+def server(live_server: tuple[str, str]) -> tuple[str, str]:
+    """The real server with the app my-app, signed with the test key."""
+    base, key = live_server
+    body = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": "mutation($i: AppCreateInput!) { appCreate(input: $i) "
+            "{ userErrors { message } } }",
+            "variables": {
+                "i": {
+                    "slug": "my-app",
+                    "name": "My App",
+                    "publicKey": (DATA / "app.pub").read_text(),
+                }
             },
-            headers={"Authorization": f"Bearer {key}"},
-        ).json()
-        assert body["data"]["appCreate"]["userErrors"] == [], body
-        yield base, key
-    finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert body["data"]["appCreate"]["userErrors"] == [], body
+    return base, key
 
 
 @pytest.fixture
