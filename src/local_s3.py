@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 READY_TIMEOUT = 60.0
+_PROBE = ".ferryman-ready"
 STOP_TIMEOUT = 15.0
 _GRPC_OFFSET = 10_000  # weed also listens on every port + 10000
 _PR_SET_PDEATHSIG = 1
@@ -165,6 +166,10 @@ class LocalS3:
                 names = {b["Name"] for b in client.list_buckets()["Buckets"]}
                 if bucket not in names:
                     client.create_bucket(Bucket=bucket)
+                # The gateway answers before a volume server has joined: round-trip bytes too.
+                client.put_object(Bucket=bucket, Key=_PROBE, Body=b"ready")
+                client.get_object(Bucket=bucket, Key=_PROBE)["Body"].read()
+                client.delete_object(Bucket=bucket, Key=_PROBE)
                 return
             except (BotoCoreError, ClientError):
                 if time.monotonic() > deadline:

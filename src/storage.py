@@ -2,7 +2,8 @@
 
 This module owns the bucket's key layout, ``{app_slug}/releases/{version}/{filename}``:
 clients name a file, never a key. Every S3 failure that means "the store is not
-reachable" becomes :class:`StorageUnavailable`, which the doors answer as try-again.
+reachable" or "the store failed on its side" (a 5xx) becomes :class:`StorageUnavailable`,
+which the doors answer as try-again.
 """
 
 from __future__ import annotations
@@ -184,6 +185,12 @@ class Storage:
             yield
         except _UNREACHABLE as error:
             raise StorageUnavailable(f"object storage is unreachable: {error}") from error
+        except ClientError as error:
+            # InternalError, ServiceUnavailable, SlowDown...: the store's fault, not the request's.
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500:
+                raise StorageUnavailable(f"object storage failed: {error}") from error
+            raise
 
 
 def validate_filename(filename: str, field: tuple[str, ...] = ("input", "filename")) -> str:
