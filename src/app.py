@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -15,12 +16,15 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from ferryman import logs
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.edge_cache import EdgeCache
 from ferryman.graphiql import MOUNT, GraphiQLPage
+from ferryman.metrics import MetricsEndpoint, Observer
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
-from ferryman.request_id import RequestIdMiddleware
+from ferryman.rate_limits import RateLimits
+from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
@@ -41,8 +45,9 @@ def create_app(settings: Settings) -> Starlette:
     S3 endpoint known (``ferryman dev`` starts a local one first)."""
     graphiql = GraphiQLPage(settings.graphiql_assets) if settings.graphiql_enabled else None
     graphql = GraphQLView(
-        build_schema(introspection=settings.introspection_enabled),
-        graphiql_html=graphiql.html if graphiql else None,
+        build_schema(settings),
+        graphiql=graphiql,
+        max_body_bytes=settings.graphql_max_body_bytes,
     )
 
     resolver = Resolver()
@@ -91,6 +96,11 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=READ),
         Route("/readyz", readyz, methods=READ),
+        Route(
+            "/metrics",
+            MetricsEndpoint(settings.metrics_token, shared=settings.workers > 1),
+            methods=READ,
+        ),
         Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),
         Route(
             "/ci/apps/{app_slug}/releases",
@@ -109,10 +119,28 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if graphiql and graphiql.local:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
-    return EdgeFronted(
-        edge_cache if settings.edge_cache_bytes else None,
+
+    def request_context(app: ASGIApp) -> ASGIApp:
+        return RequestContext(app, settings.trusted_proxies)
+
+    middleware = [Middleware(RateLimits, settings=settings)]
+    if settings.cors_origins:
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )
+        middleware.insert(0, cors)
+    front: list[Callable[[ASGIApp], ASGIApp]] = [request_context, Observer]
+    if settings.edge_cache_bytes:
+        front.append(edge_cache)
+    return Fronted(
+        front,
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware,
         exception_handlers={
             **dict.fromkeys(UNAVAILABLE, unavailable),
             StorageUnavailable: unavailable,
@@ -121,17 +149,27 @@ def create_app(settings: Settings) -> Starlette:
     )
 
 
-class EdgeFronted(Starlette):
-    """Starlette with the edge cache outermost, where a CDN sits: a HIT costs no more than
-    the lookup, and everything behind it (errors, request ids) is the origin's business."""
+def from_environment() -> Starlette:
+    """The app of one worker process of ``ferryman serve --workers N``."""
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, json_lines=settings.log_format == "json")
+    return create_app(settings)
 
-    def __init__(self, edge: Callable[[ASGIApp], ASGIApp] | None, **options: Any) -> None:
+
+class Fronted(Starlette):
+    """Starlette with layers in front of its whole stack, outermost first: the request's
+    id and address, the metrics, then the edge cache where a CDN sits, so that a HIT costs
+    no more than the lookup and everything behind it (errors, rate limits) is the origin's."""
+
+    def __init__(self, front: Sequence[Callable[[ASGIApp], ASGIApp]], **options: Any) -> None:
         super().__init__(**options)
-        self.edge = edge
+        self.front = front
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        return stack if self.edge is None else self.edge(stack)
+        for layer in reversed(self.front):
+            stack = layer(stack)
+        return stack
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -14,6 +14,8 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
+from starlette.requests import HTTPConnection
+
 from ferryman.models import ApiKey
 from ferryman.models.actor import Actor
 
@@ -65,8 +67,24 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-async def authenticate(authorization: str | None, request_id: str | None) -> Actor:
-    """Resolve the header to the key's Actor; refuse unknown and revoked keys."""
+async def authenticate(connection: HTTPConnection) -> Actor:
+    """Resolve the request's key to its Actor; refuse unknown and revoked keys.
+
+    A refused key marks the request (``state.authentication_failed``), which the rate
+    limits count against the client's address.
+    """
+    authorization = connection.headers.get("authorization")
+    try:
+        key = await _key(authorization)
+    except AuthenticationError:
+        if authorization:
+            connection.state.authentication_failed = True
+        raise
+    await _touch(key)
+    return key.as_actor(connection.scope.get("state", {}).get("request_id"))
+
+
+async def _key(authorization: str | None) -> ApiKey:
     token = bearer_token(authorization)
     digest = hash_key(token)
     key = await ApiKey.get_or_none(key_hash=digest)
@@ -76,8 +94,7 @@ async def authenticate(authorization: str | None, request_id: str | None) -> Act
         raise AuthenticationError(
             f"API key {key.prefix}… was revoked at {key.revoked_at.isoformat()}"
         )
-    await _touch(key)
-    return key.as_actor(request_id)
+    return key
 
 
 async def _touch(key: ApiKey) -> None:

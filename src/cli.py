@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import uvicorn
 from tortoise import Tortoise, connections
 
-from ferryman import auth, publisher
+from ferryman import auth, logs, metrics, publisher
 from ferryman.app import create_app
 from ferryman.local_s3 import LocalS3, LocalS3Error
 from ferryman.models import ApiKey, App
@@ -24,7 +26,7 @@ from ferryman.models.errors import DomainError
 from ferryman.models.registry import migrate as migrate_database
 from ferryman.models.registry import tortoise_config
 from ferryman.resolvers.schema import build_schema
-from ferryman.settings import Settings, SettingsError, configure_logging
+from ferryman.settings import PREFIX, Settings, SettingsError
 
 T = TypeVar("T")
 
@@ -36,19 +38,43 @@ def cli(ctx: click.Context) -> None:
     if ctx.invoked_subcommand in _CLIENT_COMMANDS:
         return  # a client of some server: this machine's server settings do not matter
     ctx.obj = Settings.from_env()
-    configure_logging(ctx.obj)
+    logs.configure(ctx.obj.log_level, json_lines=ctx.obj.log_format == "json")
 
 
 @cli.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: FERRYMAN_WORKERS, 1). More than one needs PostgreSQL.",
+)
 @click.pass_obj
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, workers: int | None) -> None:
     """Run the server (the database must be migrated)."""
     if settings.uses_local_s3:
         raise click.ClickException(
             "FERRYMAN_S3_ENDPOINT is not set: `serve` needs an S3 or R2 bucket "
             "(see deploy/env.example); `ferryman dev` runs a local one instead"
         )
-    _serve(settings)
+    if workers is not None:
+        try:
+            settings = Settings.from_env({**os.environ, f"{PREFIX}WORKERS": str(workers)})
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+    if settings.workers == 1:
+        _serve(settings)
+        return
+    # Each worker is a new process that reads its settings from the environment.
+    os.environ[f"{PREFIX}WORKERS"] = str(settings.workers)
+    with tempfile.TemporaryDirectory(prefix="ferryman-metrics-") as shared:
+        metrics.share_between_workers(shared)
+        click.echo(f"Ferryman on {settings.base_url} with {settings.workers} workers")
+        uvicorn.run(
+            "ferryman.app:from_environment",
+            factory=True,
+            workers=settings.workers,
+            **_uvicorn_options(settings),
+        )
 
 
 @cli.command()
@@ -268,13 +294,20 @@ def main() -> None:
 
 def _serve(settings: Settings) -> None:
     click.echo(f"Ferryman on {settings.base_url} - GraphiQL: {settings.base_url}/graphql")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    uvicorn.run(create_app(settings), **_uvicorn_options(settings))
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    # Logging is Ferryman's (logs.configure; ferryman.access replaces uvicorn's access
+    # log), and so are proxy headers: only trusted proxies may set the client address.
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
 
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:

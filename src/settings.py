@@ -8,7 +8,7 @@ Nothing else in Ferryman reads ``os.environ``: every knob is a field here, named
 from __future__ import annotations
 
 import dataclasses
-import logging
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +21,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _MAX_PRESIGN = 7 * 24 * 3600
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+_LOG_FORMATS = ("json", "text")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -34,8 +36,10 @@ class Settings:
     database_url: str = "sqlite://var/ferryman.sqlite3"
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
     public_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "json"
     production: bool = False
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -54,6 +58,19 @@ class Settings:
     cloudflare_zone_id: str | None = None
     cloudflare_api_token: str | None = None
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    trusted_proxies: tuple[Network, ...] = ()
+    rate_limit_graphql: int = 600
+    rate_limit_ci: int = 60
+    rate_limit_downloads: int = 300
+    rate_limit_updates: int = 600
+    rate_limit_auth_failures: int = 20
+    graphql_max_depth: int = 10
+    graphql_max_tokens: int = 5_000
+    graphql_max_aliases: int = 30
+    graphql_max_page_size: int = 100
+    graphql_max_body_bytes: int = 1024 * 1024
+    metrics_token: str | None = None
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -96,6 +113,26 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}CLOUDFLARE_ZONE_ID and {PREFIX}CLOUDFLARE_API_TOKEN must be set together"
             )
+        if self.workers > 1 and not self.database_url.startswith("postgres"):
+            raise SettingsError(
+                f"{PREFIX}WORKERS above 1 needs PostgreSQL: SQLite is the single-process "
+                f"default (set {PREFIX}DATABASE_URL to a postgres:// URL, or use one worker)"
+            )
+        if self.production:
+            for name, url in (
+                ("PUBLIC_URL", self.public_url),
+                ("DOWNLOAD_BASE_URL", self.download_base_url),
+            ):
+                if name == "PUBLIC_URL" and not url:
+                    raise SettingsError(
+                        f"{PREFIX}PUBLIC_URL must be set in production: the https:// URL "
+                        "clients reach this server at"
+                    )
+                if url and not url.startswith("https://"):
+                    raise SettingsError(
+                        f"{PREFIX}{name} must be an https:// URL in production (update "
+                        f"downloads are served over HTTPS only), got {url!r}"
+                    )
         if self.presign_seconds > _MAX_PRESIGN:
             raise SettingsError(
                 f"{PREFIX}PRESIGN_SECONDS must be at most {_MAX_PRESIGN} (7 days, the S3 limit), "
@@ -167,6 +204,39 @@ def _count(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _log_format(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in _LOG_FORMATS:
+        raise SettingsError(f"{name} must be one of {', '.join(_LOG_FORMATS)}, got {raw!r}")
+    return value
+
+
+def _networks(name: str, raw: str) -> tuple[Network, ...]:
+    networks = []
+    for part in filter(None, (item.strip() for item in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be a comma-separated list of IP addresses or CIDR ranges "
+                f"(e.g. 10.0.0.0/8,::1), got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = []
+    for part in filter(None, (item.strip() for item in raw.split(","))):
+        parts = urlsplit(part)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise SettingsError(
+                f"{name} must be a comma-separated list of origins such as "
+                f"https://admin.example.com (scheme and host, no path), got {part!r}"
+            )
+        origins.append(part)
+    return tuple(origins)
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -190,8 +260,10 @@ _PARSERS = {
     "database_url": _database_url,
     "host": _host,
     "port": _port,
+    "workers": _positive,
     "public_url": _url,
     "log_level": _log_level,
+    "log_format": _log_format,
     "production": _flag,
     "graphiql": _flag,
     "introspection": _flag,
@@ -210,12 +282,17 @@ _PARSERS = {
     "cloudflare_zone_id": _text,
     "cloudflare_api_token": _text,
     "cloudflare_api_url": _url,
+    "trusted_proxies": _networks,
+    "rate_limit_graphql": _count,
+    "rate_limit_ci": _count,
+    "rate_limit_downloads": _count,
+    "rate_limit_updates": _count,
+    "rate_limit_auth_failures": _count,
+    "graphql_max_depth": _positive,
+    "graphql_max_tokens": _positive,
+    "graphql_max_aliases": _positive,
+    "graphql_max_page_size": _positive,
+    "graphql_max_body_bytes": _positive,
+    "metrics_token": _text,
+    "cors_origins": _origins,
 }
-
-
-def configure_logging(settings: Settings) -> None:
-    """One log format for the whole process, at the configured level."""
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )

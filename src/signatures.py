@@ -17,6 +17,7 @@ import re
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ferryman.metrics import VERIFICATIONS
 from ferryman.models.errors import InvalidInput
 
 _PREHASHED = b"ED"
@@ -191,7 +192,9 @@ class Verifier:
         try:
             self.verify(PublicKey.parse(public_key))
         except (VerificationFailed, InvalidInput) as error:
+            VERIFICATIONS.labels("failed").inc()
             return str(error)
+        VERIFICATIONS.labels("verified").inc()
         return None
 
 

@@ -36,11 +36,16 @@ def test_reads_every_prefixed_variable() -> None:
     assert settings.graphiql_assets == Path("/srv/graphiql")
 
 
+PUBLIC = {"FERRYMAN_PUBLIC_URL": "https://updates.example.com"}
+
+
 def test_production_switches_off_graphiql_and_introspection_unless_asked() -> None:
-    production = Settings.from_env({"FERRYMAN_PRODUCTION": "true"})
+    production = Settings.from_env({**PUBLIC, "FERRYMAN_PRODUCTION": "true"})
     assert not production.graphiql_enabled
     assert not production.introspection_enabled
-    opted_in = Settings.from_env({"FERRYMAN_PRODUCTION": "1", "FERRYMAN_GRAPHIQL": "on"})
+    opted_in = Settings.from_env(
+        {**PUBLIC, "FERRYMAN_PRODUCTION": "1", "FERRYMAN_GRAPHIQL": "on"}
+    )
     assert opted_in.graphiql_enabled
     assert not opted_in.introspection_enabled
 
@@ -55,6 +60,14 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_LOG_LEVEL", "loud", "one of CRITICAL, ERROR, WARNING, INFO, DEBUG"),
         ("FERRYMAN_PRODUCTION", "maybe", "true or false"),
         ("FERRYMAN_HOST", " ", "host name or address"),
+        ("FERRYMAN_WORKERS", "0", "whole number of at least 1"),
+        ("FERRYMAN_LOG_FORMAT", "xml", "one of json, text"),
+        ("FERRYMAN_TRUSTED_PROXIES", "10.0.0.0/8,cloudflare", "'cloudflare'"),
+        ("FERRYMAN_CORS_ORIGINS", "https://admin.example.com/path", "no path"),
+        ("FERRYMAN_CORS_ORIGINS", "*", "origins such as"),
+        ("FERRYMAN_RATE_LIMIT_GRAPHQL", "-1", "whole number (0 or more)"),
+        ("FERRYMAN_GRAPHQL_MAX_DEPTH", "0", "whole number of at least 1"),
+        ("FERRYMAN_METRICS_TOKEN", " ", "must not be empty"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -80,3 +93,52 @@ def test_invalid_setting_stops_the_command_with_one_line(tmp_path: Path) -> None
         "got 'eighty'"
     ]
     assert not (tmp_path / "var").exists()
+
+
+def test_lists_and_limits_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "FERRYMAN_TRUSTED_PROXIES": " 10.0.0.0/8, 2001:db8::1 ,,",
+            "FERRYMAN_CORS_ORIGINS": "https://admin.example.com,http://localhost:5173",
+            "FERRYMAN_RATE_LIMIT_UPDATES": "0",
+            "FERRYMAN_GRAPHQL_MAX_PAGE_SIZE": "250",
+        }
+    )
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "2001:db8::1/128",
+    ]
+    assert settings.cors_origins == ("https://admin.example.com", "http://localhost:5173")
+    assert settings.rate_limit_updates == 0
+    assert settings.graphql_max_page_size == 250
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"FERRYMAN_PRODUCTION": "true"}, "FERRYMAN_PUBLIC_URL must be set in production"),
+        (
+            {"FERRYMAN_PRODUCTION": "true", "FERRYMAN_PUBLIC_URL": "http://updates.example.com"},
+            "FERRYMAN_PUBLIC_URL must be an https:// URL in production",
+        ),
+        (
+            {
+                **PUBLIC,
+                "FERRYMAN_PRODUCTION": "true",
+                "FERRYMAN_DOWNLOAD_BASE_URL": "http://cdn.example.com",
+            },
+            "FERRYMAN_DOWNLOAD_BASE_URL must be an https:// URL in production",
+        ),
+        ({"FERRYMAN_WORKERS": "4"}, "FERRYMAN_WORKERS above 1 needs PostgreSQL"),
+    ],
+)
+def test_settings_that_only_fail_together(environ: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError, match=expected):
+        Settings.from_env(environ)
+
+
+def test_several_workers_on_postgresql_are_accepted() -> None:
+    settings = Settings.from_env(
+        {"FERRYMAN_WORKERS": "4", "FERRYMAN_DATABASE_URL": "postgres://u:p@db/ferryman"}
+    )
+    assert settings.workers == 4

@@ -108,7 +108,9 @@ class ApiKeyQuery:
         after: str | None = None,
     ) -> Connection[ApiKey]:
         keys = api_keys.visible(info.context.actor, app_id)
-        return await paginate(keys, first, after, ApiKey.from_model)
+        return await paginate(
+            keys, first, after, ApiKey.from_model, max_page=info.context.max_page_size
+        )
 
 
 @strawberry.type

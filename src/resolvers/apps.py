@@ -62,6 +62,7 @@ class App(Node):
     @strawberry.field(description="Releases, newest first.")
     async def releases(
         self,
+        info: Info,
         status: ReleaseStatus | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -71,7 +72,9 @@ class App(Node):
         rows = models.Release.filter(app_id=self.id)
         if status is not None:
             rows = rows.filter(status=status)
-        return await paginate(rows, first, after, Release.from_model)
+        return await paginate(
+            rows, first, after, Release.from_model, max_page=info.context.max_page_size
+        )
 
     @strawberry.field(description="One release of this app by its version.")
     async def release(self, version: str) -> _Release | None:
@@ -131,7 +134,13 @@ class AppQuery:
     async def apps(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[App]:
-        return await paginate(apps.visible(info.context.actor), first, after, App.from_model)
+        return await paginate(
+            apps.visible(info.context.actor),
+            first,
+            after,
+            App.from_model,
+            max_page=info.context.max_page_size,
+        )
 
     @strawberry.field(description="One app, by id or by slug.")
     async def app(

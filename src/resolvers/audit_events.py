@@ -77,4 +77,6 @@ class AuditEventQuery:
         after: str | None = None,
     ) -> Connection[AuditEvent]:
         events = audit_events.visible(info.context.actor, app_id)
-        return await paginate(events, first, after, AuditEvent.from_model)
+        return await paginate(
+            events, first, after, AuditEvent.from_model, max_page=info.context.max_page_size
+        )

@@ -9,7 +9,7 @@ from typing import TypeVar, overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
@@ -21,6 +21,7 @@ from tortoise.functions import Count
 
 from ferryman import auth, models
 from ferryman.auth import AuthenticationError
+from ferryman.graphiql import GraphiQLPage
 from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
 from ferryman.settings import Settings
@@ -65,9 +66,17 @@ class Context:
         return storage
 
     @property
-    def max_upload_bytes(self) -> int:
+    def settings(self) -> Settings:
         settings: Settings = self.request.app.state.settings
-        return settings.max_upload_bytes
+        return settings
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.settings.max_upload_bytes
+
+    @property
+    def max_page_size(self) -> int:
+        return self.settings.graphql_max_page_size
 
     @property
     def actor(self) -> Actor:
@@ -121,13 +130,16 @@ async def _latest_versions(app_ids: list[str]) -> list[str | None]:
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
-    def __init__(self, schema: BaseSchema, *, graphiql_html: str | None) -> None:
+    def __init__(
+        self, schema: BaseSchema, *, graphiql: GraphiQLPage | None, max_body_bytes: int
+    ) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if graphiql_html else None,
+            graphql_ide="graphiql" if graphiql else None,
             multipart_uploads_enabled=True,
         )
-        self._graphiql_html = graphiql_html or ""
+        self.graphiql = graphiql
+        self.max_body_bytes = max_body_bytes
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -138,6 +150,13 @@ class GraphQLView(GraphQL[Context, None]):
         if multipart and "authorization" not in request.headers:
             raise HTTPException(
                 400, "multipart uploads need an Authorization: Bearer <api key> header"
+            )
+        # Multipart bodies carry files and have their own, larger limit (the route's).
+        if not multipart and len(await request.get_body()) > self.max_body_bytes:
+            raise HTTPException(
+                413,
+                f"GraphQL request bodies are limited to {self.max_body_bytes} bytes; "
+                "send files as multipart uploads",
             )
         return await super().parse_http_body(request)
 
@@ -164,14 +183,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        return self._graphiql_html
+        return self.graphiql.html if self.graphiql else ""
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.graphiql is not None, "Strawberry serves the page only when it is on"
+        return HTMLResponse(self.graphiql.html, headers=self.graphiql.headers)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         request_id = request.scope.get("state", {}).get("request_id")
         try:
-            actor = await auth.authenticate(request.headers.get("authorization"), request_id)
+            actor = await auth.authenticate(request)
         except AuthenticationError as error:
             return Context(
                 request=request, request_id=request_id, actor_or_none=None, auth_error=error

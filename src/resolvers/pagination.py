@@ -18,7 +18,6 @@ from ferryman.models.ids import prefix_of
 from ferryman.resolvers.errors import QueryLimitError
 
 DEFAULT_PAGE = 20
-MAX_PAGE = 100
 
 NodeT = TypeVar("NodeT")
 ModelT = TypeVar("ModelT", bound=Model)
@@ -54,11 +53,13 @@ async def paginate(
     first: int | None,
     after: str | None,
     node: Callable[[ModelT], NodeT],
+    *,
+    max_page: int,
 ) -> Connection[NodeT]:
     """One page of ``queryset``, newest first, after the ``after`` cursor."""
-    size = DEFAULT_PAGE if first is None else first
-    if not 1 <= size <= MAX_PAGE:
-        raise QueryLimitError(f"first must be between 1 and {MAX_PAGE}, got {size}")
+    size = min(DEFAULT_PAGE, max_page) if first is None else first
+    if not 1 <= size <= max_page:
+        raise QueryLimitError(f"first must be between 1 and {max_page}, got {size}")
     page = queryset.order_by("-id")
     if after is not None:
         if prefix_of(after) is None:

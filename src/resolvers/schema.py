@@ -33,10 +33,7 @@ from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.scalars import SCALARS
-
-MAX_DEPTH = 10
-MAX_ALIASES = 30
-MAX_TOKENS = 5_000
+from ferryman.settings import Settings
 
 _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "app": apps.get_node,
@@ -95,17 +92,20 @@ class FerrymanSchema(strawberry.Schema):
         log_unexpected(errors)
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the query limits and introspection switch of ``settings``
+    (defaults: the printed SDL does not depend on them)."""
+    limits = settings or Settings()
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorPolicy,
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
+        lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         Authentication,
     ]
-    if not introspection:
+    if not limits.introspection_enabled:
         extensions.append(DisableIntrospection)
     return FerrymanSchema(
         query=Query,

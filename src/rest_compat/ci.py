@@ -33,9 +33,7 @@ _STATUS = {
 
 async def submit_release(request: Request) -> JSONResponse:
     try:
-        actor = await auth.authenticate(
-            request.headers.get("authorization"), request.scope["state"].get("request_id")
-        )
+        actor = await auth.authenticate(request)
     except AuthenticationError as error:
         return error_response(401, "UNAUTHENTICATED", str(error))
     body = await request.body()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from ferryman.background import BackgroundLoop
+from ferryman.metrics import RESOLVER_REBUILDS
 from ferryman.models import App
 from ferryman.models import generation as generations
 from ferryman.models import offer as offers
@@ -19,7 +20,7 @@ from ferryman.models.offer import Choice, OfferIndex
 
 log = logging.getLogger("ferryman.manifest")
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5  # a write by another worker is seen within a second
 
 
 class Manifests:
@@ -69,13 +70,15 @@ class Resolver:
             manifests = None if app is None else Manifests(await offers.load(app))
         finally:
             self._building.pop(slug, None)
-        if manifests is not None and self._epochs.get(slug, 0) == epoch:
-            self._apps[slug] = manifests
+        if manifests is not None:
+            RESOLVER_REBUILDS.labels(slug).inc()
+            if self._epochs.get(slug, 0) == epoch:
+                self._apps[slug] = manifests
         return manifests
 
 
 class GenerationWatcher(BackgroundLoop):
-    """Notices changes written by other processes: one cheap query a second.
+    """Notices changes written by other processes: one cheap query every half second.
 
     When the database-wide counter moved, it compares every app's generation with what
     it saw last and announces the slugs that changed, were renamed or were removed.

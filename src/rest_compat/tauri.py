@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from ferryman.metrics import NO_UPDATE, OFFER_HEADER
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
 from ferryman.rest_compat.errors import error_response
@@ -125,6 +126,7 @@ async def check(request: Request) -> Response:
     else:
         choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current)
     headers = policy.headers(parsed.slug, 200)
+    headers[OFFER_HEADER] = NO_UPDATE if choice is None else str(choice.offer.version)
     if choice is None:
         return Response(status_code=204, headers=headers)
     return Response(

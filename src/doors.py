@@ -1,0 +1,44 @@
+"""Which door a request came through, read from its path alone.
+
+Metrics label requests by door and rate limits keep one budget per door, so both need
+the answer before any route has matched (an edge-cache HIT never reaches the router).
+The set is closed: a label can never be chosen by a client.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Door(enum.StrEnum):
+    GRAPHQL = "graphql"
+    CI = "ci"
+    DOWNLOADS = "downloads"
+    UPDATES = "updates"
+    PROBES = "probes"
+    METRICS = "metrics"
+    ASSETS = "assets"
+    OTHER = "other"
+
+
+_FIXED = {
+    "/graphql": Door.GRAPHQL,
+    "/healthz": Door.PROBES,
+    "/readyz": Door.PROBES,
+    "/metrics": Door.METRICS,
+}
+_FIRST_SEGMENT = {"ci": Door.CI, "dl": Door.DOWNLOADS, "static": Door.ASSETS}
+
+
+def door_of(path: str) -> Door:
+    """The door for a request path: ``/{slug}/update/...`` is the updater's."""
+    fixed = _FIXED.get(path)
+    if fixed is not None:
+        return fixed
+    first, _, rest = path[1:].partition("/")
+    door = _FIRST_SEGMENT.get(first)
+    if door is not None:
+        return door
+    if rest.startswith("update/"):
+        return Door.UPDATES
+    return Door.OTHER

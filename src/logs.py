@@ -1,0 +1,75 @@
+"""Logging: one JSON object per line (or plain text for a terminal), with the request id,
+and with secrets masked however they got into a message.
+
+Masked: API keys (``uk_live_…``, all but the display prefix), presigned URL signatures
+(``X-Amz-Signature=``) and minisign signatures (base64 text, which is how Tauri ships them).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+_SECRETS = (
+    (re.compile(r"(uk_live_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
+    (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
+    # base64 of "untrusted comment:": a whole .sig file, as Tauri and CI send it
+    (re.compile(r"dW50cnVzdGVkIGNvbW1lbnQ6[0-9A-Za-z+/=]*"), "[signature masked]"),
+    # a decoded .sig: its signature line (100 base64 characters; public keys have 56)
+    (re.compile(r"R[UW][Q-T][0-9A-Za-z+/]{97}"), "[signature masked]"),
+)
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_JSON_FIELDS = ("asctime", "levelname", "name", "message")
+
+
+def mask(text: str) -> str:
+    """``text`` with every secret Ferryman knows the shape of masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _RequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class _MaskedJson(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
+class _MaskedText(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
+def configure(level: str, json_lines: bool) -> None:
+    """Send every logger (ours, uvicorn's, Tortoise's) to stderr in one format."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestId())
+    formatter: logging.Formatter
+    if json_lines:
+        formatter = _MaskedJson(
+            _JSON_FIELDS,
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    else:
+        formatter = _MaskedText(_TEXT_FORMAT)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level))
+    # uvicorn's own handlers would print a second, unmasked copy; its access log is
+    # replaced by ferryman.access.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
