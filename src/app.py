@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=READ),
         Route(
             "/metrics",
-            MetricsEndpoint(settings.metrics_token, shared=settings.workers > 1),
+            MetricsEndpoint(settings.metrics_token, shared=settings.workers > 1).respond,
             methods=READ,
         ),
         Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),

@@ -20,8 +20,8 @@ _SECRETS = (
     (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
     # base64 of "untrusted comment:": a whole .sig file, as Tauri and CI send it
     (re.compile(r"dW50cnVzdGVkIGNvbW1lbnQ6[0-9A-Za-z+/=]*"), "[signature masked]"),
-    # a decoded .sig: its signature line (100 base64 characters; public keys have 56)
-    (re.compile(r"R[UW][Q-T][0-9A-Za-z+/]{97}"), "[signature masked]"),
+    # a decoded .sig: its signature line (74 bytes in base64; a public key line is shorter)
+    (re.compile(r"R[UW][Q-T][0-9A-Za-z+/]{96}="), "[signature masked]"),
 )
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _JSON_FIELDS = ("asctime", "levelname", "name", "message")

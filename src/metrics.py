@@ -170,7 +170,7 @@ class MetricsEndpoint:
         self.token = token
         self.shared = shared
 
-    async def __call__(self, request: Request) -> Response:
+    async def respond(self, request: Request) -> Response:
         if self.token is not None and not self._authorised(request):
             return JSONResponse(
                 {

@@ -3,8 +3,11 @@
 import dataclasses
 
 import httpx
+import pytest
+from tortoise import connections
 
 from ferryman.app import create_app
+from ferryman.models.registry import SQLITE_BUSY_MS
 from ferryman.settings import Settings
 from tests.services import free_port
 
@@ -62,3 +65,57 @@ async def test_a_proxy_request_id_is_kept_and_a_bad_one_replaced(
 
 async def test_unknown_paths_are_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/nope")).status_code == 404
+
+
+async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        "/graphql",
+        headers={
+            "Origin": "https://admin.example.com",
+            "Access-Control-Request-Method": "POST",
+        },
+    )
+    simple = await client.get("/healthz", headers={"Origin": "https://admin.example.com"})
+
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_cors_answers_only_the_allowed_origins(settings: Settings) -> None:
+    allowed = dataclasses.replace(settings, cors_origins=("https://admin.example.com",))
+    application = create_app(allowed)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for origin, expected in (
+                ("https://admin.example.com", 200),
+                ("https://evil.example.com", 400),
+            ):
+                preflight = await client.options(
+                    "/graphql",
+                    headers={
+                        "Origin": origin,
+                        "Access-Control-Request-Method": "POST",
+                        "Access-Control-Request-Headers": "authorization, content-type",
+                    },
+                )
+                assert preflight.status_code == expected, origin
+            ok = await client.get("/healthz", headers={"Origin": "https://admin.example.com"})
+            other = await client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+
+    assert ok.headers["access-control-allow-origin"] == "https://admin.example.com"
+    assert "x-request-id" in ok.headers["access-control-expose-headers"]
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(settings: Settings) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("a SQLite setting: the PostgreSQL pass has no such pragmas")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        connection = connections.get("default")
+        _, journal = await connection.execute_query("PRAGMA journal_mode")
+        _, busy = await connection.execute_query("PRAGMA busy_timeout")
+
+    assert journal[0][0] == "wal"
+    assert busy[0][0] == SQLITE_BUSY_MS

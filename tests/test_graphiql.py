@@ -10,8 +10,10 @@ them from ``/static/graphiql/``, and without them it falls back to the CDN.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -220,6 +222,7 @@ class Traffic:
     origin: str
     blocked: list[str] = dataclasses.field(default_factory=list)
     local: dict[str, int] = dataclasses.field(default_factory=dict)
+    console_errors: list[str] = dataclasses.field(default_factory=list)
 
     async def route(self, route: Route, request: Request) -> None:
         if request.url.startswith(self.origin + "/"):
@@ -241,6 +244,10 @@ async def browser_page(dev_server: DevServer) -> AsyncIterator[tuple[Page, Traff
             page = await browser.new_page(viewport={"width": 1280, "height": 800})
             await page.route("**/*", traffic.route)
             page.on("response", lambda r: traffic.local.__setitem__(r.url, r.status))
+            page.on(
+                "console",
+                lambda m: traffic.console_errors.append(m.text) if m.type == "error" else None,
+            )
             yield page, traffic
         finally:
             await browser.close()
@@ -360,6 +367,8 @@ async def test_newcomer_drives_graphiql_with_the_printed_key(
     await page.screenshot(path=tmp_path / "graphiql.png")
     assert traffic.blocked == [], "the page tried to leave this machine"
     assert not any("unpkg.com" in url for url in traffic.local)
+    refused = [text for text in traffic.console_errors if "Content Security Policy" in text]
+    assert refused == [], "the page's own policy blocked part of it"
 
 
 def test_second_start_prints_no_new_key(tmp_path: Path) -> None:
@@ -394,6 +403,34 @@ async def local_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ferryman.test") as c:
             yield c
+
+
+async def test_the_page_is_sent_with_a_strict_policy(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+
+    headers = response.headers
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["connect-src"] == "'self'"
+    assert "https://unpkg.com" in policy["script-src"]  # no local assets: the CDN page
+    assert "'unsafe-inline'" not in policy["script-src"]
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy["script-src"]
+
+
+async def test_with_assets_the_policy_names_no_cdn(local_client: httpx.AsyncClient) -> None:
+    response = await local_client.get("/graphql", headers={"Accept": "text/html"})
+
+    assert "unpkg.com" not in response.headers["content-security-policy"]
 
 
 async def test_with_assets_the_page_loads_them_from_this_server(

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations import api as migrations_api
 
@@ -23,6 +24,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
 )
 
+SQLITE_BUSY_MS = 5_000
 MODELS_MODULE = "ferryman.models"
 MIGRATIONS_MODULE = "ferryman.models.migrations"
 
@@ -30,13 +32,20 @@ MIGRATIONS_MODULE = "ferryman.models.migrations"
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The config dict for ``Tortoise.init`` and the migration runner.
 
-    For a SQLite file it also creates the file's folder: SQLite cannot, and the first
-    connection would otherwise wait forever instead of failing.
+    SQLite runs in WAL mode (readers never wait for the writer) and waits up to
+    ``SQLITE_BUSY_MS`` for a lock instead of failing at once, which covers the CLI writing
+    beside a running server. For a SQLite file it also creates the file's folder: SQLite
+    cannot, and the first connection would otherwise wait forever instead of failing.
     """
-    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
-        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith("sqlite://"):
+        if ":memory:" not in database_url:
+            path = Path(database_url.removeprefix("sqlite://"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = expand_db_url(database_url)
+        connection["credentials"].update(journal_mode="WAL", busy_timeout=SQLITE_BUSY_MS)
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
 from graphql import get_introspection_query
 
+from ferryman.app import create_app as create_starlette_app
 from ferryman.models import App
-from tests.conftest import GraphQL, QueryCounter
+from ferryman.models.actor import KeyScope
+from ferryman.settings import Settings
+from tests.conftest import GraphQL, QueryCounter, make_key
 from tests.resolvers.helpers import create_app, published_release, snapshot, top_error
 
 MAX_DEPTH = 10
@@ -172,3 +180,80 @@ async def test_nested_app_fields_cost_the_same_for_3_and_12_apps(
     assert len(with_12) == len(with_3), (with_3, with_12)
     # The key lookup, the page, and one batched query per nested field (at most a few more).
     assert len(with_3) <= 6, with_3
+
+
+# --- limits set by the operator ----------------------------------------------------------
+
+
+@pytest.fixture
+async def tight(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with small FERRYMAN_GRAPHQL_MAX_* limits."""
+    limits = dataclasses.replace(
+        settings,
+        graphql_max_depth=3,
+        graphql_max_aliases=2,
+        graphql_max_tokens=40,
+        graphql_max_page_size=2,
+        graphql_max_body_bytes=600,
+    )
+    application = create_starlette_app(limits)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        ("{ apps { edges { node { releases { totalCount } } } } }", "maximum operation depth of 3"),
+        ("{ a: __typename b: __typename c: __typename }", "2"),
+        ("{ " + "__typename " * 40 + "}", "more than 40 tokens"),
+        ("{ apps(first: 3) { totalCount } }", "first must be between 1 and 2, got 3"),
+    ],
+    ids=["depth", "aliases", "tokens", "page-size"],
+)
+async def test_the_operators_limits_apply_and_are_named(
+    tight: httpx.AsyncClient, document: str, named: str
+) -> None:
+    key = await make_key(KeyScope.ADMIN)
+
+    response = await tight.post(
+        "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {key}"}
+    )
+
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    assert named in errors[0]["message"], errors
+    assert errors[0]["extensions"]["code"] in ("GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT")
+
+
+async def test_a_query_within_the_operators_limits_runs(tight: httpx.AsyncClient) -> None:
+    key = await make_key(KeyScope.ADMIN)
+
+    response = await tight.post(
+        "/graphql",
+        json={"query": "{ apps(first: 2) { totalCount } }"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+    assert response.json() == {"data": {"apps": {"totalCount": 0}}}
+
+
+async def test_a_json_body_over_the_limit_is_refused_before_it_runs(
+    tight: httpx.AsyncClient,
+) -> None:
+    key = await make_key(KeyScope.ADMIN)
+    before = await snapshot()
+    padding = "x" * 600
+    mutation = 'mutation { appCreate(input: {slug: "big", name: "Big"}) { app { id } } }'
+
+    response = await tight.post(
+        "/graphql",
+        json={"query": mutation, "variables": {"padding": padding}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+    assert response.status_code == 413
+    assert "limited to 600 bytes" in response.text
+    assert await snapshot() == before

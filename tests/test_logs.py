@@ -1,0 +1,115 @@
+"""Log lines: JSON with the request id, and secrets masked wherever they appear."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ferryman import logs
+from tests.rest_compat.test_tauri import publish
+
+DATA = Path(__file__).parent / "data" / "tauri"
+SIGNATURE = (DATA / "MyApp.app.tar.gz.sig").read_text().strip()
+SIGNATURE_LINE = "RUR8hGq79s2V9mcCdYT7yNW/+EyU21LF0gtGZjH5D85G79aKTf97MzLQdSaaveRswZIaxLO+NnGpiWeTOAmoZ9727gsZFqv72gM="  # noqa: E501
+KEY = "uk_live_AbCd" + "x" * 36
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        (f"Authorization: Bearer {KEY}", "uk_live_AbCd…", KEY),
+        (
+            "https://s3.example.com/b/k?X-Amz-Credential=AKIA%2F20261127&X-Amz-Signature=0a1b2c3d4e"
+            "&X-Amz-Expires=60",
+            "X-Amz-Signature=[masked]&X-Amz-Expires=60",
+            "0a1b2c3d4e",
+        ),
+        (f'{{"signature": "{SIGNATURE}"}}', '{"signature": "[signature masked]"}', SIGNATURE[30:]),
+        (f"line: {SIGNATURE_LINE}", "line: [signature masked]", SIGNATURE_LINE),
+    ],
+    ids=["api-key", "presigned-url", "tauri-signature", "minisign-line"],
+)
+def test_secrets_are_masked(text: str, kept: str, gone: str) -> None:
+    masked = logs.mask(text)
+
+    assert kept in masked
+    assert gone not in masked
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "published rel_01JD3Z5W8Q 1.2.3 for linux-x86_64 (sha256 " + "ab" * 32 + ")"
+
+    assert logs.mask(text) == text
+
+
+@pytest.fixture
+def configured(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """logs.configure for one test; the root logger and uvicorn's are put back after."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    access = logging.getLogger("uvicorn.access")
+    try:
+        yield
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        access.disabled = False
+
+
+def json_lines(err: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+async def test_json_lines_carry_the_request_id(
+    configured: None, capsys: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    logs.configure("INFO", json_lines=True)
+
+    response = await client.get("/healthz", headers={"X-Request-ID": "deploy-4711-abc"})
+
+    lines = json_lines(capsys.readouterr().err)
+    access = [line for line in lines if line["logger"] == "ferryman.access"]
+    assert len(access) == 1, lines
+    line = access[0]
+    assert response.headers["x-request-id"] == "deploy-4711-abc"
+    assert line["request_id"] == "deploy-4711-abc"
+    assert line["level"] == "INFO"
+    assert line["method"] == "GET"
+    assert line["path"] == "/healthz"
+    assert line["status"] == 200
+    assert line["door"] == "probes"
+    assert isinstance(line["duration_ms"], float)
+    assert {"time", "message", "client"} <= set(line)
+
+
+async def test_text_lines_for_a_terminal(
+    configured: None, capsys: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    logs.configure("INFO", json_lines=False)
+
+    await client.get("/readyz", headers={"X-Request-ID": "terminal-1234"})
+
+    err = capsys.readouterr().err
+    assert "INFO ferryman.access [terminal-1234] GET /readyz 200" in err
+    assert not json_lines(err)
+
+
+async def test_debug_logs_of_sql_never_show_signatures_or_keys(
+    configured: None, capsys: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    logs.configure("DEBUG", json_lines=True)
+
+    await publish("logged", "1.0.0", ["darwin-aarch64"])
+    await client.post(
+        "/graphql", json={"query": "{ apps { totalCount } }"}, headers={"Authorization": KEY}
+    )
+
+    err = capsys.readouterr().err
+    assert "[signature masked]" in err  # the INSERT was logged, with its value masked
+    assert SIGNATURE[40:80] not in err
+    assert KEY not in err
