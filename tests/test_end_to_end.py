@@ -35,14 +35,13 @@ def graphql(server: tuple[str, str], query: str, variables: dict[str, Any]) -> d
     return data
 
 
-def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[str, str]) -> None:
-    server = live_server
-    base = server[0]
+def draft_with_artifact(server: tuple[str, str], slug: str = "my-app") -> str:
+    """A draft 1.2.3 of a new app with its Linux AppImage uploaded and confirmed; its id."""
     app = graphql(
         server,
         "mutation($i: AppCreateInput!) { appCreate(input: $i) { app { id } "
         "userErrors { message } } }",
-        {"i": {"slug": "my-app", "name": "My App", "publicKey": (DATA / "app.pub").read_text()}},
+        {"i": {"slug": slug, "name": "My App", "publicKey": (DATA / "app.pub").read_text()}},
     )["app"]
     release = graphql(
         server,
@@ -79,14 +78,26 @@ def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[s
         {"id": created["artifact"]["id"]},
     )
     assert confirmed["artifact"]["status"] == "READY"
-    check = f"{base}/my-app/update/linux/x86_64/1.0.0"
-    assert httpx.get(check).status_code == 204  # cached at the edge before the publish
+    release_id: str = release["id"]
+    return release_id
+
+
+def publish(server: tuple[str, str], release_id: str) -> None:
     graphql(
         server,
         "mutation($id: ID!) { releasePublish(id: $id) { release { status } "
         "userErrors { message } } }",
-        {"id": release["id"]},
+        {"id": release_id},
     )
+
+
+def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[str, str]) -> None:
+    server = live_server
+    base = server[0]
+    release_id = draft_with_artifact(server)
+    check = f"{base}/my-app/update/linux/x86_64/1.0.0"
+    assert httpx.get(check).status_code == 204  # cached at the edge before the publish
+    publish(server, release_id)
 
     # The very next check sees the release (the publish purged the edge).
     answer = httpx.get(
@@ -123,7 +134,7 @@ def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[s
         server,
         "mutation($id: ID!) { releaseArchive(id: $id) { release { status } "
         "userErrors { message } } }",
-        {"id": release["id"]},
+        {"id": release_id},
     )
     after = httpx.get(check)
     assert after.status_code == 204
