@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
+from ferryman.rest_compat.errors import http_error
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
 from ferryman.rest_compat.tauri import CachePolicy, cache_rule, check
 from ferryman.settings import Settings
@@ -59,10 +61,11 @@ def create_app(settings: Settings) -> Starlette:
         edges.append(edge)
         return edge
 
-    def changed(app_slug: str) -> None:
-        resolver.forget(app_slug)
-        for edge in edges:
-            edge.purge(f"app:{app_slug}")
+    def changed(app_slug: str, generation: int | None) -> None:
+        # Answers built from this generation (this process's own write) stay.
+        if resolver.forget(app_slug, generation):
+            for edge in edges:
+                edge.purge(f"app:{app_slug}")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,6 +145,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=middleware,
         exception_handlers={
+            HTTPException: http_error,
             **dict.fromkeys(UNAVAILABLE, unavailable),
             StorageUnavailable: unavailable,
         },

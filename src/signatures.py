@@ -9,7 +9,6 @@ a bad signature is caught by the person uploading it, not by every installed app
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import re
@@ -209,7 +208,7 @@ def _decoded_lines(text: str, field: tuple[str, ...], *, what: str, file: str) -
         raise InvalidInput(f"{what} is longer than {_MAX_TEXT} characters", field)
     try:
         raw = base64.b64decode(stripped, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         hint = " (it looks like a file path)" if "/" in stripped or stripped.endswith(file) else ""
         raise InvalidInput(
             f"{what} is not base64{hint}: paste the content of the {file} file, one line "
@@ -236,14 +235,14 @@ def _is_secret_key(lines: list[str]) -> bool:
     # A minisign secret key file: its second line holds the 158-byte encrypted key.
     try:
         return len(base64.b64decode(lines[1].strip(), validate=True)) == _SECRET_KEY_LENGTH
-    except (IndexError, binascii.Error):
+    except (IndexError, ValueError):
         return False
 
 
 def _line_bytes(lines: list[str], index: int, field: tuple[str, ...], what: str) -> bytes:
     try:
         return base64.b64decode(lines[index].strip(), validate=True)
-    except (IndexError, binascii.Error):
+    except (IndexError, ValueError):
         raise InvalidInput(
             f"this {what} is incomplete or damaged: paste the whole file content", field
         ) from None

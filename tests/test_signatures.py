@@ -110,6 +110,14 @@ def fake_private_key() -> str:
             "not in a format the Tauri updater accepts",
         ),
         ("A" * 5000, "longer than 4096"),
+        ("é", "is not base64"),
+        ("dW50cnVzdGVk\u200bIGNvbW1lbnQ6", "is not base64"),
+        (
+            base64.b64encode(
+                "untrusted comment: x\nRUQé\ntrusted comment: t\nAAAA\n".encode()
+            ).decode(),
+            "incomplete or damaged",
+        ),
     ],
 )
 def test_bad_signatures_say_what_they_are(value: str, message: str) -> None:
@@ -125,6 +133,7 @@ def test_bad_signatures_say_what_they_are(value: str, message: str) -> None:
         ("RWR8hGq79s2V9rnNB+MQBhhv10xT7r6ZYBZw7qQzR4G13J9NXFqSpE0k", "bare minisign key line"),
         (base64.b64encode(os.urandom(60)).decode(), "decodes to binary data"),
         ("~/.tauri/app.key.pub", "looks like a file path"),
+        ("ключ", "is not base64"),
     ],
 )
 def test_bad_public_keys_say_what_they_are(value: str, message: str) -> None:

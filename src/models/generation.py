@@ -16,7 +16,8 @@ from tortoise import fields
 from tortoise.expressions import F
 from tortoise.models import Model
 
-Listener = Callable[[str], None]
+# (app slug, the generation the change produced; None when not known, as after a local write)
+Listener = Callable[[str, int | None], None]
 _listeners: list[Listener] = []
 
 
@@ -51,7 +52,11 @@ def unsubscribe(listener: Listener) -> None:
     _listeners.remove(listener)
 
 
-def announce(app_slug: str) -> None:
-    """Tell this process's listeners that ``app_slug``'s answers changed (after commit)."""
+def announce(app_slug: str, generation: int | None = None) -> None:
+    """Tell this process's listeners that ``app_slug``'s answers changed (after commit).
+
+    The watcher passes the generation it saw, so a listener whose state was built from
+    that generation or a later one (this process's own write) can keep it.
+    """
     for listener in list(_listeners):
-        listener(app_slug)
+        listener(app_slug, generation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Self, cast
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -179,7 +179,13 @@ class ArtifactMutation:
         signature: str,
         file: Upload,
     ) -> ArtifactUploadPayload:
-        upload_file = cast("UploadFile", file)
+        if not isinstance(file, UploadFile):
+            raise InvalidInput(
+                "file must be a file part of a multipart request (the GraphQL multipart "
+                "request spec), not a value in the JSON variables",
+                ("file",),
+            )
+        upload_file = file
         try:
             new = artifacts.NewArtifact(
                 platform=platform,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
@@ -159,6 +160,14 @@ class GraphQLView(GraphQL[Context, None]):
                 "send files as multipart uploads",
             )
         return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise HTTPException(
+                400, "the JSON is nested too deeply to be a GraphQL request"
+            ) from None
 
     @overload
     async def run(

@@ -41,7 +41,7 @@ async def submit_release(request: Request) -> JSONResponse:
         return error_response(413, "TOO_LARGE", f"the body is over {MAX_BODY} bytes")
     try:
         submission = _submission(json.loads(body))
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
         return error_response(
             400,
             "INVALID_INPUT",

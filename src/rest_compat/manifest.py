@@ -26,8 +26,9 @@ POLL_SECONDS = 0.5  # a write by another worker is seen within a second
 class Manifests:
     """One app's index, with each answer's JSON rendered at most once."""
 
-    def __init__(self, index: OfferIndex) -> None:
+    def __init__(self, index: OfferIndex, generation: int) -> None:
         self.index = index
+        self.generation = generation  # the app's, when the index was read
         self._bodies: dict[tuple[str, str], bytes] = {}
 
     def body(self, choice: Choice) -> bytes:
@@ -58,16 +59,21 @@ class Resolver:
             self._building[slug] = pending
         return await asyncio.shield(pending)
 
-    def forget(self, slug: str) -> None:
-        """Drop the app's index; a build already under way is not stored either."""
+    def forget(self, slug: str, generation: int | None = None) -> bool:
+        """Drop the app's index, unless it was read at ``generation`` or later; a build
+        already under way is not stored either. False when the index was kept."""
+        kept = self._apps.get(slug)
+        if kept is not None and generation is not None and kept.generation >= generation:
+            return False
         self._apps.pop(slug, None)
         self._epochs[slug] = self._epochs.get(slug, 0) + 1
+        return True
 
     async def _build(self, slug: str) -> Manifests | None:
         epoch = self._epochs.get(slug, 0)
         try:
             app = await App.get_or_none(slug=slug)
-            manifests = None if app is None else Manifests(await offers.load(app))
+            manifests = None if app is None else Manifests(await offers.load(app), app.generation)
         finally:
             self._building.pop(slug, None)
         if manifests is not None:
@@ -99,9 +105,10 @@ class GenerationWatcher(BackgroundLoop):
             for app_id in self._seen.keys() | seen.keys():
                 before, after = self._seen.get(app_id), seen.get(app_id)
                 if before != after:
-                    for entry in (before, after):
-                        if entry is not None:
-                            generations.announce(entry[0])
+                    if before is not None and (after is None or before[0] != after[0]):
+                        generations.announce(before[0])  # renamed or removed
+                    if after is not None:
+                        generations.announce(after[0], after[1])
         self._counter, self._seen = counter, seen
 
     async def run(self) -> None:

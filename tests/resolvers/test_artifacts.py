@@ -1232,3 +1232,24 @@ async def test_a_file_name_left_by_a_renamed_draft_is_not_overwritten(
     assert "another release" in message
     assert await snapshot() == before
     assert objects(s3, bucket)[stored["objectKey"]] == data(TARBALL)
+
+
+async def test_a_file_sent_as_a_json_value_is_a_user_error(gql: GraphQL, admin_key: str) -> None:
+    release_id = await draft(gql, admin_key)
+    before = await snapshot()
+
+    result = await gql(
+        UPLOAD,
+        {
+            "releaseId": release_id,
+            "platform": LINUX,
+            "signature": text(APPIMAGE + ".sig"),
+            "file": "/home/ci/MyApp_1.2.3_amd64.AppImage",
+        },
+        key=admin_key,
+    )
+
+    payload = result["data"]["artifactUpload"]
+    message = user_error(payload, "INVALID_INPUT", ["file"])
+    assert "multipart" in message
+    assert await snapshot() == before

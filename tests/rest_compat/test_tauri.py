@@ -273,6 +273,22 @@ async def test_another_workers_change_is_noticed_by_the_watcher(
     assert offered["version"] == "1.1.0"
 
 
+async def test_the_watcher_keeps_answers_built_after_this_process_own_write(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    watcher = GenerationWatcher()
+    await watcher.poll()
+    await publish("my-app", "1.0.0", ["linux-x86_64"])  # announced here at once
+    check = "/my-app/update/linux/x86_64/0.9.0"
+    assert (await client.get(check)).headers["cf-cache-status"] == "MISS"
+
+    await watcher.poll()  # sees the same write through the database
+
+    again = await client.get(check)
+    assert again.headers["cf-cache-status"] == "HIT"
+    assert client_parse(again) == client_parse(await client.get(check))
+
+
 async def test_a_thousand_cold_checks_cost_one_index_build(
     client: httpx.AsyncClient, app: Starlette, sql_log: QueryCounter
 ) -> None:
