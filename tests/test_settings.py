@@ -43,9 +43,7 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
     production = Settings.from_env({**PUBLIC, "FERRYMAN_PRODUCTION": "true"})
     assert not production.graphiql_enabled
     assert not production.introspection_enabled
-    opted_in = Settings.from_env(
-        {**PUBLIC, "FERRYMAN_PRODUCTION": "1", "FERRYMAN_GRAPHIQL": "on"}
-    )
+    opted_in = Settings.from_env({**PUBLIC, "FERRYMAN_PRODUCTION": "1", "FERRYMAN_GRAPHIQL": "on"})
     assert opted_in.graphiql_enabled
     assert not opted_in.introspection_enabled
 
