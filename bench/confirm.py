@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import os
 import platform
 import statistics
@@ -28,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ferryman import auth
 from ferryman.app import create_app
@@ -38,6 +34,9 @@ from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+from tests.signing import Signer
 
 MiB = 1024 * 1024
 VERSION = "1.0.0"
@@ -61,40 +60,6 @@ mutation Confirm($id: ID!) {
   }
 }
 """
-
-
-class Signer:
-    """A throw-away minisign key, written out as Tauri stores keys and signatures."""
-
-    def __init__(self) -> None:
-        self.secret = Ed25519PrivateKey.generate()
-        self.key_id = os.urandom(8)
-
-    def public_key(self) -> str:
-        raw = self.secret.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        key_line = base64.b64encode(b"Ed" + self.key_id + raw).decode()
-        key_id = self.key_id[::-1].hex().upper()
-        return _wrap(f"untrusted comment: minisign public key: {key_id}\n{key_line}\n")
-
-    def sign(self, path: Path) -> str:
-        digest = hashlib.blake2b(digest_size=64)
-        with path.open("rb") as file:
-            while chunk := file.read(MiB):
-                digest.update(chunk)
-        signature = self.secret.sign(digest.digest())
-        comment = f"timestamp:{int(time.time())}\tfile:{path.name}\tversion:{VERSION}"
-        global_signature = self.secret.sign(signature + comment.encode())
-        lines = [
-            "untrusted comment: signature from tauri secret key",
-            base64.b64encode(b"ED" + self.key_id + signature).decode(),
-            f"trusted comment: {comment}",
-            base64.b64encode(global_signature).decode(),
-        ]
-        return _wrap("\n".join(lines) + "\n")
-
-
-def _wrap(file_text: str) -> str:
-    return base64.b64encode(file_text.encode()).decode()
 
 
 def machine() -> str:
@@ -156,8 +121,8 @@ async def run(size: int, runs: int, mismatch: bool, workdir: Path) -> None:
         payload = workdir / FILENAME
         generate(payload, size)
         signer = Signer()
-        signature = signer.sign(payload)
-        app_key = Signer().public_key() if mismatch else signer.public_key()
+        signature = signer.sign_file(payload, VERSION)
+        app_key = Signer().public_key if mismatch else signer.public_key
 
         application = create_app(settings)
         async with application.router.lifespan_context(application):

@@ -111,7 +111,7 @@ class RateLimits:
                 await self._refuse(scope, receive, send, door, "auth_failures", wait)
                 return
         if budget is not None:
-            credentials = _credentials(scope)
+            credentials = _credentials(scope) if door in _AUTHENTICATED else None
             kind, client = ("key", credentials) if credentials else ("ip", address)
             wait = budget.take(client, now)
             if wait:
@@ -158,10 +158,13 @@ class RateLimits:
 
 
 def _credentials(scope: Scope) -> str | None:
-    """A digest of the Authorization header, if any: the budget's holder, never stored raw."""
+    """A digest of the credentials in the Authorization header, if any: the budget's holder,
+    never stored raw. The token alone counts, however the header spells its scheme."""
     for name, value in scope["headers"]:
         if name == _AUTHORIZATION:
-            return hashlib.sha256(value).hexdigest()[:32]
+            scheme, _, token = value.strip().partition(b" ")
+            held = token.strip() if scheme.lower() == b"bearer" else value.strip()
+            return hashlib.sha256(held).hexdigest()[:32]
     return None
 
 

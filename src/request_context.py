@@ -44,7 +44,9 @@ class RequestContext:
             return
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name in (HEADER, _CF_RAY, _CF_CONNECTING_IP, _FORWARDED_FOR):
+            if name == _FORWARDED_FOR and name in headers:
+                headers[name] += b"," + value  # several lines are one list, in order
+            elif name in (HEADER, _CF_RAY, _CF_CONNECTING_IP, _FORWARDED_FOR):
                 headers[name] = value
         request_id = (
             next(
@@ -74,7 +76,7 @@ class RequestContext:
             logs.request_id.reset(token)
 
     def client_ip(self, peer: tuple[str, int] | None, headers: dict[bytes, bytes]) -> str:
-        address = peer[0] if peer else UNKNOWN_CLIENT
+        address = (_address(peer[0]) or peer[0]) if peer else UNKNOWN_CLIENT
         if not self.trusted or not self._is_trusted(address):
             return address
         connecting = _address(headers.get(_CF_CONNECTING_IP, b"").decode("latin-1").strip())
@@ -99,8 +101,12 @@ class RequestContext:
 
 
 def _address(text: str) -> str | None:
-    """``text`` as a canonical IP address, or None when it is not one."""
+    """``text`` as a canonical IP address, or None when it is not one. An IPv4 client of a
+    dual-stack listener (``::ffff:192.0.2.1``) is its IPv4 address."""
     try:
-        return str(ipaddress.ip_address(text))
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
