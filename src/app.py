@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,13 +12,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ferryman import logs
+from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
+from ferryman.doors import Door, door_of, error_body
 from ferryman.edge_cache import EdgeCache
 from ferryman.graphiql import MOUNT, GraphiQLPage
 from ferryman.metrics import MetricsEndpoint, Observer
@@ -31,7 +33,6 @@ from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
-from ferryman.rest_compat.errors import http_error
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
 from ferryman.rest_compat.tauri import CachePolicy, cache_rule, check
 from ferryman.settings import Settings
@@ -107,17 +108,15 @@ def create_app(settings: Settings) -> Starlette:
         Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),
         Route(
             "/ci/apps/{app_slug}/releases",
-            submit_release,
+            BodyLimit(request_response(submit_release), MAX_CI_BODY),
             methods=["POST"],
-            max_body_size=MAX_CI_BODY,
         ),
         Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
         Route(
             "/graphql",
-            graphql,
+            BodyLimit(graphql, settings.max_upload_bytes + UPLOAD_OVERHEAD),
             methods=["GET", "POST"],
-            max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD,
         ),
     ]
     if graphiql and graphiql.local:
@@ -185,13 +184,32 @@ async def unavailable(request: Request, error: Exception) -> JSONResponse:
     """An outage outside GraphQL execution (authentication, say): 503, retry later."""
     what = "object storage" if isinstance(error, StorageUnavailable) else "the database"
     message = f"{what} is unavailable; try again shortly"
-    body: dict[str, object] = {"error": {"code": "SERVICE_UNAVAILABLE", "message": message}}
-    if request.url.path == "/graphql":
-        body = {
-            "data": None,
-            "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}],
-        }
-    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return _error(request, 503, "SERVICE_UNAVAILABLE", message, {"Retry-After": "5"})
+
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
+
+
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own refusals (no such route, wrong method, a body over the route's limit)
+    in the door's error shape."""
+    assert isinstance(error, HTTPException)
+    status, message = error.status_code, error.detail
+    if status == 404:
+        message = f"nothing is served at {request.url.path[:200]}"
+    elif status == 405:
+        allowed = (error.headers or {}).get("Allow", "another method")
+        message = f"{request.method[:20]} is not allowed here; use {allowed}"
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return _error(request, status, code, message, error.headers)
+
+
+def _error(
+    request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None
+) -> JSONResponse:
+    graphql = door_of(request.url.path) is Door.GRAPHQL
+    body = error_body(code, message, graphql=graphql)
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
 async def readyz(request: Request) -> JSONResponse:

@@ -42,3 +42,11 @@ def door_of(path: str) -> Door:
     if rest.startswith("update/"):
         return Door.UPDATES
     return Door.OTHER
+
+
+def error_body(code: str, message: str, *, graphql: bool) -> dict[str, object]:
+    """An error in the door's own shape: GraphQL's ``errors`` list (no data), or the REST
+    ``{"error": {"code", "message"}}``."""
+    if graphql:
+        return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return {"error": {"code": code, "message": message}}

@@ -24,7 +24,7 @@ from cachetools import TTLCache
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ferryman.doors import Door, door_of
+from ferryman.doors import Door, door_of, error_body
 from ferryman.metrics import RATE_LIMITED
 from ferryman.settings import Settings
 
@@ -142,15 +142,8 @@ class RateLimits:
                 f"rate limit for {door.value} exceeded: at most {per_minute} requests a "
                 f"minute per {holder}; try again in {seconds} s"
             )
-        error = {"code": "RATE_LIMITED", "message": message}
-        body: dict[str, object] = {"error": error}
-        if door is Door.GRAPHQL:
-            body = {
-                "data": None,
-                "errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}],
-            }
         response = JSONResponse(
-            body,
+            error_body("RATE_LIMITED", message, graphql=door is Door.GRAPHQL),
             status_code=429,
             headers={"Retry-After": str(seconds), "Cache-Control": "no-store"},
         )

@@ -64,7 +64,7 @@ async def submit(
         version = str(Version.parse(submission.version))
     except InvalidVersion as error:
         raise InvalidInput(str(error), ("input", "version")) from None
-    files = _checked_files(app.slug, version, submission.artifacts)
+    files = _checked_files(app.slug, version, submission.artifacts, store, parse)
 
     release, created = await _draft(actor, app.id, version, submission.notes)
     if release.status is not ReleaseStatus.DRAFT:
@@ -95,7 +95,15 @@ async def submit(
     return Outcome(release, created, changed or published, published, notice)
 
 
-def _checked_files(slug: str, version: str, items: list[SubmittedArtifact]) -> list[str]:
+def _checked_files(
+    slug: str,
+    version: str,
+    items: list[SubmittedArtifact],
+    store: ObjectStore,
+    parse: SignatureParser,
+) -> list[str]:
+    """Each artifact's file name, once everything that can be checked without the bucket
+    holds: nothing is written for a submission that cannot succeed."""
     prefix = f"{slug}/releases/{version}/"
     seen: set[str] = set()
     files = []
@@ -116,6 +124,14 @@ def _checked_files(slug: str, version: str, items: list[SubmittedArtifact]) -> l
                 f"r2Key {item.object_key[:200]!r} must be a file directly under {prefix}",
                 (*field, "r2Key"),
             )
+        try:
+            store.object_key(slug, version, filename)
+        except InvalidInput as error:
+            raise InvalidInput(f"r2Key: {error.message}", (*field, "r2Key")) from None
+        try:
+            parse(item.signature)
+        except InvalidInput as error:
+            raise InvalidInput(error.message, (*field, "signature")) from None
         files.append(filename)
     return files
 

@@ -22,7 +22,7 @@ from ferryman.resolvers.scalars import ByteCount
 from ferryman.signatures import Verifier
 from ferryman.storage import CHUNK
 
-CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\-\"]+)*")
+CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\-\"]+)*", re.ASCII)
 
 if TYPE_CHECKING:
     from ferryman.resolvers.releases import Release

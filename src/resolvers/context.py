@@ -10,7 +10,7 @@ from typing import TypeVar, overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
@@ -22,6 +22,7 @@ from tortoise.functions import Count
 
 from ferryman import auth, models
 from ferryman.auth import AuthenticationError
+from ferryman.doors import error_body
 from ferryman.graphiql import GraphiQLPage
 from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
@@ -128,6 +129,9 @@ async def _latest_versions(app_ids: list[str]) -> list[str | None]:
     return [str(latest[i]) if i in latest else None for i in app_ids]
 
 
+_REFUSAL_CODES = {405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
@@ -163,11 +167,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return json.loads(data)
+            value = json.loads(data)
         except RecursionError:
             raise HTTPException(
-                400, "the JSON is nested too deeply to be a GraphQL request"
+                400, "the JSON is nested too deeply for a GraphQL request"
             ) from None
+        except ValueError:  # not JSON, or not UTF-8
+            raise HTTPException(400, "the body is not JSON (UTF-8)") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(
+                400, 'a GraphQL request is a JSON object: {"query", "variables", "operationName"}'
+            )
+        return value
 
     @overload
     async def run(
@@ -186,6 +197,12 @@ class GraphQLView(GraphQL[Context, None]):
         # to disk) would stay open until garbage collection: close them once answered.
         try:
             return await super().run(request, context, root_value)
+        except HTTPException as error:
+            # Strawberry's own refusals (not JSON, no query, batching...) would be plain text.
+            body = error_body(
+                _REFUSAL_CODES.get(error.status_code, "BAD_REQUEST"), error.reason, graphql=True
+            )
+            return JSONResponse(body, status_code=error.status_code)
         finally:
             if isinstance(request, Request):
                 await request.close()

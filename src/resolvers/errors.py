@@ -95,6 +95,8 @@ def public_code(error: GraphQLError) -> _PublicCode | None:
     original = error.original_error
     if original is None:
         return _PublicCode.GRAPHQL_VALIDATION_FAILED
+    if isinstance(original, GraphQLError):  # a variable's value that its type refused
+        return _PublicCode.BAD_USER_INPUT
     for kind, code in _PUBLIC.items():
         if isinstance(original, kind):
             return code

@@ -85,6 +85,27 @@ class Authentication(SchemaExtension):
         yield
 
 
+class OperationChoice(SchemaExtension):
+    """A document of several operations must say which to run (GraphQL over HTTP), rather
+    than have the first one run."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # What the request named; ``operation_name`` would fall back to the first one.
+        named = getattr(context, "_provided_operation_name", None)
+        if document is not None and named is None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"the document has {len(operations)} operations: send operationName "
+                        "to say which one to run"
+                    )
+                ]
+        yield
+
+
 class FerrymanSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -103,6 +124,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        OperationChoice,
         Authentication,
     ]
     if not limits.introspection_enabled:

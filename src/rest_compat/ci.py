@@ -36,9 +36,7 @@ async def submit_release(request: Request) -> JSONResponse:
         actor = await auth.authenticate(request)
     except AuthenticationError as error:
         return error_response(401, "UNAUTHENTICATED", str(error))
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return error_response(413, "TOO_LARGE", f"the body is over {MAX_BODY} bytes")
+    body = await request.body()  # at most MAX_BODY: the route's BodyLimit sees to it
     try:
         submission = _submission(json.loads(body))
     except (ValueError, TypeError, KeyError, RecursionError) as error:

@@ -82,7 +82,9 @@ async def download(request: Request) -> Response:
     artifact = await _published_artifact(slug, version, platform)
     if artifact is None:
         return error_response(
-            404, "NOT_FOUND", f"no published {platform} download of {slug} {version}"
+            404,
+            "NOT_FOUND",
+            f"no published {platform[:64]} download of {slug[:64]} {version[:64]}",
         )
     storage: Storage = request.app.state.storage
     downloads: DownloadLog = request.app.state.downloads

@@ -47,6 +47,7 @@ class Resolver:
         self._apps: dict[str, Manifests] = {}
         self._building: dict[str, asyncio.Future[Manifests | None]] = {}
         self._epochs: dict[str, int] = {}
+        self._needed: dict[str, int] = {}  # the least generation an index may be stored at
 
     async def manifests(self, slug: str) -> Manifests | None:
         """The app's manifests, or None when no app has this slug."""
@@ -60,13 +61,19 @@ class Resolver:
         return await asyncio.shield(pending)
 
     def forget(self, slug: str, generation: int | None = None) -> bool:
-        """Drop the app's index, unless it was read at ``generation`` or later; a build
-        already under way is not stored either. False when the index was kept."""
+        """Drop the app's index, unless it was read at ``generation`` or later (False then).
+
+        A build already under way is not stored either, unless it read that generation or
+        a later one; without a generation (a write in this process), it never is.
+        """
         kept = self._apps.get(slug)
-        if kept is not None and generation is not None and kept.generation >= generation:
+        if generation is None:
+            self._epochs[slug] = self._epochs.get(slug, 0) + 1
+        elif kept is not None and kept.generation >= generation:
             return False
+        else:
+            self._needed[slug] = max(self._needed.get(slug, 0), generation)
         self._apps.pop(slug, None)
-        self._epochs[slug] = self._epochs.get(slug, 0) + 1
         return True
 
     async def _build(self, slug: str) -> Manifests | None:
@@ -78,7 +85,8 @@ class Resolver:
             self._building.pop(slug, None)
         if manifests is not None:
             RESOLVER_REBUILDS.labels(slug).inc()
-            if self._epochs.get(slug, 0) == epoch:
+            current = self._epochs.get(slug, 0) == epoch
+            if current and manifests.generation >= self._needed.get(slug, 0):
                 self._apps[slug] = manifests
         return manifests
 

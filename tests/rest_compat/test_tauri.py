@@ -22,7 +22,7 @@ from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
-from ferryman.rest_compat.manifest import GenerationWatcher
+from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
 from ferryman.settings import Settings
 from tests.conftest import QueryCounter
 
@@ -287,6 +287,24 @@ async def test_the_watcher_keeps_answers_built_after_this_process_own_write(
     again = await client.get(check)
     assert again.headers["cf-cache-status"] == "HIT"
     assert client_parse(again) == client_parse(await client.get(check))
+
+
+@pytest.mark.parametrize(("ahead", "kept"), [(0, True), (1, False)], ids=["same", "newer"])
+async def test_an_announce_during_a_build_keeps_it_only_when_it_read_that_generation(
+    app: Starlette, ahead: int, kept: bool
+) -> None:
+    await publish("my-app", "1.0.0", ["linux-x86_64"])
+    generation = (await apps.App.get(slug="my-app")).generation
+    resolver = Resolver()
+    building = asyncio.ensure_future(resolver.manifests("my-app"))
+    await asyncio.sleep(0)  # the build has started reading
+
+    assert resolver.forget("my-app", generation + ahead)
+    built = await building
+
+    assert built is not None
+    assert built.generation == generation
+    assert (await resolver.manifests("my-app") is built) is kept
 
 
 async def test_a_thousand_cold_checks_cost_one_index_build(
