@@ -8,14 +8,12 @@ from one migrated template, so every test starts from the committed migrations.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
-import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from ferryman import auth
 from ferryman.app import create_app
@@ -31,7 +30,9 @@ from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
-from tests.services import PostgresCluster, free_port, sqlite_url
+from tests.services import PostgresCluster, ServerProcess, sqlite_url
+
+BASE_URL = "http://ferryman.test"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -132,16 +133,28 @@ def settings(database_url: str, tmp_path: Path, s3: LocalS3, bucket: str) -> Set
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with serving(settings) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ferryman.test") as c:
+    async with peer(app) as c:
         yield c
+
+
+@asynccontextmanager
+async def serving(settings: Settings, **changes: Any) -> AsyncIterator[Starlette]:
+    """The real app with ``changes`` to its settings, its lifespan running."""
+    application = create_app(dataclasses.replace(settings, **changes))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def peer(application: ASGIApp, address: str = "127.0.0.1", port: int = 50000) -> httpx.AsyncClient:
+    """A client that reaches the app from ``address`` (no proxy in between)."""
+    transport = httpx.ASGITransport(app=application, client=(address, port))
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
 
 @dataclass
@@ -209,49 +222,25 @@ def sql_log() -> Iterator[QueryCounter]:
         logger.disabled = disabled
 
 
-@pytest.fixture
-def live_server(
-    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
+def server_env(database_url: str, s3: LocalS3, bucket: str, tmp_path: Path) -> dict[str, str]:
+    """The settings of a ``ferryman serve`` on this database and bucket, as FERRYMAN_ variables."""
+    return {
         "FERRYMAN_DATABASE_URL": database_url,
-        "FERRYMAN_PORT": str(port),
-        "FERRYMAN_PUBLIC_URL": base,
         "FERRYMAN_S3_ENDPOINT": s3.endpoint,
         "FERRYMAN_S3_BUCKET": bucket,
         "FERRYMAN_S3_ACCESS_KEY_ID": s3.credentials.access_key_id,
         "FERRYMAN_S3_SECRET_ACCESS_KEY": s3.credentials.secret_access_key,
         "FERRYMAN_GRAPHIQL_ASSETS": str(tmp_path / "none"),
     }
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, s3: LocalS3, bucket: str, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
     """The real server (``ferryman serve``) on a free port, with an admin key: (url, key)."""
-    minted = subprocess.run(
-        [sys.executable, "-m", "ferryman", "keys", "create", "--scope", "admin", "--name", "e2e"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        yield base, minted.stdout.strip()
-    finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
+    server = ServerProcess(server_env(database_url, s3, bucket, tmp_path), tmp_path / "server.log")
+    key = server.command("keys", "create", "--scope", "admin", "--name", "e2e").strip()
+    with server:
+        server.start()
+        yield server.url, key

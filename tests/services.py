@@ -1,19 +1,29 @@
-"""Real local services for the tests: free ports and a throwaway PostgreSQL cluster."""
+"""Real local services for the tests: free ports, a throwaway PostgreSQL cluster, and the
+Ferryman server itself as a child process."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import glob
 import http.server
 import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+
+import httpx
 
 
 def free_port() -> int:
@@ -141,6 +151,154 @@ class PostgresCluster:
             raise RuntimeError(
                 f"{' '.join(command)} failed ({result.returncode}): {result.stderr}\n{tail}"
             )
+
+
+class ServerProcess:
+    """``python -m ferryman serve`` as a child process on a free loopback port.
+
+    Configured only by ``env`` (``FERRYMAN_*`` variables; inherited ones are dropped so the
+    developer's shell cannot leak in), with its output appended to ``log`` across restarts.
+    Several may run at once on one database (each has its own port), and ``restart()``
+    comes back on the same port. The server runs in a process group of its own, so
+    ``kill()`` takes uvicorn's worker processes down with it, as a crash of the host would.
+    Use it as a context manager, or call ``terminate()``, to stop it.
+    """
+
+    def __init__(self, env: Mapping[str, str], log: Path, *, port: int | None = None) -> None:
+        self.port = port if port is not None else free_port()
+        self.log = log
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+        self.env: dict[str, str] = {
+            **inherited,
+            "FERRYMAN_PUBLIC_URL": self.url,
+            **env,
+            "FERRYMAN_HOST": "127.0.0.1",
+            "FERRYMAN_PORT": str(self.port),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and not _exited(self.process)
+
+    def command(self, *args: str, timeout: float = 60) -> str:
+        """Run another ``ferryman`` command (``keys create``, ``migrate``...) with this
+        server's settings; returns its standard output, or fails with its error output."""
+        result = subprocess.run(
+            [sys.executable, "-m", "ferryman", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"ferryman {' '.join(args)} exited with {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        return result.stdout
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server and wait until ``/readyz`` answers 200 (its database is there)."""
+        if self.running:
+            raise RuntimeError(f"the server on {self.url} is already running")
+        with self.log.open("ab") as output:
+            output.write(f"--- ferryman serve on {self.url} ---\n".encode())
+            output.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ferryman", "serve"],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            if not self.running:
+                raise RuntimeError(f"the server on {self.url} exited:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.terminate()
+                raise RuntimeError(
+                    f"the server on {self.url} was not ready within {timeout:.0f} s:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def terminate(self, timeout: float = 15) -> int | None:
+        """Stop gracefully (SIGTERM), SIGKILL after ``timeout``; returns the exit status."""
+        process = self.process
+        if process is None:
+            return None
+        if not _exited(process):
+            os.kill(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while not _exited(process) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return self._kill_group(process)
+
+    def kill(self) -> int | None:
+        """SIGKILL the server and every process of its group: no shutdown code runs."""
+        process = self.process
+        return None if process is None else self._kill_group(process)
+
+    def restart(self, timeout: float = 30) -> None:
+        """Stop the server if it still runs, then start it again on the same port."""
+        self.terminate()
+        self.start(timeout)
+
+    def log_text(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(errors="replace")
+        return ""
+
+    def log_tail(self, size: int = 4000) -> str:
+        return self.log_text()[-size:]
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.terminate()
+
+    @staticmethod
+    def _kill_group(process: subprocess.Popen[bytes]) -> int:
+        # The group id is the server's pid (start_new_session), reserved until it is
+        # reaped below, so this reaches only its own group: uvicorn's workers included.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+
+
+def _exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the process has ended, without reaping it (its pid stays reserved)."""
+    if process.returncode is not None:
+        return True
+    return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to stop the server if the test run dies without stopping it."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class FakeCloudflare:

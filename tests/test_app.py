@@ -1,14 +1,12 @@
 """Probes and request ids on the real ASGI app."""
 
-import dataclasses
-
 import httpx
 import pytest
 from tortoise import connections
 
-from ferryman.app import create_app
 from ferryman.models.registry import SQLITE_BUSY_MS
 from ferryman.settings import Settings
+from tests.conftest import peer, serving
 from tests.services import free_port
 
 
@@ -26,24 +24,19 @@ async def test_readyz_answers_ok_when_the_database_answers(client: httpx.AsyncCl
 
 async def test_without_a_database_readyz_and_graphql_answer_503(settings: Settings) -> None:
     # Nothing listens on this port: the database is down, the process is up.
-    down = dataclasses.replace(
-        settings, database_url=f"postgres://postgres@127.0.0.1:{free_port()}/ferryman"
-    )
-    application = create_app(down)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.get("/healthz")).status_code == 200
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
-            graphql = await client.post(
-                "/graphql",
-                json={"query": "{ apps { totalCount } }"},
-                headers={"Authorization": "Bearer uk_live_" + "a" * 40},
-            )
-            assert graphql.status_code == 503
-            assert graphql.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    down = f"postgres://postgres@127.0.0.1:{free_port()}/ferryman"
+    async with serving(settings, database_url=down) as application, peer(application) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+        graphql = await client.post(
+            "/graphql",
+            json={"query": "{ apps { totalCount } }"},
+            headers={"Authorization": "Bearer uk_live_" + "a" * 40},
+        )
+        assert graphql.status_code == 503
+        assert graphql.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
@@ -82,26 +75,23 @@ async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
 
 
 async def test_cors_answers_only_the_allowed_origins(settings: Settings) -> None:
-    allowed = dataclasses.replace(settings, cors_origins=("https://admin.example.com",))
-    application = create_app(allowed)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            for origin, expected in (
-                ("https://admin.example.com", 200),
-                ("https://evil.example.com", 400),
-            ):
-                preflight = await client.options(
-                    "/graphql",
-                    headers={
-                        "Origin": origin,
-                        "Access-Control-Request-Method": "POST",
-                        "Access-Control-Request-Headers": "authorization, content-type",
-                    },
-                )
-                assert preflight.status_code == expected, origin
-            ok = await client.get("/healthz", headers={"Origin": "https://admin.example.com"})
-            other = await client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+    allowed = ("https://admin.example.com",)
+    async with serving(settings, cors_origins=allowed) as application, peer(application) as client:
+        for origin, expected in (
+            ("https://admin.example.com", 200),
+            ("https://evil.example.com", 400),
+        ):
+            preflight = await client.options(
+                "/graphql",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
+            assert preflight.status_code == expected, origin
+        ok = await client.get("/healthz", headers={"Origin": "https://admin.example.com"})
+        other = await client.get("/healthz", headers={"Origin": "https://evil.example.com"})
 
     assert ok.headers["access-control-allow-origin"] == "https://admin.example.com"
     assert "x-request-id" in ok.headers["access-control-expose-headers"]
@@ -111,8 +101,7 @@ async def test_cors_answers_only_the_allowed_origins(settings: Settings) -> None
 async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(settings: Settings) -> None:
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("a SQLite setting: the PostgreSQL pass has no such pragmas")
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with serving(settings):
         connection = connections.get("default")
         _, journal = await connection.execute_query("PRAGMA journal_mode")
         _, busy = await connection.execute_query("PRAGMA busy_timeout")

@@ -31,9 +31,9 @@ import pytest
 from playwright.async_api import Page, Request, Route, async_playwright
 from strawberry.http.ides import get_graphql_ide_html
 
-from ferryman.app import create_app
 from ferryman.graphiql import MOUNT
 from ferryman.settings import Settings
+from tests.conftest import peer, serving
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -398,11 +398,8 @@ async def test_without_assets_the_page_uses_the_cdn(client: httpx.AsyncClient) -
 
 @pytest.fixture
 async def local_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(dataclasses.replace(settings, graphiql_assets=require_assets()))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ferryman.test") as c:
-            yield c
+    async with serving(settings, graphiql_assets=require_assets()) as app, peer(app) as c:
+        yield c
 
 
 async def test_the_page_is_sent_with_a_strict_policy(client: httpx.AsyncClient) -> None:

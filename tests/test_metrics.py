@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
 
-from ferryman.app import create_app
 from ferryman.metrics import OFFER_HEADER
 from ferryman.settings import Settings
 from ferryman.signatures import Verifier
+from tests.conftest import peer, serving
 from tests.rest_compat.test_tauri import publish
 
 DATA = Path(__file__).parent / "data" / "tauri"
@@ -136,11 +134,8 @@ def test_verifications_are_counted_by_result() -> None:
 
 @pytest.fixture
 async def guarded(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application: Starlette = create_app(dataclasses.replace(settings, metrics_token="s3cret"))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with serving(settings, metrics_token="s3cret") as application, peer(application) as c:
+        yield c
 
 
 @pytest.mark.parametrize(

@@ -8,28 +8,22 @@ clock values, so nothing here waits for a minute to pass.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
 
-from ferryman.app import create_app
 from ferryman.models import App, DownloadEvent
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.rate_limits import TokenBuckets
 from ferryman.settings import Settings
-from tests.conftest import make_key
+from tests.conftest import make_key, peer, serving
 from tests.resolvers.helpers import snapshot
 from tests.rest_compat.test_tauri import publish
 
-BASE_URL = "http://ferryman.test"
 HOME = "203.0.113.10"  # the address most tests speak from
 AWAY = "198.51.100.20"  # somebody else
 APPS = "{ apps { totalCount } }"
@@ -38,20 +32,6 @@ mutation ($slug: String!) { appCreate(input: {slug: $slug, name: $slug}) { app {
 """
 UNKNOWN_KEY = "uk_live_" + "Z" * 40
 DOWNLOAD = "/dl/my-app/1.1.0/linux-x86_64"
-
-
-@asynccontextmanager
-async def serving(settings: Settings, **changes: Any) -> AsyncIterator[Starlette]:
-    """The real app with ``changes`` to its settings, its lifespan running."""
-    application = create_app(dataclasses.replace(settings, **changes))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-def peer(application: Starlette, address: str, port: int = 50000) -> httpx.AsyncClient:
-    """A client that reaches the app from ``address`` (no proxy in between)."""
-    transport = httpx.ASGITransport(app=application, client=(address, port))
-    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
 
 async def graphql(

@@ -6,15 +6,11 @@ to end, on the address the real app logs and on the rate limits that budget by i
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Iterator, Sequence
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,11 +19,10 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from ferryman import logs
-from ferryman.app import create_app
 from ferryman.request_context import RequestContext
 from ferryman.settings import Network, Settings
+from tests.conftest import peer, serving
 
-BASE_URL = "http://ferryman.test"
 PROXIES: tuple[Network, ...] = (
     ipaddress.ip_network("10.0.0.0/8"),
     ipaddress.ip_network("2001:db8:ffff::/48"),
@@ -190,18 +185,6 @@ async def _no_send(message: Message) -> None:
 
 
 # --- the address, end to end -----------------------------------------------------------
-
-
-@asynccontextmanager
-async def serving(settings: Settings, **changes: Any) -> AsyncIterator[Starlette]:
-    application = create_app(dataclasses.replace(settings, **changes))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-def peer(application: Any, address: str, port: int = 50000) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=application, client=(address, port))
-    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
 
 @pytest.fixture
@@ -382,8 +365,7 @@ def echoing(trusted: Sequence[Network] = ()) -> RequestContext:
     ],
 )
 async def test_request_id(headers: dict[str, str], expected: str | None) -> None:
-    transport = httpx.ASGITransport(app=echoing())
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with peer(echoing()) as client:
         response = await client.get("/", headers=headers)
     seen = response.json()
     if expected is None:
@@ -397,8 +379,7 @@ async def test_request_id(headers: dict[str, str], expected: str | None) -> None
 
 
 async def test_generated_request_ids_differ() -> None:
-    transport = httpx.ASGITransport(app=echoing())
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with peer(echoing()) as client:
         ids = {(await client.get("/")).json()["request_id"] for _ in range(20)}
     assert len(ids) == 20
     assert all(GENERATED.fullmatch(i) for i in ids)
@@ -413,9 +394,8 @@ async def test_the_log_context_holds_the_id_only_during_the_request(
 
     caplog.set_level(logging.INFO, logger="ferryman.test_route")
     caplog.handler.addFilter(stamp)
-    transport = httpx.ASGITransport(app=echoing())
     try:
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        async with peer(echoing()) as client:
             await client.get("/", headers={"X-Request-ID": "first-request"})
             await client.get("/", headers={"CF-Ray": "8a1b2c3d4e5f6789-AMS"})
     finally:
@@ -429,8 +409,7 @@ async def test_the_log_context_holds_the_id_only_during_the_request(
 
 
 async def test_the_route_sees_the_client_address_in_the_state() -> None:
-    transport = httpx.ASGITransport(app=echoing(PROXIES), client=(PROXY, 4711))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with peer(echoing(PROXIES), PROXY, 4711) as client:
         seen = (await client.get("/", headers={"X-Forwarded-For": "198.51.100.7"})).json()
     assert seen["client_ip"] == "198.51.100.7"
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from graphql import get_introspection_query
 
-from ferryman.app import create_app as create_starlette_app
 from ferryman.models import App
 from ferryman.models.actor import KeyScope
 from ferryman.settings import Settings
-from tests.conftest import GraphQL, QueryCounter, make_key
+from tests.conftest import GraphQL, QueryCounter, make_key, peer, serving
 from tests.resolvers.helpers import create_app, published_release, snapshot, top_error
 
 MAX_DEPTH = 10
@@ -188,19 +186,18 @@ async def test_nested_app_fields_cost_the_same_for_3_and_12_apps(
 @pytest.fixture
 async def tight(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app with small FERRYMAN_GRAPHQL_MAX_* limits."""
-    limits = dataclasses.replace(
-        settings,
-        graphql_max_depth=3,
-        graphql_max_aliases=2,
-        graphql_max_tokens=40,
-        graphql_max_page_size=2,
-        graphql_max_body_bytes=600,
-    )
-    application = create_starlette_app(limits)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with (
+        serving(
+            settings,
+            graphql_max_depth=3,
+            graphql_max_aliases=2,
+            graphql_max_tokens=40,
+            graphql_max_page_size=2,
+            graphql_max_body_bytes=600,
+        ) as application,
+        peer(application) as client,
+    ):
+        yield client
 
 
 @pytest.mark.parametrize(

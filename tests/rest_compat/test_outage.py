@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,9 +12,10 @@ import pytest
 
 from ferryman.app import create_app
 from ferryman.models import generation as generations
+from ferryman.models.actor import KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
-from tests.conftest import Databases
+from tests.conftest import Databases, make_key
 from tests.rest_compat.test_tauri import publish
 from tests.services import PostgresCluster, free_port
 
@@ -42,6 +44,7 @@ async def test_an_outage_serves_the_last_answer_stale(
     application = create_app(dataclasses.replace(settings, database_url=url))
     async with application.router.lifespan_context(application):
         await publish("my-app", "1.1.0", ["linux-x86_64"])
+        admin = await make_key(KeyScope.ADMIN)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             check = "/my-app/update/linux/x86_64/1.0.0"
@@ -54,6 +57,32 @@ async def test_an_outage_serves_the_last_answer_stale(
             assert stale.status_code == 200
             assert stale.headers["cf-cache-status"] == "STALE"
             assert stale.content == fresh.content
+
+            # While updaters keep being answered, GraphQL says 503 at once: no hang.
+            async def graphql() -> tuple[httpx.Response, float]:
+                started = time.monotonic()
+                response = await client.post(
+                    "/graphql",
+                    json={"query": "{ apps(first: 1) { totalCount } }"},
+                    headers={"Authorization": f"Bearer {admin}"},
+                )
+                return response, time.monotonic() - started
+
+            first = asyncio.create_task(graphql())
+            updates = [asyncio.create_task(client.get(check)) for _ in range(5)]
+            last = asyncio.create_task(graphql())
+            await asyncio.wait_for(asyncio.gather(first, *updates, last), 10)
+            for response, seconds in (first.result(), last.result()):
+                assert response.status_code == 503, response.text
+                assert seconds < 5, f"GraphQL took {seconds:.1f} s to say it is unavailable"
+                body = response.json()
+                assert body["data"] is None
+                assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+                assert "database is unavailable" in body["errors"][0]["message"]
+                assert response.headers["retry-after"]
+            for update in (task.result() for task in updates):
+                assert (update.status_code, update.headers["cf-cache-status"]) == (200, "STALE")
+                assert update.content == fresh.content
 
             unknown = "/my-app/update/linux/x86_64/0.9.0"  # never answered: nothing to fall back on
             for _ in range(2):
