@@ -104,7 +104,11 @@ class OfferIndex:
 
 
 async def load(app: App) -> OfferIndex:
-    """Read one app's published releases and READY artifacts: two queries."""
+    """Read one app's published releases and READY artifacts: two queries.
+
+    A release published between them has artifacts but no row here: they are left out
+    (that publish changes the app's generation, so this index is rebuilt anyway).
+    """
     releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
         "id", "version", "notes", "pub_date"
     )
@@ -115,8 +119,9 @@ async def load(app: App) -> OfferIndex:
         status=ArtifactStatus.READY,
     ).values("release_id", "platform", "download_url", "signature")
     for artifact in artifacts:
-        if artifact["download_url"]:
-            files[artifact["release_id"]][artifact["platform"]] = (
+        platforms = files.get(artifact["release_id"])
+        if platforms is not None and artifact["download_url"]:
+            platforms[artifact["platform"]] = (
                 artifact["download_url"],
                 artifact["signature"],
             )

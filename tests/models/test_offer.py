@@ -1,0 +1,62 @@
+"""Reading an app's offers while releases are being published."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+
+from ferryman.models import Artifact, Release, offer
+from ferryman.models import release as releases
+from ferryman.models.actor import Actor
+from ferryman.models.app import App
+from ferryman.models.status import ReleaseStatus
+from ferryman.versions import Version
+from tests.rest_compat.test_tauri import publish
+
+
+class PublishFirst:
+    """The artifacts query of ``offer.load``, run only after another request's publish."""
+
+    def __init__(self, queryset: Any, release_id: str) -> None:
+        self.queryset = queryset
+        self.release_id = release_id
+
+    def values(self, *fields: str) -> Coroutine[Any, Any, list[dict[str, Any]]]:
+        async def publish_then_read() -> list[dict[str, Any]]:
+            await releases.publish(Actor.console(), self.release_id)
+            rows: list[dict[str, Any]] = await self.queryset.values(*fields)
+            return rows
+
+        return publish_then_read()
+
+
+async def test_a_release_published_between_the_two_reads_is_left_out(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await publish("racing", "1.0.0", ["linux-x86_64"])
+    draft_id = await publish("racing", "1.1.0", ["linux-x86_64"], status=ReleaseStatus.DRAFT)
+    real_filter = Artifact.filter
+    calls = 0
+
+    def filter_once_late(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        queryset = real_filter(*args, **kwargs)
+        return PublishFirst(queryset, draft_id) if calls == 1 else queryset
+
+    monkeypatch.setattr(offer.Artifact, "filter", filter_once_late)
+
+    index = await offer.load(await App.get(slug="racing"))
+
+    monkeypatch.undo()
+    assert (await Release.get(id=draft_id)).status is ReleaseStatus.PUBLISHED
+    choice = index.for_platform("linux", "x86_64", None, Version.parse("0.9.0"))
+    assert choice is not None
+    assert str(choice.offer.version) == "1.0.0"  # as before the publish, whole
+    fresh = await offer.load(await App.get(slug="racing"))
+    again = fresh.for_platform("linux", "x86_64", None, Version.parse("0.9.0"))
+    assert again is not None
+    assert str(again.offer.version) == "1.1.0"
