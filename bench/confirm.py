@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,8 @@ from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/, tests/
+from bench.machine import machine
 from tests.signing import Signer
 
 MiB = 1024 * 1024
@@ -60,22 +60,6 @@ mutation Confirm($id: ID!) {
   }
 }
 """
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        model = platform.processor() or model
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"nproc={cpus} cpu={model!r} python={platform.python_version()} "
-        f"os={platform.system()} {platform.release()}"
-    )
 
 
 def generate(path: Path, size: int) -> None:
