@@ -10,10 +10,12 @@ versions), never from a client's free text, so a scanner cannot grow the series.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
 import time
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -79,6 +81,15 @@ RATE_LIMITED = Counter(
 
 access_log = logging.getLogger("ferryman.access")
 
+MetricT = TypeVar("MetricT", Counter, Histogram)
+
+
+@functools.lru_cache(maxsize=4096)
+def _series(metric: MetricT, *labels: str) -> MetricT:
+    """One labelled series, looked up once: ``labels()`` takes a lock on every call, and
+    the observer runs on every request, edge-cache HITs included."""
+    return metric.labels(*labels)
+
 
 def share_between_workers(directory: str) -> None:
     """Before worker processes start: make them write samples to ``directory``."""
@@ -136,13 +147,13 @@ class Observer:
         offer: bytes | None,
     ) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        REQUESTS.labels(door.value, method, str(status)).inc()
-        LATENCY.labels(door.value).observe(elapsed)
+        _series(REQUESTS, door.value, method, str(status)).inc()
+        _series(LATENCY, door.value).observe(elapsed)
         if door is Door.UPDATES and cache_status is not None:
-            EDGE_CACHE.labels(cache_status.decode("latin-1")).inc()
+            _series(EDGE_CACHE, cache_status.decode("latin-1")).inc()
         if offer is not None:
             app = scope["path"][1:].partition("/")[0]
-            UPDATE_CHECKS.labels(app, offer.decode("latin-1")).inc()
+            _series(UPDATE_CHECKS, app, offer.decode("latin-1")).inc()
         level = logging.DEBUG if cache_status == b"HIT" else logging.INFO
         if access_log.isEnabledFor(level):
             access_log.log(

@@ -28,6 +28,7 @@ _CF_CONNECTING_IP = b"cf-connecting-ip"
 _FORWARDED_FOR = b"x-forwarded-for"
 _ACCEPTED = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 UNKNOWN_CLIENT = "unknown"
+_IPV4_MAPPED = "::ffff:"
 
 
 class RequestContext:
@@ -76,7 +77,9 @@ class RequestContext:
             logs.request_id.reset(token)
 
     def client_ip(self, peer: tuple[str, int] | None, headers: dict[bytes, bytes]) -> str:
-        address = (_address(peer[0]) or peer[0]) if peer else UNKNOWN_CLIENT
+        address = peer[0] if peer else UNKNOWN_CLIENT
+        if address.startswith(_IPV4_MAPPED):  # parsing every address would cost each request
+            address = _address(address) or address
         if not self.trusted or not self._is_trusted(address):
             return address
         connecting = _address(headers.get(_CF_CONNECTING_IP, b"").decode("latin-1").strip())
