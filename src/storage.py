@@ -16,11 +16,13 @@ from urllib.parse import quote
 
 import aioboto3
 from aiobotocore.config import AioConfig
+from aiohttp import ClientPayloadError
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
     ReadTimeoutError,
+    ResponseStreamingError,
 )
 
 from ferryman.models.errors import InvalidInput
@@ -31,7 +33,15 @@ CHUNK = 1024 * 1024
 PART = 8 * 1024 * 1024  # multipart part size (S3 requires at least 5 MiB but the last)
 # One session per process: it caches botocore's service models, which are slow to load.
 _SESSION = aioboto3.Session()
-_UNREACHABLE = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, OSError)
+# Not reachable, or gone in the middle of a body (a read-back cut short).
+_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    ClientPayloadError,
+    OSError,
+)
 
 
 class StorageUnavailable(Exception):
@@ -148,6 +158,18 @@ class Storage:
                         Bucket=self.bucket, Key=key, UploadId=upload_id
                     )
                 raise
+            # An upload cut off while the store was away could not be aborted then: its
+            # parts would be kept (and billed) for good.
+            with contextlib.suppress(ClientError):
+                await self._abort_unfinished(key)
+
+    async def _abort_unfinished(self, key: str) -> None:
+        listed = await self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        for unfinished in listed.get("Uploads", []):
+            if unfinished["Key"] == key:
+                await self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=unfinished["UploadId"]
+                )
 
     async def delete(self, key: str) -> None:
         async with self._reachable():

@@ -139,27 +139,59 @@ async def confirm(
     if artifact.status is ArtifactStatus.READY:
         return artifact
     release, app = await _draft_with_app(actor, artifact.release_id, ("id",))
-    check = parse(artifact.signature)
-    size = await store.size(artifact.object_key)
+    read = await read_back(
+        artifact.object_key, parse(artifact.signature), store, expected_size=artifact.file_size
+    )
+    return await _settle(actor, artifact, release, app, store, read)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReadBack:
+    """A stored file read back whole (``reading``), or why it could not be (``failure``)."""
+
+    reading: _Reading | None
+    failure: str | None
+
+
+async def read_back(
+    key: str, check: SignatureCheck, store: ObjectStore, *, expected_size: int | None = None
+) -> ReadBack:
+    """Read the object at ``key`` once, hashing it and feeding ``check``; writes nothing."""
+    size = await store.size(key)
     if size is None:
-        reason = (
+        return ReadBack(
+            None,
             "object not found: the upload never happened or went elsewhere; "
-            "upload the file to the uploadUrl, then confirm again"
+            "upload the file to the uploadUrl, then confirm again",
         )
-        return await _settle(actor, artifact, release, app, store, failure=reason)
-    if artifact.file_size is not None and size != artifact.file_size:
-        reason = (
-            f"the stored file is {size} bytes but fileSize said {artifact.file_size}: "
-            "upload the whole file again"
+    if expected_size is not None and size != expected_size:
+        return ReadBack(
+            None,
+            f"the stored file is {size} bytes but fileSize said {expected_size}: "
+            "upload the whole file again",
         )
-        return await _settle(actor, artifact, release, app, store, failure=reason)
     reading = _Reading(check)
-    async for chunk in store.chunks(artifact.object_key):
+    async for chunk in store.chunks(key):
         reading.feed(chunk)
     if reading.size != size:
-        reason = "the stored file changed while it was being checked; confirm again"
-        return await _settle(actor, artifact, release, app, store, failure=reason)
-    return await _settle(actor, artifact, release, app, store, reading=reading)
+        return ReadBack(None, "the stored file changed while it was being checked; confirm again")
+    return ReadBack(reading, None)
+
+
+async def attach(
+    actor: Actor,
+    release: Release,
+    app: App,
+    new: NewArtifact,
+    read: ReadBack,
+    store: ObjectStore,
+    parse: SignatureParser,
+) -> Artifact:
+    """Record an artifact whose file was already read back, in its final state (READY or
+    FAILED). Call it inside the caller's transaction: nothing is left PENDING."""
+    key, warning = await _checked(release, app, new, store, parse)
+    artifact = await _replace(actor, release, app, new, key, warning, store)
+    return await _settle(actor, artifact, release, app, store, read)
 
 
 async def upload(
@@ -189,7 +221,7 @@ async def upload(
 
     await store.upload(key, read(), new.content_type)
     artifact = await _replace(actor, release, app, new, key, warning, store)
-    return await _settle(actor, artifact, release, app, store, reading=reading)
+    return await _settle(actor, artifact, release, app, store, ReadBack(reading, None))
 
 
 async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
@@ -321,16 +353,10 @@ async def _shared(artifact: Artifact) -> bool:
 
 
 async def _settle(
-    actor: Actor,
-    artifact: Artifact,
-    release: Release,
-    app: App,
-    store: ObjectStore,
-    *,
-    failure: str | None = None,
-    reading: _Reading | None = None,
+    actor: Actor, artifact: Artifact, release: Release, app: App, store: ObjectStore, read: ReadBack
 ) -> Artifact:
-    """Record the outcome: FAILED with ``failure``, or judged from a complete ``reading``."""
+    """Record the outcome: FAILED with the read's failure, or judged from its reading."""
+    failure, reading = read.failure, read.reading
     if reading is not None:
         failure = _verification_failure(reading.check, app, release)
         artifact.file_size = reading.size

@@ -8,16 +8,16 @@ Every object is read back and verified exactly as ``artifactUploadConfirm`` does
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import weakref
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import artifact as artifacts
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
+from ferryman.models.app import App
 from ferryman.models.artifact import Artifact, ObjectStore, SignatureParser
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.platform import validate_platform
@@ -26,8 +26,6 @@ from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import InvalidVersion, Version
 
 _RACE_ATTEMPTS = 5
-# One lock per (release, platform) being attached in this process; entries go with their users.
-_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,6 +55,8 @@ class Outcome:
 async def submit(
     actor: Actor, app_slug: str, submission: Submission, store: ObjectStore, parse: SignatureParser
 ) -> Outcome:
+    """Check everything, read every new file back, then write the draft, its notes and its
+    artifacts in one transaction: a crash or an outage part-way leaves nothing behind."""
     app = await apps.find_visible(actor, app_slug)
     if app is None:
         raise NotFound(f"app {app_slug[:64]!r} not found", ("appSlug",))
@@ -65,34 +65,90 @@ async def submit(
     except InvalidVersion as error:
         raise InvalidInput(str(error), ("input", "version")) from None
     files = _checked_files(app.slug, version, submission.artifacts, store, parse)
+    news = [
+        artifacts.NewArtifact(platform=item.platform, filename=filename, signature=item.signature)
+        for item, filename in zip(submission.artifacts, files, strict=True)
+    ]
 
-    release, created = await _draft(actor, app.id, version, submission.notes)
-    if release.status is not ReleaseStatus.DRAFT:
-        if await _matches(release, submission.notes, submission.artifacts):
-            return Outcome(
-                release,
-                False,
-                False,
-                release.status is ReleaseStatus.PUBLISHED,
-                f"release {version} is already {release.status.value}; nothing changed",
-            )
+    existing = await Release.get_or_none(app_id=app.id, version=version)
+    if existing is not None and existing.status is not ReleaseStatus.DRAFT:
+        return await _already_out(existing, submission)
+    reads: dict[str, artifacts.ReadBack] = {}
+    for item in submission.artifacts:
+        if existing is None or not await _same_ready(existing.id, item):
+            check = parse(item.signature)
+            reads[item.platform] = await artifacts.read_back(item.object_key, check, store)
+
+    for _ in range(_RACE_ATTEMPTS):
+        try:
+            async with in_transaction():
+                release, created = await _draft(actor, app.id, version, submission.notes)
+                if release.status is not ReleaseStatus.DRAFT:  # published meanwhile
+                    break
+                changed = await _write(actor, release, app, submission, news, reads, store, parse)
+        except IntegrityError:  # another job of the pipeline wrote the same rows first
+            continue
+        break
+    else:
         raise InvalidState(
-            f"release {version} is already {release.status.value} and this submission differs "
-            "from it; submit a new version",
+            f"other submissions of {version} kept changing it at the same moment; retry",
             ("input", "version"),
         )
-    changed = created
-    if not created and submission.notes is not None and submission.notes != release.notes:
-        await releases.update(actor, release.id, releases.ReleaseChanges(notes=submission.notes))
-        changed = True
-    for item, filename in zip(submission.artifacts, files, strict=True):
-        changed |= await _attach(actor, release, item, filename, store, parse)
     release = await Release.get(id=release.id)
+    if release.status is not ReleaseStatus.DRAFT:
+        return await _already_out(release, submission)
     published, notice = False, None
     if submission.auto_publish:
         published, notice = await _publish(actor, release)
         release = await Release.get(id=release.id)
-    return Outcome(release, created, changed or published, published, notice)
+    return Outcome(release, created, created or changed or published, published, notice)
+
+
+async def _write(
+    actor: Actor,
+    release: Release,
+    app: App,
+    submission: Submission,
+    news: list[artifacts.NewArtifact],
+    reads: dict[str, artifacts.ReadBack],
+    store: ObjectStore,
+    parse: SignatureParser,
+) -> bool:
+    """The draft's notes and artifacts as submitted; True when anything changed."""
+    changed = False
+    if submission.notes is not None and submission.notes != release.notes:
+        await releases.update(actor, release.id, releases.ReleaseChanges(notes=submission.notes))
+        changed = True
+    for item, new in zip(submission.artifacts, news, strict=True):
+        if await _same_ready(release.id, item):
+            continue
+        read = reads.get(item.platform)
+        if read is None:  # it was there when the files were read, and is gone now
+            raise InvalidState(
+                f"the {item.platform} artifact of {release.version} changed while this "
+                "submission was checked; submit again",
+                ("input", "artifacts"),
+            )
+        await artifacts.attach(actor, release, app, new, read, store, parse)
+        changed = True
+    return changed
+
+
+async def _already_out(release: Release, submission: Submission) -> Outcome:
+    """A submission of a version that is no longer a draft: the same one changes nothing."""
+    if await _matches(release, submission.notes, submission.artifacts):
+        return Outcome(
+            release,
+            False,
+            False,
+            release.status is ReleaseStatus.PUBLISHED,
+            f"release {release.version} is already {release.status.value}; nothing changed",
+        )
+    raise InvalidState(
+        f"release {release.version} is already {release.status.value} and this submission "
+        "differs from it; submit a new version",
+        ("input", "version"),
+    )
 
 
 def _checked_files(
@@ -147,61 +203,6 @@ async def _draft(
         return await releases.create(actor, app_id, changes), True
     except Taken:  # another job of the same pipeline created it a moment ago
         return await Release.get(app_id=app_id, version=version), False
-
-
-async def _attach(
-    actor: Actor,
-    release: Release,
-    item: SubmittedArtifact,
-    filename: str,
-    store: ObjectStore,
-    parse: SignatureParser,
-) -> bool:
-    """Add or refresh one artifact; False when it is already there, READY and the same.
-
-    Within a process, submissions for one platform of one release take turns; across
-    processes a racing submission may replace the row another is checking, which then
-    checks the row that won, so all of them end with the same artifact.
-    """
-    new = artifacts.NewArtifact(platform=item.platform, filename=filename, signature=item.signature)
-    lock = _locks.setdefault((release.id, item.platform), asyncio.Lock())
-    async with lock:
-        return await _attach_once(actor, release, item, new, store, parse)
-
-
-async def _attach_once(
-    actor: Actor,
-    release: Release,
-    item: SubmittedArtifact,
-    new: artifacts.NewArtifact,
-    store: ObjectStore,
-    parse: SignatureParser,
-) -> bool:
-    for _ in range(_RACE_ATTEMPTS):
-        same = await _same(release.id, item)
-        if same is not None and same.status is ArtifactStatus.READY:
-            return False
-        try:
-            if same is None:
-                same = await artifacts.begin_upload(actor, release.id, new, store, parse)
-            await artifacts.confirm(actor, same.id, store, parse)
-            return True
-        except (IntegrityError, NotFound):
-            continue
-    raise InvalidState(
-        f"other submissions kept changing {item.platform} at the same moment; retry",
-        ("input", "artifacts"),
-    )
-
-
-async def _same(release_id: str, item: SubmittedArtifact) -> Artifact | None:
-    """The release's artifact for this platform when it is this very file and signature."""
-    return await Artifact.get_or_none(
-        release_id=release_id,
-        platform=item.platform,
-        object_key=item.object_key,
-        signature=item.signature.strip(),
-    )
 
 
 async def _same_ready(release_id: str, item: SubmittedArtifact) -> bool:
