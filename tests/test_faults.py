@@ -449,32 +449,28 @@ def by_version(planned: list[Planned], version: str) -> Planned:
 
 async def ci_app(client: httpx.AsyncClient, admin: str, public_key: str) -> tuple[str, str, str]:
     """The app my-app with ``public_key`` and a CI key for it: (app id, secret, key id)."""
-    headers = {"Authorization": f"Bearer {admin}"}
-    created = (
-        await client.post(
+
+    async def mutate(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post(
             "/graphql",
-            json={
-                "query": "mutation($i: AppCreateInput!) { appCreate(input: $i) "
-                "{ app { id } userErrors { message } } }",
-                "variables": {"i": {"slug": "my-app", "name": "My App", "publicKey": public_key}},
-            },
-            headers=headers,
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {admin}"},
         )
-    ).json()["data"]["appCreate"]
-    assert created["userErrors"] == [], created
+        payload: dict[str, Any] = next(iter(response.json()["data"].values()))
+        assert payload["userErrors"] == [], payload
+        return payload
+
+    created = await mutate(
+        "mutation($i: AppCreateInput!) { appCreate(input: $i) "
+        "{ app { id } userErrors { message } } }",
+        {"i": {"slug": "my-app", "name": "My App", "publicKey": public_key}},
+    )
     app_id: str = created["app"]["id"]
-    key = (
-        await client.post(
-            "/graphql",
-            json={
-                "query": "mutation($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) "
-                "{ apiKey { id } secret userErrors { message } } }",
-                "variables": {"i": {"name": "CI", "scope": "CI", "appId": app_id}},
-            },
-            headers=headers,
-        )
-    ).json()["data"]["apiKeyCreate"]
-    assert key["userErrors"] == [], key
+    key = await mutate(
+        "mutation($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) "
+        "{ apiKey { id } secret userErrors { message } } }",
+        {"i": {"name": "CI", "scope": "CI", "appId": app_id}},
+    )
     return app_id, key["secret"], key["apiKey"]["id"]
 
 

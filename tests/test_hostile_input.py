@@ -1179,21 +1179,6 @@ UPDATE_CHECK = [
 ]
 
 
-@pytest.mark.parametrize(("hostile", "statuses"), UPDATE_CHECK)
-async def test_update_check_refuses_hostile_input(
-    stage: Stage,
-    world: World,
-    hostile: Hostile,
-    statuses: tuple[int, ...],
-) -> None:
-    before = await stage.observe()
-
-    response = await send(stage, world, hostile)
-
-    assert_rest_refusal(response, statuses)
-    await stage.assert_unchanged(before)
-
-
 # --- the CI endpoint -------------------------------------------------------------------------
 
 
@@ -1338,21 +1323,6 @@ CI_ENDPOINT = [
 ]
 
 
-@pytest.mark.parametrize(("hostile", "statuses"), CI_ENDPOINT)
-async def test_ci_endpoint_refuses_hostile_input(
-    stage: Stage,
-    world: World,
-    hostile: Hostile,
-    statuses: tuple[int, ...],
-) -> None:
-    before = await stage.observe()
-
-    response = await send(stage, world, hostile)
-
-    assert_rest_refusal(response, statuses)
-    await stage.assert_unchanged(before)
-
-
 # --- downloads -------------------------------------------------------------------------------
 
 
@@ -1414,8 +1384,16 @@ DOWNLOADS = [
 ]
 
 
-@pytest.mark.parametrize(("hostile", "statuses"), DOWNLOADS)
-async def test_download_refuses_hostile_input(
+# The REST doors, each case named after its door.
+REST = [
+    pytest.param(*case.values, id=f"{door}-{case.id}")
+    for door, cases in (("updates", UPDATE_CHECK), ("ci", CI_ENDPOINT), ("dl", DOWNLOADS))
+    for case in cases
+]
+
+
+@pytest.mark.parametrize(("hostile", "statuses"), REST)
+async def test_rest_doors_refuse_hostile_input(
     stage: Stage,
     world: World,
     hostile: Hostile,
