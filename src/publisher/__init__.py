@@ -1,23 +1,18 @@
 """``ferryman publish``: upload a Tauri bundle's updater artifacts to a Ferryman server.
 
-Finds the signed updater files, names the platform of each, and drives the GraphQL API
-(the documents in ``schema/operations``, shipped as ``ferryman.operations``): a draft
-release, a presigned upload per file, a confirmation per file, and optionally the publish.
-Nothing here touches the database.
+For the files :mod:`ferryman.publisher.bundle` finds, it drives the GraphQL API (the
+documents in ``schema/operations``, shipped as ``ferryman.operations``): a draft release,
+a presigned upload per file, a confirmation per file, and optionally the publish, with a
+progress bar and a summary. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
 import time
-import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,216 +22,27 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Column, Table
 from rich.text import Text
 
+from ferryman.publisher.bundle import (
+    Artifact,
+    PublishError,
+    default_version,
+    find_artifacts,
+    parse_overrides,
+    platform_key,
+)
+
+__all__ = [
+    "PublishError",
+    "default_version",
+    "find_artifacts",
+    "parse_overrides",
+    "platform_key",
+    "publish",
+]
+
 UPLOAD_ATTEMPTS = 4
 CHUNK = 1024 * 1024
 PARALLEL = 4
-
-
-class PublishError(Exception):
-    """A failure to report in one line; the command exits with 1."""
-
-
-# --- finding artifacts -------------------------------------------------------------------
-
-# (suffix of the file name, OS, installer suffix of the platform key or None), longest first.
-_KINDS: tuple[tuple[str, str, str | None], ...] = (
-    (".app.tar.gz", "darwin", None),
-    (".AppImage", "linux", None),
-    (".deb", "linux", "deb"),
-    (".rpm", "linux", "rpm"),
-    ("-setup.nsis.zip", "windows", None),
-    ("-setup.exe", "windows", None),
-    (".msi.zip", "windows", "msi"),
-    (".msi", "windows", "msi"),
-)
-
-# Architecture spellings in bundle names, checked in this order. A spelling counts only as
-# a whole token: not glued to letters or digits (``x86`` is not the start of ``x86_64``).
-_ARCHES: tuple[tuple[str, str], ...] = (
-    ("x86_64", "x86_64"),
-    ("amd64", "x86_64"),
-    ("x64", "x86_64"),
-    ("aarch64", "aarch64"),
-    ("arm64", "aarch64"),
-    ("i686", "i686"),
-    ("i386", "i686"),
-    ("x86", "i686"),
-    ("armv7", "armv7"),
-    ("armhf", "armv7"),
-    ("riscv64", "riscv64"),
-)
-
-
-def artifact_kind(name: str) -> tuple[str, str | None] | None:
-    """(OS, installer suffix) for an updater file name, or None when it is not one."""
-    for suffix, os_name, installer in _KINDS:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return os_name, installer
-    return None
-
-
-def arch_of(name: str) -> str | None:
-    """The Tauri arch named in a file name (``_amd64``, ``x86_64``, ``arm64``...), if any."""
-    for spelling, arch in _ARCHES:
-        if re.search(rf"(?<![A-Za-z0-9]){spelling}(?![A-Za-z0-9]|_64)", name, re.IGNORECASE):
-            return arch
-    return None
-
-
-def platform_key(name: str) -> str:
-    """The platform key for an updater file, from its name; PublishError when unclear."""
-    kind = artifact_kind(name)
-    if kind is None:
-        raise PublishError(f"{name} is not a Tauri updater artifact")
-    os_name, installer = kind
-    arch = arch_of(name)
-    if arch is None:
-        raise PublishError(
-            f"cannot tell the architecture of {name}: pass --platform {name}={os_name}-ARCH "
-            "(for example darwin-aarch64)"
-        )
-    return f"{os_name}-{arch}" + (f"-{installer}" if installer else "")
-
-
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    path: Path
-    platform: str
-    signature: str
-
-    @property
-    def size(self) -> int:
-        return self.path.stat().st_size
-
-
-def parse_overrides(values: Sequence[str]) -> dict[str, str]:
-    """``FILE=KEY`` pairs from ``--platform``; FILE is a file name or a path."""
-    overrides: dict[str, str] = {}
-    for value in values:
-        file, sep, key = value.partition("=")
-        if not sep or not file or not key:
-            raise PublishError(f"--platform expects FILE=KEY, got {value!r}")
-        overrides[file] = key
-    return overrides
-
-
-def find_artifacts(paths: Sequence[Path], overrides: Mapping[str, str]) -> list[Artifact]:
-    """The updater files in ``paths`` (files or bundle directories), each with its ``.sig``.
-
-    A file named explicitly must be an updater artifact with a ``.sig`` beside it. In a
-    directory, files without a ``.sig`` are not updater artifacts and are passed over, and a
-    v1 ``.nsis.zip``/``.msi.zip`` is passed over when its installer is there too.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(_scan(path))
-        elif path.is_file():
-            if artifact_kind(path.name) is None and not _overridden(path, overrides):
-                raise PublishError(f"{path} is not a Tauri updater artifact")
-            if not _sig(path).is_file():
-                raise PublishError(f"{path} has no signature: {_sig(path).name} is missing")
-            files.append(path)
-        else:
-            raise PublishError(f"{path} does not exist")
-    if not files:
-        raise PublishError(
-            "no updater artifacts found (is bundle.createUpdaterArtifacts set in tauri.conf.json?)"
-        )
-    artifacts: list[Artifact] = []
-    seen: dict[str, Path] = {}
-    for path in dict.fromkeys(files):
-        key = _overridden(path, overrides) or platform_key(path.name)
-        if key in seen:
-            raise PublishError(
-                f"{seen[key]} and {path} both map to {key}: pass --platform FILE=KEY for one"
-            )
-        seen[key] = path
-        artifacts.append(Artifact(path, key, _sig(path).read_text().strip()))
-    return artifacts
-
-
-def _scan(directory: Path) -> Iterator[Path]:
-    found = sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and artifact_kind(p.name) and _sig(p).is_file()
-    )
-    names = {p.name for p in found}
-    for path in found:
-        if path.name.endswith(".nsis.zip") and path.name[: -len(".nsis.zip")] + ".exe" in names:
-            continue
-        if path.name.endswith(".msi.zip") and path.name[: -len(".zip")] in names:
-            continue
-        yield path
-
-
-def _sig(path: Path) -> Path:
-    return path.with_name(path.name + ".sig")
-
-
-def _overridden(path: Path, overrides: Mapping[str, str]) -> str | None:
-    for file, key in overrides.items():
-        if file in (path.name, str(path)) or Path(file).resolve() == path.resolve():
-            return key
-    return None
-
-
-# --- the version ---------------------------------------------------------------------------
-
-
-def default_version(start: Path) -> str:
-    """The version in the nearest tauri.conf.json, else Cargo.toml, else the git tag."""
-    for directory in (start, *start.parents):
-        for base in (directory, directory / "src-tauri"):
-            version = _tauri_conf_version(base / "tauri.conf.json")
-            if version:
-                return version
-    for directory in (start, *start.parents):
-        for base in (directory, directory / "src-tauri"):
-            version = _cargo_version(base / "Cargo.toml")
-            if version:
-                return version
-    try:
-        tag = subprocess.run(
-            ["git", "describe", "--tags", "--exact-match"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        tag = ""
-    if tag:
-        return tag.removeprefix("v")
-    raise PublishError(
-        "no version: pass --version, or run where tauri.conf.json or Cargo.toml has one, "
-        "or on a commit tagged v*"
-    )
-
-
-def _tauri_conf_version(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    try:
-        version = json.loads(path.read_text()).get("version")
-    except (ValueError, AttributeError) as error:
-        raise PublishError(f"cannot read {path}: {error}") from None
-    if isinstance(version, str) and version.endswith(".json"):
-        # Tauri v2 may point at a package.json whose version it uses.
-        return _tauri_conf_version(path.parent / version)
-    return version if isinstance(version, str) and version else None
-
-
-def _cargo_version(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    try:
-        version = tomllib.loads(path.read_text()).get("package", {}).get("version")
-    except tomllib.TOMLDecodeError as error:
-        raise PublishError(f"cannot read {path}: {error}") from None
-    return version if isinstance(version, str) else None  # not {workspace = true}
 
 
 # --- talking to the server ---------------------------------------------------------------
