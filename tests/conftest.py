@@ -8,6 +8,7 @@ from one migrated template, so every test starts from the committed migrations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
@@ -109,10 +111,25 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
 
 
 @pytest.fixture
-def bucket(s3: LocalS3, request: pytest.FixtureRequest) -> str:
+def bucket(s3: LocalS3) -> Iterator[str]:
+    """A bucket of the test's own, removed with everything in it afterwards: SeaweedFS
+    gives every bucket volumes of its own, and a run of a thousand would use them up."""
     name = f"t-{next(_buckets)}"
     s3.client.create_bucket(Bucket=name)
-    return name
+    yield name
+    with contextlib.suppress(BotoCoreError, ClientError):  # a test may have stopped S3
+        empty_bucket(s3, name)
+        s3.client.delete_bucket(Bucket=name)
+
+
+def empty_bucket(s3: LocalS3, name: str) -> None:
+    client = s3.client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+    for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
 
 
 _buckets = itertools.count(1)
