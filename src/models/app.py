@@ -12,7 +12,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from ferryman.models import audit_event, ids
+from ferryman.models import audit_event, channel, ids
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
@@ -38,6 +38,12 @@ class App(Model):
     public_key = fields.TextField(null=True)
     generation = fields.BigIntField(default=0, db_default=0)
     ci_may_publish = fields.BooleanField(default=False, db_default=False)
+    # The channel order, most stable first, comma-separated (see models/channel.py).
+    channels = fields.CharField(
+        max_length=channel.STORED_MAX,
+        default=channel.stored(channel.DEFAULT_ORDER),
+        db_default=channel.stored(channel.DEFAULT_ORDER),
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -56,6 +62,7 @@ class AppChanges:
     description: str | None = None
     public_key: str | None = None
     ci_may_publish: bool | None = None
+    channels: list[str] | None = None
 
 
 async def bump_generation(app_id: str) -> None:
@@ -106,6 +113,8 @@ async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
     values = _validated(changes)
     if not values:
         return app
+    if "channels" in values:
+        await _check_channels_in_use(app, channel.order_of(values["channels"]))
     changed = ", ".join(sorted(values))
     try:
         async with in_transaction():
@@ -177,6 +186,9 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
         values["description"] = changes.description or None
     if changes.ci_may_publish is not None:
         values["ci_may_publish"] = changes.ci_may_publish
+    if changes.channels is not None:
+        order = channel.validated_order(changes.channels, ("input", "channels"))
+        values["channels"] = channel.stored(order)
     if changes.public_key is not None:
         if len(changes.public_key) > PUBLIC_KEY_MAX:
             raise InvalidInput(
@@ -186,6 +198,17 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
             )
         values["public_key"] = changes.public_key.strip() or None
     return values
+
+
+async def _check_channels_in_use(app: App, order: tuple[str, ...]) -> None:
+    used = set(await app.releases.all().distinct().values_list("channel", flat=True))
+    dropped = sorted(str(name) for name in used - set(order))
+    if dropped:
+        raise InvalidState(
+            f"releases of {app.slug} are on {', '.join(dropped)}: keep those channels, or move "
+            "the releases to another channel first",
+            ("input", "channels"),
+        )
 
 
 def _slug_taken(slug: str) -> Taken:

@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 
 from ferryman.models import app as apps
+from ferryman.models import channel as channels
 from ferryman.models.actor import Actor
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
@@ -33,6 +34,7 @@ class Offer:
     notes: str | None
     pub_date: datetime | None
     files: dict[str, tuple[str, str]]  # platform key -> (url, signature)
+    rank: int = 0  # its channel's place in the app's order (0: the most stable)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,17 +67,36 @@ class Choice:
 class OfferIndex:
     """One app's published releases, arranged for constant-time choices."""
 
-    def __init__(self, app_id: str, slug: str, offers: list[Offer]) -> None:
+    def __init__(
+        self, app_id: str, slug: str, offers: list[Offer], order: tuple[str, ...] = ("stable",)
+    ) -> None:
         self.app_id = app_id
         self.slug = slug
-        self.newest: dict[str, Offer] = {}  # platform key -> newest offer having it
-        self.newest_for_os: dict[str, Offer] = {}  # os -> newest offer with any key of it
-        for offer in sorted(offers, key=lambda o: o.version):
-            for key in offer.files:
-                self.newest[key] = offer
-                self.newest_for_os[key.split("-", 1)[0]] = offer
+        self.order = order
+        # Per channel rank: platform key -> the newest offer having it, and OS -> the newest
+        # offer with any key of it, among that channel's releases and the more stable ones.
+        self._newest: list[dict[str, Offer]] = []
+        self._newest_for_os: list[dict[str, Offer]] = []
+        ordered = sorted(offers, key=lambda o: o.version)
+        for rank in range(len(order)):
+            newest: dict[str, Offer] = {}
+            newest_for_os: dict[str, Offer] = {}
+            for offer in ordered:
+                if offer.rank <= rank:
+                    for key in offer.files:
+                        newest[key] = offer
+                        newest_for_os[key.split("-", 1)[0]] = offer
+            self._newest.append(newest)
+            self._newest_for_os.append(newest_for_os)
 
-    def key_for(self, os: str, arch: str, bundle: str | None) -> str:
+    def rank(self, channel: str | None) -> int | None:
+        """The rank of ``channel`` (None: the most stable), or None when the app has none
+        of that name."""
+        if channel is None:
+            return 0
+        return self.order.index(channel) if channel in self.order else None
+
+    def key_for(self, os: str, arch: str, bundle: str | None, rank: int = 0) -> str:
         """The platform key an install is served by.
 
         An installer-specific key (``linux-x86_64-deb``) wins over the plain one whenever
@@ -83,21 +104,21 @@ class OfferIndex:
         """
         plain = f"{os}-{arch}"
         specific = f"{plain}-{bundle}"
-        return specific if bundle and specific in self.newest else plain
+        return specific if bundle and specific in self._newest[rank] else plain
 
     def for_platform(
-        self, os: str, arch: str, bundle: str | None, current: Version
+        self, os: str, arch: str, bundle: str | None, current: Version, rank: int = 0
     ) -> Choice | None:
         """The offer for one install, or None for "no update"."""
-        key = self.key_for(os, arch, bundle)
-        offer = self.newest.get(key)
+        key = self.key_for(os, arch, bundle, rank)
+        offer = self._newest[rank].get(key)
         if offer is None or not offer.version > current:
             return None
         return Choice(offer, key)
 
-    def for_os(self, os: str, current: Version) -> Choice | None:
+    def for_os(self, os: str, current: Version, rank: int = 0) -> Choice | None:
         """The offer listing every platform of an OS (for a check without an arch)."""
-        offer = self.newest_for_os.get(os)
+        offer = self._newest_for_os[rank].get(os)
         if offer is None or not offer.version > current:
             return None
         return Choice(offer, os)
@@ -109,8 +130,9 @@ async def load(app: App) -> OfferIndex:
     A release published between them has artifacts but no row here: they are left out
     (that publish changes the app's generation, so this index is rebuilt anyway).
     """
+    order = channels.order_of(app.channels)
     releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
-        "id", "version", "notes", "pub_date"
+        "id", "version", "notes", "pub_date", "channel"
     )
     files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
     artifacts = await Artifact.filter(
@@ -132,11 +154,12 @@ async def load(app: App) -> OfferIndex:
             notes=r["notes"],
             pub_date=r["pub_date"],
             files=files[r["id"]],
+            rank=order.index(r["channel"]),
         )
         for r in releases
-        if files[r["id"]]
+        if files[r["id"]] and r["channel"] in order
     ]
-    return OfferIndex(app.id, app.slug, offers)
+    return OfferIndex(app.id, app.slug, offers, order)
 
 
 class SkipReason(enum.Enum):

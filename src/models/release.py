@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
+from ferryman.models import channel as channels
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
@@ -39,6 +40,7 @@ class Release(Model):
     )
     version = fields.CharField(max_length=VERSION_LENGTH)
     notes = fields.TextField(null=True)
+    channel = fields.CharField(max_length=32, default="stable", db_default="stable")
     status = fields.CharEnumField(ReleaseStatus, max_length=16, default=ReleaseStatus.DRAFT)
     pub_date = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -59,6 +61,7 @@ class ReleaseChanges:
 
     version: str | None = None
     notes: str | None = None
+    channel: str | None = None
 
 
 async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("id",)) -> Release:
@@ -75,9 +78,13 @@ async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
         raise InvalidInput("version is required", ("input", "version"))
     version = _parse_version(changes.version)
     notes = _validated_notes(changes.notes)
+    order = channels.order_of(app.channels)
+    on = order[0] if changes.channel is None else _validated_channel(order, changes.channel)
     try:
         async with in_transaction():
-            release = await Release.create(id=new_id("rel"), app=app, version=version, notes=notes)
+            release = await Release.create(
+                id=new_id("rel"), app=app, version=version, notes=notes, channel=on
+            )
             await audit_event.record(
                 actor, "release.create", release.id, app.id, f"created draft {app.slug} {version}"
             )
@@ -103,6 +110,9 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
             values["version"] = version
     if changes.notes is not None:
         values["notes"] = _validated_notes(changes.notes)
+    if changes.channel is not None and changes.channel != release.channel:
+        app = await release.app
+        values["channel"] = _validated_channel(channels.order_of(app.channels), changes.channel)
     if not values:
         return release
     live = release.status is not ReleaseStatus.DRAFT
@@ -249,6 +259,13 @@ def _validated_notes(notes: str | None) -> str | None:
             ("input", "notes"),
         )
     return notes or None
+
+
+def _validated_channel(order: tuple[str, ...], name: str) -> str:
+    field = ("input", "channel")
+    channels.validated_name(name, field)
+    channels.rank(order, name, field)
+    return name
 
 
 def _version_taken(app: App, version: str) -> Taken:

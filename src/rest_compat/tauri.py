@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from ferryman.metrics import NO_UPDATE, OFFER_HEADER
 from ferryman.models.app import SLUG_PATTERN
+from ferryman.models.channel import NAME as CHANNEL_NAME
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
 from ferryman.rest_compat.errors import error_response
 from ferryman.rest_compat.manifest import Resolver
@@ -40,6 +41,7 @@ class Check:
     os: str
     arch: str | None  # None: a bare-OS check, answered in the static format
     bundle: str | None
+    channel: str | None  # None: the app's most stable channel
     current: Version
     raw_path: bytes  # canonical, percent-encoded: what the origin sees behind the edge
     decoded_path: str
@@ -66,6 +68,7 @@ class Check:
         except InvalidVersion as error:
             raise BadCheck(f"current version: {error}") from None
         bundle = _bundle(os, query)
+        channel = _channel(query)
         version = quote(str(current), safe="")
         if len(parts) == 5:
             canonical = f"/{slug}/update/{os}/{arch}/{version}"
@@ -76,11 +79,16 @@ class Check:
             os=os,
             arch=arch_or_none,
             bundle=bundle,
+            channel=channel,
             current=current,
             raw_path=canonical.encode(),
             decoded_path=unquote(canonical),
-            query=f"bundle_type={bundle}".encode() if bundle else b"",
-            key=(slug, os, arch_or_none, bundle, str(current), len(parts)),
+            query="&".join(
+                f"{name}={value}"
+                for name, value in (("bundle_type", bundle), ("channel", channel))
+                if value
+            ).encode(),
+            key=(slug, os, arch_or_none, bundle, channel, str(current), len(parts)),
         )
 
 
@@ -121,10 +129,20 @@ async def check(request: Request) -> Response:
         response.headers.update(policy.headers(parsed.slug, 404))
         return response
     index = manifests.index
+    rank = index.rank(parsed.channel)
+    if rank is None:
+        response = error_response(
+            400,
+            "INVALID_INPUT",
+            f"channel {parsed.channel!r} is not one of this app's channels: "
+            f"{', '.join(index.order)}",
+        )
+        response.headers.update(policy.headers(parsed.slug, 400))
+        return response
     if parsed.arch is None:
-        choice = index.for_os(parsed.os, parsed.current)
+        choice = index.for_os(parsed.os, parsed.current, rank)
     else:
-        choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current)
+        choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current, rank)
     headers = policy.headers(parsed.slug, 200)
     headers[OFFER_HEADER] = NO_UPDATE if choice is None else str(choice.offer.version)
     if choice is None:
@@ -164,6 +182,19 @@ def _check_target(os: str, arch: str | None) -> None:
             f"target {os}{'-' + arch if arch else ''} is not one the updater sends: OS one of "
             f"{', '.join(OPERATING_SYSTEMS)}; arch one of {', '.join(ARCHITECTURES)}"
         )
+
+
+def _channel(query: str) -> str | None:
+    values = parse_qs(query, keep_blank_values=True).get("channel", [])
+    if not values or values[-1] == "":
+        return None
+    channel = values[-1]
+    if not CHANNEL_NAME.fullmatch(channel):
+        raise BadCheck(
+            f"channel {channel[:40]!r} is not a channel name: lowercase letters, digits and "
+            "dashes, starting with a letter (for example beta)"
+        )
+    return channel
 
 
 def _bundle(os: str, query: str) -> str | None:

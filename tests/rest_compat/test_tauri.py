@@ -36,6 +36,7 @@ async def publish(
     platforms: list[str],
     notes: str | None = "Notes",
     status: ReleaseStatus = ReleaseStatus.PUBLISHED,
+    channel: str | None = None,
 ) -> str:
     """A release with READY artifacts, published through the domain rules."""
     console = Actor.console()
@@ -43,7 +44,7 @@ async def publish(
         console, apps.AppChanges(slug=slug, name=slug)
     )
     release = await releases.create(
-        console, app.id, releases.ReleaseChanges(version=version, notes=notes)
+        console, app.id, releases.ReleaseChanges(version=version, notes=notes, channel=channel)
     )
     for platform in platforms:
         await Artifact.create(

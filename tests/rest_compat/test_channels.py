@@ -1,0 +1,107 @@
+"""Channels on the update path: an install sees its channel and every more stable one."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from ferryman.models import app as apps
+from ferryman.models import release as releases
+from ferryman.models.actor import Actor
+from ferryman.models.errors import InvalidInput, InvalidState
+from tests.rest_compat.test_tauri import publish
+
+LINUX = ["linux-x86_64"]
+
+
+async def offered(client: httpx.AsyncClient, current: str, channel: str | None) -> str | None:
+    query = f"?channel={channel}" if channel else ""
+    response = await client.get(f"/my-app/update/linux/x86_64/{current}{query}")
+    if response.status_code == 204:
+        return None
+    assert response.status_code == 200, response.text
+    version: str = response.json()["version"]
+    return version
+
+
+async def test_a_beta_user_converges_back_to_stable(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await publish("my-app", "1.0.0", LINUX)
+    await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
+
+    assert await offered(client, "1.0.0", None) is None  # stable sees no beta
+    assert await offered(client, "1.0.0", "stable") is None
+    assert await offered(client, "1.0.0", "beta") == "1.1.0-beta.1"
+
+    await publish("my-app", "1.1.0", LINUX)  # stable overtakes beta
+
+    assert await offered(client, "1.1.0-beta.1", "beta") == "1.1.0"
+    assert await offered(client, "1.0.0", None) == "1.1.0"
+
+
+async def test_a_less_stable_channel_sees_every_more_stable_one(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await publish("my-app", "1.0.0", LINUX)
+    await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
+    await publish("my-app", "1.2.0-alpha.1", LINUX, channel="alpha")
+
+    assert await offered(client, "1.0.0", "nightly") == "1.2.0-alpha.1"
+    assert await offered(client, "1.0.0", "alpha") == "1.2.0-alpha.1"
+    assert await offered(client, "1.0.0", "beta") == "1.1.0-beta.1"
+    assert await offered(client, "0.9.0", "stable") == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("channel", "says"),
+    [
+        ("qa", "not one of this app's channels: stable, beta, alpha, nightly"),
+        ("Beta", "is not a channel name"),
+        ("b%00", "is not a channel name"),
+    ],
+    ids=["unknown", "upper-case", "nul"],
+)
+async def test_a_bad_channel_is_a_clear_400(
+    client: httpx.AsyncClient, app: Starlette, channel: str, says: str
+) -> None:
+    await publish("my-app", "1.0.0", LINUX)
+
+    response = await client.get(f"/my-app/update/linux/x86_64/0.9.0?channel={channel}")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_INPUT"
+    assert says in response.json()["error"]["message"]
+
+
+async def test_an_apps_own_order_decides(client: httpx.AsyncClient, app: Starlette) -> None:
+    console = Actor.console()
+    created = await apps.create(
+        console, apps.AppChanges(slug="my-app", name="My App", channels=["production", "canary"])
+    )
+    await publish("my-app", "1.0.0", LINUX)  # on the app's first channel
+    await publish("my-app", "1.1.0", LINUX, channel="canary")
+
+    assert await offered(client, "0.9.0", None) == "1.0.0"
+    assert await offered(client, "0.9.0", "canary") == "1.1.0"
+    with pytest.raises(InvalidInput, match="not one of this app's channels: production, canary"):
+        await releases.create(
+            console, created.id, releases.ReleaseChanges(version="2.0.0", channel="beta")
+        )
+    with pytest.raises(InvalidState, match="releases of my-app are on canary"):
+        await apps.update(console, created.id, apps.AppChanges(channels=["production"]))
+
+
+@pytest.mark.parametrize(
+    ("channels", "says"),
+    [([], "1 to 16 names"), (["stable", "stable"], "twice"), (["Stable"], "not a channel name")],
+    ids=["none", "twice", "upper-case"],
+)
+async def test_a_bad_channel_order_is_refused(
+    app: Starlette, channels: list[str], says: str
+) -> None:
+    with pytest.raises(InvalidInput, match=says):
+        await apps.create(
+            Actor.console(), apps.AppChanges(slug="my-app", name="My App", channels=channels)
+        )
