@@ -41,6 +41,7 @@ class Submission:
     notes: str | None
     artifacts: list[SubmittedArtifact]
     auto_publish: bool = False
+    channel: str | None = None  # None: a new draft goes to the app's first channel
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ async def submit(
     for _ in range(_RACE_ATTEMPTS):
         try:
             async with in_transaction():
-                release, created = await _draft(actor, app.id, version, submission.notes)
+                release, created = await _draft(actor, app.id, version, submission)
                 if release.status is not ReleaseStatus.DRAFT:  # published meanwhile
                     break
                 changed = await _write(actor, release, app, submission, news, reads, store, parse)
@@ -116,8 +117,11 @@ async def _write(
 ) -> bool:
     """The draft's notes and artifacts as submitted; True when anything changed."""
     changed = False
-    if submission.notes is not None and submission.notes != release.notes:
-        await releases.update(actor, release.id, releases.ReleaseChanges(notes=submission.notes))
+    notes = submission.notes if submission.notes != release.notes else None
+    channel = submission.channel if submission.channel != release.channel else None
+    if notes is not None or channel is not None:
+        changes = releases.ReleaseChanges(notes=notes, channel=channel)
+        await releases.update(actor, release.id, changes)
         changed = True
     for item, new in zip(submission.artifacts, news, strict=True):
         if await _same_ready(release.id, item):
@@ -136,7 +140,7 @@ async def _write(
 
 async def _already_out(release: Release, submission: Submission) -> Outcome:
     """A submission of a version that is no longer a draft: the same one changes nothing."""
-    if await _matches(release, submission.notes, submission.artifacts):
+    if await _matches(release, submission):
         return Outcome(
             release,
             False,
@@ -193,13 +197,15 @@ def _checked_files(
 
 
 async def _draft(
-    actor: Actor, app_id: str, version: str, notes: str | None
+    actor: Actor, app_id: str, version: str, submission: Submission
 ) -> tuple[Release, bool]:
     existing = await Release.get_or_none(app_id=app_id, version=version)
     if existing is not None:
         return existing, False
     try:
-        changes = releases.ReleaseChanges(version=version, notes=notes)
+        changes = releases.ReleaseChanges(
+            version=version, notes=submission.notes, channel=submission.channel
+        )
         return await releases.create(actor, app_id, changes), True
     except Taken:  # another job of the same pipeline created it a moment ago
         return await Release.get(app_id=app_id, version=version), False
@@ -215,10 +221,12 @@ async def _same_ready(release_id: str, item: SubmittedArtifact) -> bool:
     )
 
 
-async def _matches(release: Release, notes: str | None, items: list[SubmittedArtifact]) -> bool:
-    if notes is not None and notes != release.notes:
+async def _matches(release: Release, submission: Submission) -> bool:
+    if submission.notes is not None and submission.notes != release.notes:
         return False
-    for item in items:
+    if submission.channel is not None and submission.channel != release.channel:
+        return False
+    for item in submission.artifacts:
         if not await _same_ready(release.id, item):
             return False
     return True

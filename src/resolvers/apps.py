@@ -9,6 +9,7 @@ import strawberry
 
 from ferryman import models
 from ferryman.models import app as apps
+from ferryman.models import channel as channels
 from ferryman.models.errors import DomainError
 from ferryman.models.status import ReleaseStatus
 from ferryman.resolvers.context import Info
@@ -35,6 +36,11 @@ class App(Node):
     ci_may_publish: bool = strawberry.field(
         description="Whether CI keys may publish releases of this app (off by default)."
     )
+    channels: list[str] = strawberry.field(
+        description="Release channels, the most stable first. An install on a channel is "
+        "offered that channel's releases and every more stable one's; new releases go to the "
+        "first unless they name another."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -47,6 +53,7 @@ class App(Node):
             description=app.description,
             public_key=app.public_key,
             ci_may_publish=app.ci_may_publish,
+            channels=list(channels.order_of(app.channels)),
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -95,6 +102,9 @@ class AppCreateInput:
     description: str | None = None
     public_key: str | None = None
     ci_may_publish: bool | None = None
+    channels: list[str] | None = strawberry.field(
+        default=None, description="Default: stable, beta, alpha, nightly."
+    )
 
 
 @strawberry.input(description="Fields to change; omitted fields keep their value.")
@@ -104,6 +114,9 @@ class AppUpdateInput:
     description: str | None = None
     public_key: str | None = None
     ci_may_publish: bool | None = None
+    channels: list[str] | None = strawberry.field(
+        default=None, description="A channel that releases are on cannot be left out."
+    )
 
 
 @strawberry.type
@@ -186,4 +199,5 @@ def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
         description=input.description,
         public_key=input.public_key,
         ci_may_publish=input.ci_may_publish,
+        channels=input.channels,
     )

@@ -24,6 +24,7 @@ strawberry.enum(ReleaseStatus, name="ReleaseStatus")
 class Release(Node):
     version: str
     notes: str | None = strawberry.field(description="Markdown release notes.")
+    channel: str = strawberry.field(description="One of its app's channels.")
     status: ReleaseStatus
     pub_date: datetime | None = strawberry.field(description="When it was published.")
     created_at: datetime
@@ -36,6 +37,7 @@ class Release(Node):
             id=strawberry.ID(release.id),
             version=release.version,
             notes=release.notes,
+            channel=release.channel,
             status=release.status,
             pub_date=release.pub_date,
             created_at=release.created_at,
@@ -58,12 +60,16 @@ class Release(Node):
 class ReleaseCreateInput:
     version: str = strawberry.field(description="MAJOR.MINOR.PATCH[-pre][+build].")
     notes: str | None = None
+    channel: str | None = strawberry.field(
+        default=None, description="One of the app's channels; default: its first."
+    )
 
 
 @strawberry.input(description="Fields to change; the version only while the release is a draft.")
 class ReleaseUpdateInput:
     version: str | None = None
     notes: str | None = None
+    channel: str | None = None
 
 
 @strawberry.type
@@ -104,7 +110,9 @@ class ReleaseMutation:
     async def release_create(
         self, info: Info, app_id: strawberry.ID, input: ReleaseCreateInput
     ) -> ReleaseCreatePayload:
-        changes = releases.ReleaseChanges(version=input.version, notes=input.notes)
+        changes = releases.ReleaseChanges(
+            version=input.version, notes=input.notes, channel=input.channel
+        )
         release = await releases.create(info.context.actor, app_id, changes)
         return ReleaseCreatePayload(release=Release.from_model(release))
 
@@ -112,7 +120,9 @@ class ReleaseMutation:
     async def release_update(
         self, info: Info, id: strawberry.ID, input: ReleaseUpdateInput
     ) -> ReleaseUpdatePayload:
-        changes = releases.ReleaseChanges(version=input.version, notes=input.notes)
+        changes = releases.ReleaseChanges(
+            version=input.version, notes=input.notes, channel=input.channel
+        )
         release = await releases.update(info.context.actor, id, changes)
         return ReleaseUpdatePayload(release=Release.from_model(release))
 
@@ -135,3 +145,7 @@ class ReleaseMutation:
     async def release_archive(self, info: Info, id: strawberry.ID) -> ReleaseArchivePayload:
         release = await releases.archive(info.context.actor, id)
         return ReleaseArchivePayload(release=Release.from_model(release))
+
+
+def _changes(input: ReleaseCreateInput | ReleaseUpdateInput) -> releases.ReleaseChanges:
+    return releases.ReleaseChanges(version=input.version, notes=input.notes, channel=input.channel)

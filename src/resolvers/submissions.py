@@ -22,6 +22,9 @@ class CiArtifactInput:
 class CiReleaseSubmitInput:
     version: str
     notes: str | None = None
+    channel: str | None = strawberry.field(
+        default=None, description="One of the app's channels; a new draft's default: its first."
+    )
     artifacts: list[CiArtifactInput] = strawberry.field(default_factory=list)
     auto_publish: bool = strawberry.field(
         default=False,
@@ -56,6 +59,7 @@ class SubmissionMutation:
                 for a in input.artifacts
             ],
             auto_publish=input.auto_publish,
+            channel=input.channel,
         )
         outcome = await submissions.submit(
             info.context.actor, app_slug, submission, info.context.storage, Verifier.for_upload

@@ -1,6 +1,8 @@
 """``POST /ci/apps/{app_slug}/releases``: the original CI contract, body as the seed has it.
 
 ``{"version", "notes", "artifacts": [{"platform", "signature", "r2_key"}], "auto_publish"}``
+(and an optional ``"channel"``).
+
 The rules are ``models.submission``'s, shared with ``ciReleaseSubmit``: this module only
 reads the request and words the answer (201 created, 200 updated or unchanged, JSON 4xx).
 """
@@ -45,7 +47,7 @@ async def submit_release(request: Request) -> JSONResponse:
             "INVALID_INPUT",
             f"the body is not a release submission ({error}); send JSON "
             '{"version", "notes", "artifacts": [{"platform", "signature", "r2_key"}], '
-            '"auto_publish"}',
+            '"auto_publish", "channel"}',
         )
     storage: Storage = request.app.state.storage
     try:
@@ -90,8 +92,11 @@ def _submission(data: Any) -> submissions.Submission:
     notes = data.get("notes")
     items = data.get("artifacts", [])
     auto_publish = data.get("auto_publish", False)
-    if not isinstance(version, str) or not (notes is None or isinstance(notes, str)):
-        raise TypeError("version and notes must be strings")
+    channel = data.get("channel")
+    if not isinstance(version, str) or not all(
+        value is None or isinstance(value, str) for value in (notes, channel)
+    ):
+        raise TypeError("version, notes and channel must be strings")
     if not isinstance(items, list) or not isinstance(auto_publish, bool):
         raise TypeError("artifacts must be a list and auto_publish true or false")
     artifacts = []
@@ -103,4 +108,4 @@ def _submission(data: Any) -> submissions.Submission:
         artifacts.append(
             submissions.SubmittedArtifact(item["platform"], item["signature"], item["r2_key"])
         )
-    return submissions.Submission(version, notes, artifacts, auto_publish)
+    return submissions.Submission(version, notes, artifacts, auto_publish, channel)

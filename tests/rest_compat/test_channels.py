@@ -10,6 +10,7 @@ from ferryman.models import app as apps
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
+from tests.conftest import GraphQL
 from tests.rest_compat.test_tauri import publish
 
 LINUX = ["linux-x86_64"]
@@ -105,3 +106,60 @@ async def test_a_bad_channel_order_is_refused(
         await apps.create(
             Actor.console(), apps.AppChanges(slug="my-app", name="My App", channels=channels)
         )
+
+
+APP_CREATE = """
+mutation ($input: AppCreateInput!) {
+  appCreate(input: $input) { app { id channels } userErrors { field message code } }
+}
+"""
+RELEASE_CREATE = """
+mutation ($appId: ID!, $input: ReleaseCreateInput!) {
+  releaseCreate(appId: $appId, input: $input) {
+    release { channel } userErrors { field message code }
+  }
+}
+"""
+SUBMIT = """
+mutation ($slug: String!, $input: CiReleaseSubmitInput!) {
+  ciReleaseSubmit(appSlug: $slug, input: $input) {
+    release { version channel } userErrors { field message code }
+  }
+}
+"""
+
+
+async def test_channels_through_graphql_and_ci(gql: GraphQL, admin_key: str) -> None:
+    app = (await gql(APP_CREATE, {"input": {"slug": "my-app", "name": "My App"}}, key=admin_key))[
+        "data"
+    ]["appCreate"]["app"]
+    assert app["channels"] == ["stable", "beta", "alpha", "nightly"]
+
+    default = await gql(
+        RELEASE_CREATE, {"appId": app["id"], "input": {"version": "1.0.0"}}, key=admin_key
+    )
+    beta = await gql(
+        RELEASE_CREATE,
+        {"appId": app["id"], "input": {"version": "1.1.0-beta.1", "channel": "beta"}},
+        key=admin_key,
+    )
+    unknown = await gql(
+        RELEASE_CREATE,
+        {"appId": app["id"], "input": {"version": "1.2.0", "channel": "qa"}},
+        key=admin_key,
+    )
+    submitted = await gql(
+        SUBMIT,
+        {"slug": "my-app", "input": {"version": "1.3.0", "channel": "nightly"}},
+        key=admin_key,
+    )
+
+    assert default["data"]["releaseCreate"]["release"]["channel"] == "stable"
+    assert beta["data"]["releaseCreate"]["release"]["channel"] == "beta"
+    errors = unknown["data"]["releaseCreate"]["userErrors"]
+    assert errors[0]["field"] == ["input", "channel"]
+    assert "stable, beta, alpha, nightly" in errors[0]["message"]
+    assert submitted["data"]["ciReleaseSubmit"]["release"] == {
+        "version": "1.3.0",
+        "channel": "nightly",
+    }
