@@ -167,6 +167,7 @@ class SkipReason(enum.Enum):
     ARCHIVED = "ARCHIVED"
     NO_ARTIFACT = "NO_ARTIFACT"
     ARTIFACT_NOT_READY = "ARTIFACT_NOT_READY"
+    CHANNEL = "CHANNEL"
     SUPERSEDED = "SUPERSEDED"
 
 
@@ -187,7 +188,13 @@ class Preview:
 
 
 async def preview(
-    actor: Actor, app_id: str, os: str, arch: str, bundle: str | None, current: str
+    actor: Actor,
+    app_id: str,
+    os: str,
+    arch: str,
+    bundle: str | None,
+    current: str,
+    channel: str | None = None,
 ) -> Preview:
     """Answer "why did my app get no update?" for one install's values."""
     app = await apps.get_visible(actor, app_id, ("appId",))
@@ -198,8 +205,9 @@ async def preview(
     except InvalidVersion as error:
         raise InvalidInput(str(error), ("currentVersion",)) from None
     index = await load(app)
-    choice = index.for_platform(os, arch, bundle, installed)
-    key = index.key_for(os, arch, bundle)
+    rank = channels.rank(index.order, channel or index.order[0], ("channel",))
+    choice = index.for_platform(os, arch, bundle, installed, rank)
+    key = index.key_for(os, arch, bundle, rank)
     newer = [
         release
         for release in await Release.filter(app_id=app.id).prefetch_related("artifacts")
@@ -207,14 +215,18 @@ async def preview(
         and (choice is None or release.id != choice.offer.release_id)
     ]
     newer.sort(key=lambda r: Version.parse(r.version), reverse=True)
-    return Preview(key, choice, [_skipped(release, key, choice) for release in newer])
+    seen = index.order[: rank + 1]
+    return Preview(key, choice, [_skipped(release, key, choice, seen) for release in newer])
 
 
-def _skipped(release: Release, key: str, choice: Choice | None) -> Skipped:
+def _skipped(release: Release, key: str, choice: Choice | None, seen: tuple[str, ...]) -> Skipped:
     if release.status is ReleaseStatus.DRAFT:
         return Skipped(release, SkipReason.DRAFT, "the release is a draft; publish it")
     if release.status is ReleaseStatus.ARCHIVED:
         return Skipped(release, SkipReason.ARCHIVED, "the release was archived")
+    if release.channel not in seen:
+        detail = f"it is on {release.channel}; this install sees {', '.join(seen)}"
+        return Skipped(release, SkipReason.CHANNEL, detail)
     artifact = next((a for a in release.artifacts if a.platform == key), None)
     if artifact is None:
         platforms = ", ".join(sorted(a.platform for a in release.artifacts)) or "none"

@@ -6,6 +6,8 @@ the very rule the updater route applies.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from ferryman.models import offer as offers
@@ -43,9 +45,13 @@ class PreviewQuery:
         arch: str,
         current_version: str,
         bundle_type: str | None = None,
+        channel: Annotated[
+            str | None,
+            strawberry.argument(description="The install's ?channel=; default: the app's first."),
+        ] = None,
     ) -> UpdatePreview:
         result = await offers.preview(
-            info.context.actor, app_id, target, arch, bundle_type, current_version
+            info.context.actor, app_id, target, arch, bundle_type, current_version, channel
         )
         choice = result.choice
         offered = None

@@ -110,3 +110,44 @@ async def test_preview_refuses_bad_values(
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert message in result["errors"][0]["message"]
+
+
+CHANNEL_PREVIEW = """
+query($appId: ID!, $current: String!, $channel: String) {
+  updatePreview(appId: $appId, target: "linux", arch: "x86_64", currentVersion: $current,
+                channel: $channel) {
+    status offered { version } skipped { release { version } reason detail }
+  }
+}
+"""
+
+
+async def test_preview_explains_a_release_on_a_less_stable_channel(
+    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+) -> None:
+    stable = await publish("my-app", "1.0.0", ["linux-x86_64"])
+    await publish("my-app", "1.1.0-beta.1", ["linux-x86_64"], channel="beta")
+    app_id = (await Release.get(id=stable)).app_id
+
+    on_stable = await gql(CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0"}, key=admin_key)
+    on_beta = await gql(
+        CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0", "channel": "beta"}, key=admin_key
+    )
+    unknown = await gql(
+        CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0", "channel": "qa"}, key=admin_key
+    )
+
+    stable_preview = on_stable["data"]["updatePreview"]
+    assert stable_preview["offered"] == {"version": "1.0.0"}
+    assert stable_preview["skipped"] == [
+        {
+            "release": {"version": "1.1.0-beta.1"},
+            "reason": "CHANNEL",
+            "detail": "it is on beta; this install sees stable",
+        }
+    ]
+    assert on_beta["data"]["updatePreview"]["offered"] == {"version": "1.1.0-beta.1"}
+    route = await client.get("/my-app/update/linux/x86_64/0.9.0?channel=beta")
+    assert route.json()["version"] == "1.1.0-beta.1"
+    assert unknown["data"] is None
+    assert "not one of this app's channels" in unknown["errors"][0]["message"]
