@@ -1,7 +1,9 @@
-"""API keys on the wire: their format, hashing, and turning a header into an Actor.
+"""Keys on the wire: their format, hashing, and turning a header into an Actor.
 
-A key is ``uk_live_`` followed by 40 random base62 characters. Only its SHA-256 is
-stored, so a database leak does not leak working keys, and the lookup is by hash.
+An API key is ``uk_live_`` followed by 40 random base62 characters; a licence key,
+which installed apps send on the update check, is ``lk_`` and 40 more. Only their
+SHA-256 is stored, so a database leak does not leak working keys, and the lookup is
+by hash.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ KEY_PREFIX = "uk_live_"
 SECRET_LENGTH = 40
 DISPLAY_LENGTH = len(KEY_PREFIX) + 4
 KEY_PATTERN = re.compile(r"uk_live_[0-9A-Za-z]{32,120}")
+LICENSE_PREFIX = "lk_"
+LICENSE_PATTERN = re.compile(r"lk_[0-9A-Za-z]{32,120}")
 LAST_USED_PRECISION = timedelta(minutes=1)
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -40,9 +44,32 @@ class MintedKey:
     prefix: str
 
 
-def mint() -> MintedKey:
-    secret = KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
-    return MintedKey(secret=secret, key_hash=hash_key(secret), prefix=secret[:DISPLAY_LENGTH])
+def mint(prefix: str = KEY_PREFIX) -> MintedKey:
+    """A new API key, or with ``LICENSE_PREFIX`` a new licence key."""
+    secret = prefix + "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
+    return MintedKey(secret=secret, key_hash=hash_key(secret), prefix=secret[: len(prefix) + 4])
+
+
+def license_key(authorization: str | None, x_license_key: str | None) -> str | None:
+    """The licence key an installed app sent (``Authorization: Bearer lk_…`` or
+    ``X-License-Key``), None when it sent none, or AuthenticationError when malformed."""
+    token = x_license_key
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthenticationError(
+                "malformed Authorization header: expected 'Bearer <licence key>'"
+            )
+        token = value
+    if token is None:
+        return None
+    token = token.strip()
+    if not LICENSE_PATTERN.fullmatch(token):
+        raise AuthenticationError(
+            f"malformed licence key: keys look like {LICENSE_PREFIX} followed by at least 32 "
+            "letters and digits"
+        )
+    return token
 
 
 def hash_key(secret: str) -> str:

@@ -1,7 +1,8 @@
 """Logging: one JSON object per line (or plain text for a terminal), with the request id,
 and with secrets masked however they got into a message.
 
-Masked: API keys (``uk_live_…``, all but the display prefix), presigned URL signatures
+Masked: API keys (``uk_live_…``) and licence keys (``lk_…``), all but the display
+prefix; presigned URL signatures
 (``X-Amz-Signature=``) and minisign signatures (base64 text, which is how Tauri ships them).
 """
 
@@ -17,6 +18,7 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 
 _SECRETS = (
     (re.compile(r"(uk_live_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
+    (re.compile(r"\b(lk_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
     # base64 of "untrusted comment:": a whole .sig file, as Tauri and CI send it
     (re.compile(r"dW50cnVzdGVkIGNvbW1lbnQ6[0-9A-Za-z+/=]*"), "[signature masked]"),

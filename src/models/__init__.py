@@ -11,6 +11,7 @@ from ferryman.models.audit_event import AuditEvent
 from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.generation import CacheCounter
+from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.release import Release
 
 __all__ = [
@@ -19,7 +20,9 @@ __all__ = [
     "Artifact",
     "AuditEvent",
     "CacheCounter",
+    "CoveragePeriod",
     "DownloadEvent",
     "EdgePurge",
+    "License",
     "Release",
 ]

@@ -17,9 +17,10 @@ from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
-from ferryman.models.status import ReleaseStatus
+from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 
 if TYPE_CHECKING:
+    from ferryman.models.license import License
     from ferryman.models.release import Release
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -28,6 +29,7 @@ RESERVED_SLUGS = frozenset({"graphql", "healthz", "readyz", "metrics", "static",
 NAME_MAX = 200
 DESCRIPTION_MAX = 2_000
 PUBLIC_KEY_MAX = 2_000
+GRACE_DAYS_MAX = 366
 
 
 class App(Model):
@@ -44,10 +46,20 @@ class App(Model):
         default=channel.stored(channel.DEFAULT_ORDER),
         db_default=channel.stored(channel.DEFAULT_ORDER),
     )
+    distribution = fields.CharEnumField(
+        Distribution, max_length=16, default=Distribution.OPEN, db_default="OPEN"
+    )
+    expired_policy = fields.CharEnumField(
+        ExpiredPolicy, max_length=16, default=ExpiredPolicy.MAINTAIN, db_default="MAINTAIN"
+    )
+    grace_days = fields.IntField(default=0, db_default=0)
+    # Clients on a yanked release are offered the newest release below it.
+    offer_downgrade_on_yank = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     releases: fields.ReverseRelation[Release]
+    licenses: fields.ReverseRelation[License]
 
     class Meta:
         table = "apps"
@@ -63,6 +75,10 @@ class AppChanges:
     public_key: str | None = None
     ci_may_publish: bool | None = None
     channels: list[str] | None = None
+    distribution: Distribution | None = None
+    expired_policy: ExpiredPolicy | None = None
+    grace_days: int | None = None
+    offer_downgrade_on_yank: bool | None = None
 
 
 async def bump_generation(app_id: str) -> None:
@@ -184,8 +200,16 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
                 ("input", "description"),
             )
         values["description"] = changes.description or None
-    if changes.ci_may_publish is not None:
-        values["ci_may_publish"] = changes.ci_may_publish
+    for name in ("ci_may_publish", "distribution", "expired_policy", "offer_downgrade_on_yank"):
+        if getattr(changes, name) is not None:
+            values[name] = getattr(changes, name)
+    if changes.grace_days is not None:
+        if not 0 <= changes.grace_days <= GRACE_DAYS_MAX:
+            raise InvalidInput(
+                f"graceDays must be 0 to {GRACE_DAYS_MAX}, got {changes.grace_days}",
+                ("input", "graceDays"),
+            )
+        values["grace_days"] = changes.grace_days
     if changes.channels is not None:
         order = channel.validated_order(changes.channels, ("input", "channels"))
         values["channels"] = channel.stored(order)

@@ -19,6 +19,8 @@ PREFIXES = {
     "key": "API key",
     "evt": "audit event",
     "dl": "download event",
+    "lic": "licence",
+    "per": "coverage period",
 }
 MAX_LENGTH = 32
 # The 26 characters after the prefix; anything else (NUL, spaces) is no id of ours.

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ferryman.models.artifact import Artifact
 
 NOTES_MAX = 100_000
+REASON_MAX = 500
 
 
 class Release(Model):
@@ -43,6 +44,11 @@ class Release(Model):
     channel = fields.CharField(max_length=32, default="stable", db_default="stable")
     status = fields.CharEnumField(ReleaseStatus, max_length=16, default=ReleaseStatus.DRAFT)
     pub_date = fields.DatetimeField(null=True)
+    # An admin's audited stand-in for pub_date when licences judge the release.
+    coverage_date = fields.DatetimeField(null=True)
+    rollout_percent = fields.SmallIntField(default=100, db_default=100)
+    yanked_at = fields.DatetimeField(null=True)
+    yank_reason = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -53,6 +59,11 @@ class Release(Model):
         table = "releases"
         unique_together = (("app", "version"),)
         indexes = (("app_id", "status"),)
+
+    @property
+    def effective_date(self) -> datetime | None:
+        """The date licences judge it by: the coverage date, else the publish time."""
+        return self.coverage_date or self.pub_date
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,7 +108,7 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
     release = await get_visible(actor, release_id)
     if release.status is not ReleaseStatus.DRAFT:
         actor.require_admin("editing a published or archived release")
-    values: dict[str, str | None] = {}
+    values: dict[str, object] = {}
     if changes.version is not None:
         version = _parse_version(changes.version)
         if version != release.version:
@@ -115,26 +126,18 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
         values["channel"] = _validated_channel(channels.order_of(app.channels), changes.channel)
     if not values:
         return release
-    live = release.status is not ReleaseStatus.DRAFT
+    changed = ", ".join(sorted(values))
     try:
-        async with in_transaction():
-            await Release.filter(id=release.id).update(**values)
-            if live:
-                await apps.bump_generation(release.app_id)
-            await audit_event.record(
-                actor,
-                "release.update",
-                release.id,
-                release.app_id,
-                f"changed {', '.join(sorted(values))} of release {release.version}",
-            )
+        return await _change_live(
+            actor,
+            release,
+            values,
+            "release.update",
+            f"changed {changed} of release {release.version}",
+        )
     except IntegrityError:
         app = await release.app
-        raise _version_taken(app, values["version"] or "") from None
-    updated = await Release.get(id=release.id)
-    if live:
-        await _announce(updated)
-    return updated
+        raise _version_taken(app, str(values["version"])) from None
 
 
 async def delete(actor: Actor, release_id: str) -> str:
@@ -212,6 +215,146 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
     return locked
 
 
+async def set_coverage_date(
+    actor: Actor, release_id: str, coverage_date: datetime | None, reason: str
+) -> Release:
+    """Date the release earlier for licences (to ship a fix to lapsed customers), or clear
+    the override (None); audited with the reason."""
+    actor.require_admin("setting a coverage date")
+    release = await get_visible(actor, release_id)
+    why = _validated_reason(reason)
+    if coverage_date is not None:
+        if coverage_date.tzinfo is None:
+            coverage_date = coverage_date.replace(tzinfo=UTC)
+        latest = release.pub_date or datetime.now(UTC)
+        if coverage_date > latest:
+            what = "publish time" if release.pub_date else "the present (it is not published)"
+            raise InvalidInput(
+                f"coverageDate {coverage_date.isoformat()} is later than its {what}, "
+                f"{latest.isoformat()}: an override may only date a release earlier",
+                ("coverageDate",),
+            )
+    shown = coverage_date.isoformat() if coverage_date else "its publish time"
+    return await _change_live(
+        actor,
+        release,
+        {"coverage_date": coverage_date},
+        "release.coverage_date",
+        f"dated {release.version} {shown} for licences: {why}",
+    )
+
+
+async def rollout(actor: Actor, release_id: str, percent: int) -> Release:
+    """Offer the release to ``percent`` of installs (by their install id's bucket)."""
+    release = await get_visible(actor, release_id)
+    app = await apps.App.get(id=release.app_id)
+    if not app.ci_may_publish:
+        actor.require_admin("changing a rollout")
+    if not 0 <= percent <= 100:
+        raise InvalidInput(
+            f"percent must be a whole number from 0 to 100, got {percent}", ("percent",)
+        )
+    if release.status is ReleaseStatus.ARCHIVED:
+        raise InvalidState(
+            f"release {release.version} is archived; it is offered to nobody", ("id",)
+        )
+    return await _change_live(
+        actor,
+        release,
+        {"rollout_percent": percent},
+        "release.rollout",
+        f"rolled {release.version} out to {percent}% of installs",
+    )
+
+
+async def yank(actor: Actor, release_id: str, reason: str) -> Release:
+    """Stop offering a published release at once; its files stay in storage."""
+    actor.require_admin("yanking a release")
+    release = await get_visible(actor, release_id)
+    why = _validated_reason(reason)
+    async with in_transaction():
+        locked = await _locked(release.id)
+        await _yank(actor, locked, why, "release.yank")
+    await _announce(locked)
+    return locked
+
+
+async def rollback(
+    actor: Actor, app_id: str, channel: str, reason: str | None
+) -> tuple[Release, Release]:
+    """Yank the channel's newest release and offer the one before it again (to every
+    install, should it have been in a partial rollout), in one audited step. Returns the
+    yanked release and the one offered now."""
+    actor.require_admin("rolling back a release")
+    app = await apps.get_visible(actor, app_id, ("appId",))
+    order = channels.order_of(app.channels)
+    rank = channels.rank(order, channel, ("channel",))
+    why = _validated_reason(reason or f"rolled back on {channel}")
+    async with in_transaction():
+        live = await Release.select_for_update().filter(
+            app_id=app.id, status=ReleaseStatus.PUBLISHED
+        )
+        visible = [r for r in live if r.channel in order[: rank + 1]]
+        visible.sort(key=lambda r: Version.parse(r.version), reverse=True)
+        newest = next((r for r in visible if r.channel == channel), None)
+        if newest is None:
+            raise InvalidState(f"{app.slug} has no published release on {channel}", ("channel",))
+        below = Version.parse(newest.version)
+        previous = next((r for r in visible if Version.parse(r.version) < below), None)
+        if previous is None:
+            raise InvalidState(
+                f"{newest.version} is the only release {channel} installs can be offered, so "
+                "there is nothing to roll back to; use releaseYank to withdraw it",
+                ("channel",),
+            )
+        await _yank(actor, newest, why, "release.rollback")
+        if previous.rollout_percent != 100:
+            previous.rollout_percent = 100
+            await previous.save(update_fields=["rollout_percent", "updated_at"])
+        await audit_event.record(
+            actor,
+            "release.rollback",
+            previous.id,
+            app.id,
+            f"rolled {channel} back from {newest.version} to {previous.version}: {why}",
+        )
+    generations.announce(app.slug)
+    return newest, previous
+
+
+async def _yank(actor: Actor, locked: Release, why: str, action: str) -> None:
+    if locked.status is not ReleaseStatus.PUBLISHED:
+        raise InvalidState(
+            f"release {locked.version} is {locked.status.value}; only published releases "
+            "can be yanked",
+            ("id",),
+        )
+    locked.status = ReleaseStatus.ARCHIVED
+    locked.yanked_at = datetime.now(UTC)
+    locked.yank_reason = why
+    await locked.save(update_fields=["status", "yanked_at", "yank_reason", "updated_at"])
+    await apps.bump_generation(locked.app_id)
+    await audit_event.record(
+        actor, action, locked.id, locked.app_id, f"yanked {locked.version}: {why}"
+    )
+
+
+async def _change_live(
+    actor: Actor, release: Release, values: dict[str, object], action: str, summary: str
+) -> Release:
+    """Set fields and audit; a live release's answers change, so its app's generation too."""
+    live = release.status is not ReleaseStatus.DRAFT
+    async with in_transaction():
+        await Release.filter(id=release.id).update(**values)
+        if live:
+            await apps.bump_generation(release.app_id)
+        await audit_event.record(actor, action, release.id, release.app_id, summary)
+    updated = await Release.get(id=release.id)
+    if live:
+        await _announce(updated)
+    return updated
+
+
 async def _require_ready_artifacts(release: Release) -> None:
     artifacts = await release.artifacts.all().order_by("platform")
     unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
@@ -259,6 +402,18 @@ def _validated_notes(notes: str | None) -> str | None:
             ("input", "notes"),
         )
     return notes or None
+
+
+def _validated_reason(reason: str) -> str:
+    reject_nul(reason, ("reason",))
+    why = reason.strip()
+    if not why or len(why) > REASON_MAX:
+        raise InvalidInput(
+            f"reason must be 1 to {REASON_MAX} characters, not blank: it is kept in the "
+            "audit trail",
+            ("reason",),
+        )
+    return why
 
 
 def _validated_channel(order: tuple[str, ...], name: str) -> str:

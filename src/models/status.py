@@ -19,3 +19,27 @@ class ArtifactStatus(enum.Enum):
     PENDING = "PENDING"
     READY = "READY"
     FAILED = "FAILED"
+
+
+class LicenseStatus(enum.Enum):
+    """An active licence is judged by its coverage; a suspended one may be reactivated,
+    a revoked one never."""
+
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    REVOKED = "REVOKED"
+
+
+class Distribution(enum.Enum):
+    """OPEN: anyone may update (no licence). LICENSED: the updater needs a licence key."""
+
+    OPEN = "OPEN"
+    LICENSED = "LICENSED"
+
+
+class ExpiredPolicy(enum.Enum):
+    """What a LICENSED app's lapsed licence still receives (after any grace days)."""
+
+    REVOKE = "REVOKE"  # nothing
+    MAINTAIN = "MAINTAIN"  # releases whose effective date falls in a covered period
+    ALLOW = "ALLOW"  # everything, including future releases
