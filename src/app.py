@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,8 +34,9 @@ from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
+from ferryman.rest_compat.links import DownloadLinks
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
-from ferryman.rest_compat.tauri import CachePolicy, cache_rule, check
+from ferryman.rest_compat.tauri import CachePolicy, CheckRule, check
 from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
 
@@ -53,12 +55,16 @@ def create_app(settings: Settings) -> Starlette:
         max_body_bytes=settings.graphql_max_body_bytes,
     )
 
-    resolver = Resolver()
+    # Without any configured secret (no S3 credentials either), links last one process.
+    secret = settings.signing_secret or secrets.token_urlsafe(32)
+    resolver = Resolver(DownloadLinks(secret, settings.base_url))
     edges: list[EdgeCache] = []
 
     def edge_cache(app: ASGIApp) -> ASGIApp:
         # Built by Starlette with the middleware stack; kept so changes can purge it.
-        edge = EdgeCache(app, rule=cache_rule, max_bytes=settings.edge_cache_bytes)
+        edge = EdgeCache(
+            app, rule=CheckRule(resolver), max_bytes=settings.edge_cache_bytes, credentials=True
+        )
         edges.append(edge)
         return edge
 

@@ -70,12 +70,18 @@ class Settings:
     graphql_max_page_size: int = 100
     graphql_max_body_bytes: int = 1024 * 1024
     metrics_token: str | None = None
+    link_secret: str | None = None
     cors_origins: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
         """The URL clients reach this server at, without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def signing_secret(self) -> str:
+        """Signs LICENSED apps' download links; every worker must hold the same one."""
+        return self.link_secret or self.s3_secret_access_key or ""
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -294,5 +300,6 @@ _PARSERS = {
     "graphql_max_page_size": _positive,
     "graphql_max_body_bytes": _positive,
     "metrics_token": _text,
+    "link_secret": _text,
     "cors_origins": _origins,
 }

@@ -79,7 +79,7 @@ class PathRule:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, scope: Scope) -> tuple[Hashable, Scope] | None:
+    async def __call__(self, scope: Scope) -> tuple[Hashable, Scope] | None:
         self.calls += 1
         if not scope["path"].startswith("/c/"):
             return None
@@ -596,7 +596,7 @@ async def test_websocket_and_lifespan_scopes_pass_through(stack: Stack) -> None:
     assert out == [{"type": "websocket.sent"}, {"type": "lifespan.sent"}]
 
 
-def normalising_rule(scope: Scope) -> tuple[Hashable, Scope] | None:
+async def normalising_rule(scope: Scope) -> tuple[Hashable, Scope] | None:
     """Like the updater route's rule: canonical path, one allowed query parameter, Host only."""
     path = scope["path"].lower()
     if not path.startswith("/c/"):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -39,10 +39,13 @@ from ferryman.edge_cache.entry import (
 
 __all__ = ["CacheRule", "EdgeCache"]
 
-CacheRule = Callable[[Scope], tuple[Hashable, Scope] | None]
+CacheRule = Callable[[Scope], Awaitable[tuple[Hashable | None, Scope] | None]]
 """Given a request scope, a route that declares itself cacheable returns (cache key, the scope to
 send to the origin — already normalised: canonical path, only the query parameters and headers the
-route needs). None: not cacheable, passed through untouched and answered ``DYNAMIC``."""
+route needs). None: not cacheable, passed through untouched and answered ``DYNAMIC``; a key of
+None: not cacheable either, but the origin gets the rule's scope (stripped of what the rule
+consumed, such as a credential it judged). A request carrying ``Authorization`` is never cached
+unless the edge was told the rule judges credentials itself."""
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,9 @@ class EdgeCache:
     """Cache responses of the routes a :data:`CacheRule` accepts, as Cloudflare's edge would.
 
     ``max_bytes`` bounds the memory held by entries (an LRU sized in bytes), whatever the key
-    space; ``clock`` is injectable so tests can move time instead of sleeping.
+    space; ``clock`` is injectable so tests can move time instead of sleeping. ``credentials``
+    says the rule judges ``Authorization`` itself (it keys on what the credential entitles to,
+    and keeps it from the origin); otherwise a request carrying one is never cached.
     """
 
     def __init__(
@@ -95,9 +100,11 @@ class EdgeCache:
         rule: CacheRule,
         max_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        credentials: bool = False,
     ) -> None:
         self.app = app
         self.rule = rule
+        self.credentials = credentials
         self.max_bytes = max_bytes
         self.clock = clock
         self._entries: LRUCache[Hashable, Entry] = LRUCache(max_bytes, getsizeof=sizeof)
@@ -141,16 +148,19 @@ class EdgeCache:
             return
         validator = None
         for name, value in scope["headers"]:
-            if name == b"authorization":
+            if name == b"authorization" and not self.credentials:
                 await self._dynamic(scope, receive, send)
                 return
             if name == b"if-none-match":
                 validator = value
-        match = self.rule(scope)
+        match = await self.rule(scope)
         if match is None:
             await self._dynamic(scope, receive, send)
             return
         key, origin_scope = match
+        if key is None:
+            await self._dynamic(origin_scope, receive, send)
+            return
         head = method == "HEAD"
         entry: Entry | None = None
         try:

@@ -10,7 +10,9 @@ from typing import Annotated
 
 import strawberry
 
+from ferryman import auth
 from ferryman.models import offer as offers
+from ferryman.models.errors import InvalidInput
 from ferryman.models.offer import SkipReason
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.releases import Release
@@ -27,7 +29,9 @@ class SkippedRelease:
 
 @strawberry.type(description="What the updater route would answer for one install.")
 class UpdatePreview:
-    status: int = strawberry.field(description="200 (an update) or 204 (none).")
+    status: int = strawberry.field(
+        description="200 (an update), 204 (none), or 401/403 (no usable licence)."
+    )
     platform_key: str = strawberry.field(description="The artifact platform key looked up.")
     offered: Release | None
     manifest: str | None = strawberry.field(description="The JSON the updater would receive.")
@@ -49,17 +53,33 @@ class PreviewQuery:
             str | None,
             strawberry.argument(description="The install's ?channel=; default: the app's first."),
         ] = None,
+        install_id: Annotated[
+            str | None,
+            strawberry.argument(description="The install's X-Install-Id (staged rollouts)."),
+        ] = None,
+        license_key: Annotated[
+            str | None,
+            strawberry.argument(description="The licence key the install sends (lk_…)."),
+        ] = None,
     ) -> UpdatePreview:
-        result = await offers.preview(
-            info.context.actor, app_id, target, arch, bundle_type, current_version, channel
+        license_hash = None
+        if license_key is not None:
+            try:
+                key = auth.license_key(None, license_key)
+            except auth.AuthenticationError as error:
+                raise InvalidInput(str(error), ("licenseKey",)) from None
+            license_hash = None if key is None else auth.hash_key(key)
+        install = offers.Install(
+            target, arch, bundle_type, current_version, channel, install_id, license_hash
         )
+        result = await offers.preview(info.context.actor, app_id, install)
         choice = result.choice
         offered = None
         if choice is not None:
             release = await info.context.loaders.release.load(choice.offer.release_id)
             offered = None if release is None else Release.from_model(release)
         return UpdatePreview(
-            status=204 if choice is None else 200,
+            status=result.status,
             platform_key=result.platform_key,
             offered=offered,
             manifest=None if choice is None else choice.manifest().decode(),

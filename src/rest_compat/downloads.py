@@ -1,7 +1,9 @@
 """Downloads: ``GET /dl/{app_slug}/{version}/{platform}`` → 302 to the file, counted.
 
 The redirect goes to the public bucket URL when one is configured, else to a presigned
-GET that expires soon. Counting must never slow a download down, so events are queued
+GET that expires soon. A LICENSED app's files are only reached through the signed,
+short-lived links its update checks hand out (``rest_compat.links``), and always by a
+presigned GET. Counting must never slow a download down, so events are queued
 in memory and written in batches by a background task.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -21,8 +24,9 @@ from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.errors import InvalidInput
 from ferryman.models.ids import new_id
 from ferryman.models.platform import validate_platform
-from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
 from ferryman.rest_compat.errors import error_response
+from ferryman.rest_compat.manifest import Resolver
 from ferryman.storage import Storage
 from ferryman.versions import InvalidVersion, Version
 
@@ -86,6 +90,21 @@ async def download(request: Request) -> Response:
             "NOT_FOUND",
             f"no published {platform[:64]} download of {slug[:64]} {version[:64]}",
         )
+    licensed = artifact.release.app.distribution is Distribution.LICENSED
+    if licensed:
+        resolver: Resolver = request.app.state.resolver
+        refusal = resolver.links.refusal(
+            slug,
+            version,
+            platform,
+            request.query_params.get("expires"),
+            request.query_params.get("token"),
+            time.time(),
+        )
+        if refusal is not None:
+            response = error_response(403, "FORBIDDEN", refusal)
+            response.headers["Cache-Control"] = "no-store"
+            return response
     storage: Storage = request.app.state.storage
     downloads: DownloadLog = request.app.state.downloads
     downloads.add(
@@ -98,7 +117,7 @@ async def download(request: Request) -> Response:
             ip_country=_country(request.headers.get("cf-ipcountry")),
         )
     )
-    if storage.download_base_url:
+    if storage.download_base_url and not licensed:
         target = f"{storage.download_base_url}/{quote(artifact.object_key)}"
     else:
         target = await storage.presign_get(artifact.object_key, PRESIGNED_SECONDS)
@@ -116,7 +135,7 @@ async def _published_artifact(slug: str, version: str, platform: str) -> Artifac
             platform=platform,
             status=ArtifactStatus.READY,
         )
-        .select_related("release")
+        .select_related("release__app")
         .first()
     )
 

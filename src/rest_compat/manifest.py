@@ -3,51 +3,116 @@
 An app's :class:`~ferryman.models.offer.OfferIndex` is built from the database on first
 use and dropped when the app's generation changes: at once for writes in this process
 (``generation.announce``), within a second for writes by other workers
-(:class:`GenerationWatcher`). The JSON of each answer is rendered once per index.
+(:class:`GenerationWatcher`). The JSON of each answer is rendered once per index (once
+per link expiry step for a LICENSED app, whose links are signed and short-lived).
+
+The licences checks present are remembered with the index, so they are dropped with it:
+a licence change bumps the app's generation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import datetime
 
+from cachetools import LRUCache
+
+from ferryman import auth
 from ferryman.background import BackgroundLoop
 from ferryman.metrics import RESOLVER_REBUILDS
 from ferryman.models import App
 from ferryman.models import generation as generations
+from ferryman.models import license as licenses
 from ferryman.models import offer as offers
-from ferryman.models.offer import Choice, OfferIndex
+from ferryman.models.license import Held
+from ferryman.models.offer import Choice, Offer, OfferIndex
+from ferryman.rest_compat.links import DownloadLinks
 
 log = logging.getLogger("ferryman.manifest")
 
 POLL_SECONDS = 0.5  # a write by another worker is seen within a second
+LICENSES_KEPT = 100_000  # per app: each costs a few hundred bytes
+VIEWS_KEPT = 1_024  # distinct exclusion sets per app (licence classes x rollout buckets)
 
 
 class Manifests:
     """One app's index, with each answer's JSON rendered at most once."""
 
-    def __init__(self, index: OfferIndex, generation: int) -> None:
+    def __init__(self, index: OfferIndex, generation: int, links: DownloadLinks) -> None:
         self.index = index
         self.generation = generation  # the app's, when the index was read
+        self._links = links
         self._bodies: dict[tuple[str, str], bytes] = {}
+        self._expires = 0
+        self._views: LRUCache[frozenset[str], OfferIndex] = LRUCache(VIEWS_KEPT)
+        self._held: LRUCache[str, Held] = LRUCache(LICENSES_KEPT)
+        # licence id -> (what it does not cover, until when that holds; None: for good)
+        self._uncovered: LRUCache[str, tuple[frozenset[str], datetime | None]] = LRUCache(
+            LICENSES_KEPT
+        )
 
     def body(self, choice: Choice) -> bytes:
         """The 200 body: the dynamic format for a platform key, static for a bare OS."""
+        if self.index.terms.licensed:
+            expires = self._links.expiry(time.time())
+            if expires != self._expires:
+                self._bodies, self._expires = {}, expires
         cache_key = (choice.offer.release_id, choice.key)
         body = self._bodies.get(cache_key)
         if body is None:
-            body = self._bodies[cache_key] = choice.manifest()
+            link = self._signed if self.index.terms.licensed else None
+            body = self._bodies[cache_key] = choice.manifest(link)
         return body
+
+    def view(self, excluded: frozenset[str]) -> OfferIndex:
+        """The index without these releases, built once per distinct set."""
+        if not excluded:
+            return self.index
+        view = self._views.get(excluded)
+        if view is None:
+            view = self._views[excluded] = self.index.without(excluded)
+        return view
+
+    async def license(self, key: str) -> Held | None:
+        """The app's licence with this key (None: not one of this app's)."""
+        digest = auth.hash_key(key)
+        held = self._held.get(digest)
+        if held is None:
+            held = await licenses.find(self.index.app_id, digest)
+            if held is not None:
+                self._held[digest] = held
+        return held
+
+    def uncovered(self, held: Held, now: datetime) -> frozenset[str]:
+        """The releases this licence does not cover now, worked out once per licence
+        (and again once it lapses)."""
+        known = self._uncovered.get(held.license_id)
+        if known is not None and (known[1] is None or now <= known[1]):
+            return known[0]
+        coverage = self.index.terms.coverage(held)
+        uncovered = self.index.uncovered(coverage, now)
+        self._uncovered[held.license_id] = (uncovered, coverage.changes_at(now))
+        return uncovered
+
+    def _signed(self, offer: Offer, platform: str) -> str:
+        return self._links.url(self.index.slug, str(offer.version), platform, self._expires)
 
 
 class Resolver:
     """Builds app indexes on first use, once per app however many checks arrive together."""
 
-    def __init__(self) -> None:
+    def __init__(self, links: DownloadLinks) -> None:
+        self.links = links
         self._apps: dict[str, Manifests] = {}
         self._building: dict[str, asyncio.Future[Manifests | None]] = {}
         self._epochs: dict[str, int] = {}
         self._needed: dict[str, int] = {}  # the least generation an index may be stored at
+
+    def loaded(self, slug: str) -> Manifests | None:
+        """The app's manifests when they are in memory (no waiting)."""
+        return self._apps.get(slug)
 
     async def manifests(self, slug: str) -> Manifests | None:
         """The app's manifests, or None when no app has this slug."""
@@ -80,7 +145,10 @@ class Resolver:
         epoch = self._epochs.get(slug, 0)
         try:
             app = await App.get_or_none(slug=slug)
-            manifests = None if app is None else Manifests(await offers.load(app), app.generation)
+            if app is None:
+                manifests = None
+            else:
+                manifests = Manifests(await offers.load(app), app.generation, self.links)
         finally:
             self._building.pop(slug, None)
         if manifests is not None:

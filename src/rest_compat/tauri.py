@@ -5,6 +5,10 @@ optional ``?bundle_type=``) and the original ``/{app}/update/{target}/{current_v
 where ``target`` is a platform key (``darwin-aarch64``) or a bare OS (``darwin``, which
 gets the static format listing every platform of that OS). 204 means "no update"; any
 non-2xx makes the client try its next endpoint.
+
+A LICENSED app's checks carry a licence key (401 without a usable one, 403 when it is
+suspended or revoked), and any check may carry ``X-Install-Id`` for staged rollouts:
+:mod:`ferryman.rest_compat.entitlement` turns both into what the install may not have.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from ferryman.metrics import NO_UPDATE, OFFER_HEADER
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.channel import NAME as CHANNEL_NAME
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
+from ferryman.models.registry import UNAVAILABLE
+from ferryman.rest_compat import entitlement
+from ferryman.rest_compat.entitlement import VERDICT, Refusal, Verdict
 from ferryman.rest_compat.errors import error_response
+from ferryman.rest_compat.links import LIFETIME
 from ferryman.rest_compat.manifest import Resolver
 from ferryman.versions import InvalidVersion, Version
 
@@ -98,15 +106,22 @@ _parse = functools.lru_cache(maxsize=16_384)(Check.parse)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CachePolicy:
-    """How long the edge may keep an answer (the client's own cache gets a minute)."""
+    """How long the edge may keep an answer (the client's own cache gets a minute).
+
+    A LICENSED app's answers carry links that expire, so they are kept (even stale)
+    well within a link's lifetime.
+    """
 
     ttl: int
 
-    def headers(self, slug: str, status: int) -> dict[str, str]:
+    def headers(self, slug: str, status: int, licensed: bool = False) -> dict[str, str]:
         ttl = self.ttl if status in (200, 204) else min(self.ttl, 60)
+        stale = 86400
+        if licensed:
+            ttl, stale = min(ttl, LIFETIME // 4), LIFETIME // 4
         return {
             "Cloudflare-CDN-Cache-Control": (
-                f"max-age={ttl}, stale-while-revalidate=60, stale-if-error=86400"
+                f"max-age={ttl}, stale-while-revalidate=60, stale-if-error={stale}"
             ),
             "Cache-Control": "private, max-age=60",
             "Cache-Tag": f"app:{slug}",
@@ -118,9 +133,7 @@ async def check(request: Request) -> Response:
     try:
         parsed = _parse(_raw_path(request.scope), request.url.query)
     except BadCheck as error:
-        response = error_response(400, "INVALID_INPUT", str(error))
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _refused(Refusal(400, "INVALID_INPUT", str(error)))
     resolver: Resolver = request.app.state.resolver
     policy: CachePolicy = request.app.state.cache_policy
     manifests = await resolver.manifests(parsed.slug)
@@ -128,7 +141,14 @@ async def check(request: Request) -> Response:
         response = error_response(404, "NOT_FOUND", f"no app has the slug {parsed.slug!r}")
         response.headers.update(policy.headers(parsed.slug, 404))
         return response
-    index = manifests.index
+    # Behind the edge cache the verdict was reached there, from headers the origin never
+    # gets to see; without one, it is reached here.
+    verdict: Verdict | None = request.scope.get("state", {}).get(VERDICT)
+    if verdict is None:
+        verdict = await entitlement.judge(manifests, request.scope["headers"])
+    if isinstance(verdict, Refusal):
+        return _refused(verdict)
+    index = manifests.view(verdict)
     rank = index.rank(parsed.channel)
     if rank is None:
         response = error_response(
@@ -143,7 +163,7 @@ async def check(request: Request) -> Response:
         choice = index.for_os(parsed.os, parsed.current, rank)
     else:
         choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current, rank)
-    headers = policy.headers(parsed.slug, 200)
+    headers = policy.headers(parsed.slug, 200, index.terms.licensed)
     headers[OFFER_HEADER] = NO_UPDATE if choice is None else str(choice.offer.version)
     if choice is None:
         return Response(status_code=204, headers=headers)
@@ -152,22 +172,50 @@ async def check(request: Request) -> Response:
     )
 
 
-def cache_rule(scope: Scope) -> tuple[Hashable, Scope] | None:
+class CheckRule:
     """The edge cache's view of a check: its key, and the canonical request for the origin.
 
     Anything that is not a well-formed check is not cacheable (and is answered by the
     route itself); unknown query parameters and headers never reach the key or the origin.
+    The licence and install id are judged here, before the lookup: the key holds the
+    verdict (what the install may not have), never the licence key, and the origin gets
+    the verdict instead of the headers. A refused check is passed on uncached.
     """
-    try:
-        parsed = _parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
-    except BadCheck:
-        return None
-    origin = dict(scope)
-    origin["path"] = parsed.decoded_path
-    origin["raw_path"] = parsed.raw_path
-    origin["query_string"] = parsed.query
-    origin["headers"] = [header for header in scope["headers"] if header[0] == b"host"]
-    return parsed.key, origin
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+
+    async def __call__(self, scope: Scope) -> tuple[Hashable | None, Scope] | None:
+        try:
+            parsed = _parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
+        except BadCheck:
+            return None
+        origin = dict(scope)
+        origin["path"] = parsed.decoded_path
+        origin["raw_path"] = parsed.raw_path
+        origin["query_string"] = parsed.query
+        origin["headers"] = [header for header in scope["headers"] if header[0] == b"host"]
+        try:
+            manifests = self.resolver.loaded(parsed.slug) or await self.resolver.manifests(
+                parsed.slug
+            )
+            if manifests is None or manifests.index.shared:
+                return parsed.key, origin
+            verdict = await entitlement.judge(manifests, scope["headers"])
+        except UNAVAILABLE:
+            return None  # the route answers the outage (503), and nothing is cached
+        origin["state"] = {**scope.get("state", {}), VERDICT: verdict}
+        if isinstance(verdict, Refusal):
+            return None, origin
+        return (parsed.key, verdict) if verdict else parsed.key, origin
+
+
+def _refused(refusal: Refusal) -> Response:
+    response = error_response(refusal.status, refusal.code, refusal.message)
+    response.headers["Cache-Control"] = "no-store"
+    if refusal.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="updates"'
+    return response
 
 
 def _raw_path(scope: Scope) -> str:

@@ -22,6 +22,7 @@ from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.rest_compat.links import DownloadLinks
 from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
 from ferryman.settings import Settings
 from tests.conftest import QueryCounter
@@ -296,7 +297,7 @@ async def test_an_announce_during_a_build_keeps_it_only_when_it_read_that_genera
 ) -> None:
     await publish("my-app", "1.0.0", ["linux-x86_64"])
     generation = (await apps.App.get(slug="my-app")).generation
-    resolver = Resolver()
+    resolver = Resolver(DownloadLinks("secret", "http://testserver"))
     building = asyncio.ensure_future(resolver.manifests("my-app"))
     await asyncio.sleep(0)  # the build has started reading
 

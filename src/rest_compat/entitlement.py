@@ -1,0 +1,72 @@
+"""What one update check is entitled to: the licence and install id it carries, turned
+into the set of releases it may not be offered, or a refusal.
+
+Installs with equal sets get equal answers, so the set (never the licence key) is what
+the edge cache keys on; for an OPEN app without a partial rollout it is empty for every
+install. The edge works it out before its lookup and hands it to the origin in the
+request's scope state, which a client cannot write; the licence header itself goes no
+further.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from ferryman import auth
+from ferryman.models.offer import INSTALL_ID, INSTALL_ID_RULE
+from ferryman.models.status import LicenseStatus
+from ferryman.rest_compat.manifest import Manifests
+
+VERDICT = "ferryman.entitlement"  # the scope state entry the edge fills in
+EVERYTHING: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    """A check that gets no answer: 401 (no usable licence), 403 (a licence that is
+    suspended or revoked) or 400; never cached."""
+
+    status: int
+    code: str
+    message: str
+
+
+Verdict = frozenset[str] | Refusal
+
+
+async def judge(manifests: Manifests, headers: list[tuple[bytes, bytes]]) -> Verdict:
+    """The releases this check may not be offered, from its raw request headers."""
+    index = manifests.index
+    if index.shared:
+        return EVERYTHING
+    authorization = license_header = install_id = None
+    for name, value in headers:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"x-license-key":
+            license_header = value.decode("latin-1")
+        elif name == b"x-install-id":
+            install_id = value.decode("latin-1").strip()
+    if install_id is not None and not INSTALL_ID.fullmatch(install_id):
+        return Refusal(400, "INVALID_INPUT", f"X-Install-Id {INSTALL_ID_RULE}")
+    outside = index.outside(install_id or None)
+    if not index.terms.licensed:
+        return outside
+    try:
+        key = auth.license_key(authorization, license_header)
+    except auth.AuthenticationError as error:
+        return Refusal(401, "UNAUTHENTICATED", str(error))
+    if key is None:
+        return Refusal(
+            401,
+            "UNAUTHENTICATED",
+            f"updates of {index.slug} need a licence: send 'Authorization: Bearer lk_…' "
+            "or 'X-License-Key: lk_…'",
+        )
+    held = await manifests.license(key)
+    if held is None:
+        return Refusal(401, "UNAUTHENTICATED", f"this key is not a licence of {index.slug}")
+    if held.status is not LicenseStatus.ACTIVE:
+        return Refusal(403, "FORBIDDEN", f"licence {held.prefix}… is {held.status.value.lower()}")
+    return manifests.uncovered(held, datetime.now(UTC)) | outside
