@@ -10,19 +10,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferryman import logs
+from ferryman import auth, logs
+from ferryman.models import app as apps
+from ferryman.models import license as licenses
+from ferryman.models.actor import Actor
+from ferryman.models.status import Distribution
 from tests.rest_compat.test_tauri import publish
 
 DATA = Path(__file__).parent / "data" / "tauri"
 SIGNATURE = (DATA / "MyApp.app.tar.gz.sig").read_text().strip()
 SIGNATURE_LINE = "RUR8hGq79s2V9mcCdYT7yNW/+EyU21LF0gtGZjH5D85G79aKTf97MzLQdSaaveRswZIaxLO+NnGpiWeTOAmoZ9727gsZFqv72gM="  # noqa: E501
 KEY = "uk_live_AbCd" + "x" * 36
+LICENSE_KEY = "lk_WxYz" + "q" * 36
 
 
 @pytest.mark.parametrize(
     ("text", "kept", "gone"),
     [
         (f"Authorization: Bearer {KEY}", "uk_live_AbCd…", KEY),
+        (f"X-License-Key: {LICENSE_KEY}", "lk_WxYz…", LICENSE_KEY),
         (
             "https://s3.example.com/b/k?X-Amz-Credential=AKIA%2F20261127&X-Amz-Signature=0a1b2c3d4e"
             "&X-Amz-Expires=60",
@@ -32,7 +38,7 @@ KEY = "uk_live_AbCd" + "x" * 36
         (f'{{"signature": "{SIGNATURE}"}}', '{"signature": "[signature masked]"}', SIGNATURE[30:]),
         (f"line: {SIGNATURE_LINE}", "line: [signature masked]", SIGNATURE_LINE),
     ],
-    ids=["api-key", "presigned-url", "tauri-signature", "minisign-line"],
+    ids=["api-key", "licence-key", "presigned-url", "tauri-signature", "minisign-line"],
 )
 def test_secrets_are_masked(text: str, kept: str, gone: str) -> None:
     masked = logs.mask(text)
@@ -113,3 +119,24 @@ async def test_debug_logs_of_sql_never_show_signatures_or_keys(
     assert "[signature masked]" in err  # the INSERT was logged, with its value masked
     assert SIGNATURE[40:80] not in err
     assert KEY not in err
+
+
+async def test_debug_logs_of_a_licensed_check_never_show_the_licence(
+    configured: None, capsys: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    logs.configure("DEBUG", json_lines=True)
+    console = Actor.console()
+    await publish("paid", "1.0.0", ["linux-x86_64"])
+    paid = await apps.App.get(slug="paid")
+    await apps.update(console, paid.id, apps.AppChanges(distribution=Distribution.LICENSED))
+    minted = auth.mint(auth.LICENSE_PREFIX)
+    new = licenses.NewLicense(minted.key_hash, minted.prefix)
+    await licenses.create(console, paid.id, new)
+
+    for headers in ({"X-License-Key": minted.secret}, {"X-License-Key": LICENSE_KEY}):
+        await client.get("/paid/update/linux/x86_64/0.9.0", headers=headers)
+
+    err = capsys.readouterr().err
+    assert "licenses" in err  # the lookup by hash was logged
+    assert minted.secret[7:] not in err
+    assert LICENSE_KEY[7:] not in err
