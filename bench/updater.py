@@ -5,7 +5,9 @@ Measures, against uvicorn (one worker) on loopback:
 1. a bare ASGI app that returns the same bytes as an update answer (the ceiling);
 2. the update check answered by the edge cache (HIT);
 3. the update check with the edge cache off and a warm manifest index (the origin path);
-4. the same two for an app with 10 000 published releases instead of 10.
+4. the same two for an app with 10 000 published releases instead of 10;
+5. edge HITs of a LICENSED app (the licence judged before the lookup) and of an app with a
+   partial rollout (the install id bucketed before the lookup).
 
     .venv/bin/python bench/updater.py [--seconds 5] [--rounds 3] [--connections 32]
 
@@ -27,15 +29,16 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tortoise import Tortoise, connections
 
-from ferryman.models import App, Artifact, Release
+from ferryman import auth
+from ferryman.models import App, Artifact, CoveragePeriod, License, Release
 from ferryman.models.ids import new_id
 from ferryman.models.registry import migrate, tortoise_config
-from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench/
 from bench.machine import machine
@@ -61,15 +64,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+LICENSE = auth.mint(auth.LICENSE_PREFIX)
+
+
 async def seed(url: str, apps: dict[str, int]) -> None:
-    """Apps with N published releases each, every release with a READY linux artifact."""
+    """Apps with N published releases each, every release with a READY linux artifact.
+
+    The app ``paid`` is LICENSED (with one licence, ``LICENSE``); ``staged`` has its
+    newest release rolled out to 10 %.
+    """
     await migrate(url)
     await Tortoise.init(config=tortoise_config(url))
     signature = SIGNATURE.read_text()
     now = datetime.now(UTC)
     try:
         for slug, count in apps.items():
-            app = await App.create(id=new_id("app"), slug=slug, name=slug)
+            licensed = Distribution.LICENSED if slug == "paid" else Distribution.OPEN
+            app = await App.create(id=new_id("app"), slug=slug, name=slug, distribution=licensed)
             releases = [
                 Release(
                     id=new_id("rel"),
@@ -77,6 +88,7 @@ async def seed(url: str, apps: dict[str, int]) -> None:
                     version=f"1.{n}.0",
                     status=ReleaseStatus.PUBLISHED,
                     pub_date=now,
+                    rollout_percent=10 if slug == "staged" and n == count - 1 else 100,
                 )
                 for n in range(count)
             ]
@@ -96,6 +108,16 @@ async def seed(url: str, apps: dict[str, int]) -> None:
                 ],
                 batch_size=1000,
             )
+            if licensed is Distribution.LICENSED:
+                license = await License.create(
+                    id=new_id("lic"), app=app, key_hash=LICENSE.key_hash, prefix=LICENSE.prefix
+                )
+                await CoveragePeriod.create(
+                    id=new_id("per"),
+                    license=license,
+                    starts_at=now - timedelta(days=30),
+                    ends_at=now + timedelta(days=335),
+                )
     finally:
         await connections.close_all()
 
@@ -125,11 +147,17 @@ def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None
             process.wait()
 
 
-def wrk(url: str, seconds: int, connections: int) -> tuple[float, str, str]:
+def wrk(
+    url: str, seconds: int, connections: int, header: tuple[str, str] | None = None
+) -> tuple[float, str, str]:
     """Requests per second, p50 and p99 latency, as wrk reports them."""
-    urllib.request.urlopen(url).read()  # warm: index built, edge filled
+    headers = dict([header]) if header else {}
+    answer = urllib.request.urlopen(urllib.request.Request(url, headers=headers))
+    assert answer.status == 200, answer.status  # warm: index built, edge filled
+    answer.read()
+    sent = ["-H", f"{header[0]}: {header[1]}"] if header else []
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *sent, url],
         capture_output=True,
         text=True,
         check=True,
@@ -155,7 +183,7 @@ def main() -> None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     database = f"sqlite://{work / 'bench.sqlite3'}"
-    asyncio.run(seed(database, {"small": 10, "large": 10_000}))
+    asyncio.run(seed(database, {"small": 10, "large": 10_000, "paid": 10, "staged": 10}))
     check = "/{}/update/linux/x86_64/0.1.0"
     base_env = {
         **os.environ,
@@ -176,23 +204,34 @@ def main() -> None:
         body = urllib.request.urlopen(f"http://127.0.0.1:{edge_port}" + check.format("small"))
         (work / "body.json").write_bytes(body.read())
         bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(bare_port)]
-        cases = {
-            "bare ASGI app, same bytes": f"http://127.0.0.1:{bare_port}/",
-            "update check, edge HIT (10 releases)": f"http://127.0.0.1:{edge_port}"
-            + check.format("small"),
-            "update check, edge HIT (10 000 releases)": f"http://127.0.0.1:{edge_port}"
-            + check.format("large"),
-            "update check, edge off, warm index (10 releases)": f"http://127.0.0.1:{origin_port}"
-            + check.format("small"),
-            "update check, edge off, warm index (10 000 releases)": f"http://127.0.0.1:{origin_port}"
-            + check.format("large"),
+        edge = f"http://127.0.0.1:{edge_port}"
+        cases: dict[str, tuple[str, tuple[str, str] | None]] = {
+            "bare ASGI app, same bytes": (f"http://127.0.0.1:{bare_port}/", None),
+            "update check, edge HIT (10 releases)": (edge + check.format("small"), None),
+            "update check, edge HIT (10 000 releases)": (edge + check.format("large"), None),
+            "update check, edge off, warm index (10 releases)": (
+                f"http://127.0.0.1:{origin_port}" + check.format("small"),
+                None,
+            ),
+            "update check, edge off, warm index (10 000 releases)": (
+                f"http://127.0.0.1:{origin_port}" + check.format("large"),
+                None,
+            ),
+            "LICENSED app, edge HIT (licence judged first)": (
+                edge + check.format("paid"),
+                ("X-License-Key", LICENSE.secret),
+            ),
+            "partial rollout, edge HIT (install id bucketed first)": (
+                edge + check.format("staged"),
+                ("X-Install-Id", "5f0c6e2a-8d1b-4c3e-9a7f-2b6d4e8c1a90"),
+            ),
         }
         results: dict[str, list[tuple[float, str, str]]] = {label: [] for label in cases}
         with running(bare, base_env, bare_port):
             # Rounds interleave the cases, so a noisy neighbour hurts them all alike.
             for _ in range(args.rounds):
-                for label, url in cases.items():
-                    results[label].append(wrk(url, args.seconds, args.connections))
+                for label, (url, header) in cases.items():
+                    results[label].append(wrk(url, args.seconds, args.connections, header))
     shutil.rmtree(work, ignore_errors=True)
     rows = [(label, *median_run(runs)) for label, runs in results.items()]
 

@@ -144,6 +144,9 @@ async def check(request: Request) -> Response:
     # Behind the edge cache the verdict was reached there, from headers the origin never
     # gets to see; without one, it is reached here.
     verdict: Verdict | None = request.scope.get("state", {}).get(VERDICT)
+    # An answer that depends on the install's headers may only be kept by a cache that
+    # keyed on what they entitle to: ours, not a CDN keyed on the URL.
+    shared = manifests.index.shared or verdict is not None
     if verdict is None:
         verdict = await entitlement.judge(manifests, request.scope["headers"])
     if isinstance(verdict, Refusal):
@@ -164,6 +167,8 @@ async def check(request: Request) -> Response:
     else:
         choice = index.for_platform(parsed.os, parsed.arch, parsed.bundle, parsed.current, rank)
     headers = policy.headers(parsed.slug, 200, index.terms.licensed)
+    if not shared:
+        headers["Cloudflare-CDN-Cache-Control"] = "no-store"
     headers[OFFER_HEADER] = NO_UPDATE if choice is None else str(choice.offer.version)
     if choice is None:
         return Response(status_code=204, headers=headers)

@@ -26,6 +26,8 @@ from ferryman.models.offer import SkipReason
 from ferryman.models.status import Distribution, ExpiredPolicy
 from ferryman.rest_compat.entitlement import VERDICT
 from ferryman.rest_compat.tauri import CheckRule
+from ferryman.settings import Settings
+from tests.conftest import peer, serving
 from tests.rest_compat.test_tauri import publish
 
 SLUG = "paid-app"
@@ -361,3 +363,22 @@ async def test_an_open_apps_manifest_keeps_its_stored_urls(
     manifest = (await client.get("/free-app/update/linux/x86_64/0.9.0")).json()
 
     assert manifest["url"] == "https://dl.example.com/free-app/1.0.0/linux-x86_64"
+
+
+async def test_without_the_built_in_edge_a_cdn_is_told_not_to_keep_licensed_answers(
+    settings: Settings,
+) -> None:
+    async with serving(settings, edge_cache_bytes=0) as application, peer(application) as client:
+        now = datetime.now(UTC)
+        paid = await licensed_app()
+        await publish(SLUG, "1.0.0", LINUX)
+        await publish("free-app", "1.0.0", LINUX)
+        key, _ = await new_license(paid, now)
+
+        licensed = await client.get(f"{CHECK}/0.9.0", headers=bearer(key))
+        free = await client.get("/free-app/update/linux/x86_64/0.9.0")
+
+    assert licensed.status_code == free.status_code == 200
+    # A URL-keyed CDN would hand this customer's answer to every other one.
+    assert licensed.headers["cloudflare-cdn-cache-control"] == "no-store"
+    assert free.headers["cloudflare-cdn-cache-control"].startswith("max-age=")
