@@ -42,10 +42,10 @@ from ferryman.models.status import (
 from ferryman.versions import InvalidVersion, Version
 
 # What an install id may look like on the wire (X-Install-Id) and in updatePreview.
-INSTALL_ID = re.compile(r"[0-9A-Za-z._:-]{1,128}")
+INSTALL_ID = re.compile(r"[!-~]{1,128}")
 INSTALL_ID_RULE = (
-    "must be 1 to 128 letters, digits, dots, dashes, underscores or colons: a random UUID "
-    "the app stores on its first run"
+    "must be 1 to 128 visible ASCII characters (no spaces): a random UUID the app stores "
+    "on its first run"
 )
 
 

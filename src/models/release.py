@@ -296,9 +296,14 @@ async def rollback(
         )
         visible = [r for r in live if r.channel in order[: rank + 1]]
         visible.sort(key=lambda r: Version.parse(r.version), reverse=True)
-        newest = next((r for r in visible if r.channel == channel), None)
-        if newest is None:
-            raise InvalidState(f"{app.slug} has no published release on {channel}", ("channel",))
+        newest = visible[0] if visible else None
+        if newest is None or newest.channel != channel:
+            offered = f"{newest.version} from {newest.channel}" if newest else "nothing"
+            raise InvalidState(
+                f"{channel} installs of {app.slug} are offered {offered}, not a {channel} "
+                "release: roll back that channel instead",
+                ("channel",),
+            )
         below = Version.parse(newest.version)
         previous = next((r for r in visible if Version.parse(r.version) < below), None)
         if previous is None:

@@ -38,8 +38,6 @@ Verdict = frozenset[str] | Refusal
 async def judge(manifests: Manifests, headers: list[tuple[bytes, bytes]]) -> Verdict:
     """The releases this check may not be offered, from its raw request headers."""
     index = manifests.index
-    if index.shared:
-        return EVERYTHING
     authorization = license_header = install_id = None
     for name, value in headers:
         if name == b"authorization":
@@ -47,10 +45,14 @@ async def judge(manifests: Manifests, headers: list[tuple[bytes, bytes]]) -> Ver
         elif name == b"x-license-key":
             license_header = value.decode("latin-1")
         elif name == b"x-install-id":
-            install_id = value.decode("latin-1").strip()
+            install_id = value.decode("latin-1").strip() or None  # blank: none sent
+    # Checked whether or not a rollout is under way, so an app sending bad ids learns it
+    # at once, not when its first staged rollout starts.
     if install_id is not None and not INSTALL_ID.fullmatch(install_id):
         return Refusal(400, "INVALID_INPUT", f"X-Install-Id {INSTALL_ID_RULE}")
-    outside = index.outside(install_id or None)
+    if index.shared:
+        return EVERYTHING
+    outside = index.outside(install_id)
     if not index.terms.licensed:
         return outside
     try:

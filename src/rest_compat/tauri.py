@@ -204,7 +204,7 @@ class CheckRule:
             manifests = self.resolver.loaded(parsed.slug) or await self.resolver.manifests(
                 parsed.slug
             )
-            if manifests is None or manifests.index.shared:
+            if manifests is None:
                 return parsed.key, origin
             verdict = await entitlement.judge(manifests, scope["headers"])
         except UNAVAILABLE:
