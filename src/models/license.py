@@ -25,7 +25,6 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.coverage import Coverage
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import LicenseStatus
@@ -94,9 +93,6 @@ class Held:
     prefix: str
     status: LicenseStatus
     periods: tuple[tuple[datetime, datetime], ...]
-
-    def coverage(self, app: App) -> Coverage:
-        return Coverage(self.periods, app.expired_policy, timedelta(days=app.grace_days))
 
 
 def visible(actor: Actor, app_id: str) -> QuerySet[License]:
