@@ -34,7 +34,12 @@ class UpdatePreview:
     )
     platform_key: str = strawberry.field(description="The artifact platform key looked up.")
     offered: Release | None
-    manifest: str | None = strawberry.field(description="The JSON the updater would receive.")
+    manifest: str | None = strawberry.field(
+        description=(
+            "The JSON the updater would receive (for a LICENSED app the route also signs "
+            "each URL, valid for about an hour)."
+        )
+    )
     skipped: list[SkippedRelease] = strawberry.field(description="Newer releases, newest first.")
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from ferryman import auth
 from ferryman.models import Artifact, Release
-from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.models import app as apps
+from ferryman.models import license as licenses
+from ferryman.models import release as releases
+from ferryman.models.actor import Actor
+from ferryman.models.offer import bucket
+from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
 from tests.conftest import GraphQL
 from tests.rest_compat.test_tauri import publish
 
@@ -151,3 +158,111 @@ async def test_preview_explains_a_release_on_a_less_stable_channel(
     assert route.json()["version"] == "1.1.0-beta.1"
     assert unknown["data"] is None
     assert "not one of this app's channels" in unknown["errors"][0]["message"]
+
+
+STANDING = """
+query($appId: ID!, $current: String!, $installId: String, $licenseKey: String) {
+  updatePreview(appId: $appId, target: "linux", arch: "x86_64", currentVersion: $current,
+                installId: $installId, licenseKey: $licenseKey) {
+    status offered { version }
+    skipped { release { version } reason detail }
+  }
+}
+"""
+
+
+async def _licensed(app_id: str) -> str:
+    """Make the app LICENSED with a licence that lapsed 35 days ago; returns its key."""
+    console = Actor.console()
+    await apps.update(console, app_id, apps.AppChanges(distribution=Distribution.LICENSED))
+    minted = auth.mint(auth.LICENSE_PREFIX)
+    now = datetime.now(UTC)
+    new = licenses.NewLicense(
+        minted.key_hash, minted.prefix, None, now - timedelta(days=400), now - timedelta(days=35)
+    )
+    await licenses.create(console, app_id, new)
+    return minted.secret
+
+
+async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key: str) -> None:
+    console = Actor.console()
+    old = await publish("my-app", "1.0.0", ["linux-x86_64"])
+    app_id = (await Release.get(id=old)).app_id
+    await Release.filter(id=old).update(pub_date=datetime.now(UTC) - timedelta(days=100))
+    yanked = await publish("my-app", "1.1.0", ["linux-x86_64"])
+    await releases.yank(console, yanked, "corrupts settings")
+    staged = await publish("my-app", "1.2.0", ["linux-x86_64"])
+    await releases.rollout(console, staged, 10)
+    await publish("my-app", "1.3.0", ["linux-x86_64"])
+    outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
+    key = await _licensed(app_id)
+    variables = {"appId": app_id, "current": "0.9.0", "installId": outside, "licenseKey": key}
+
+    preview = (await gql(STANDING, variables, key=admin_key))["data"]["updatePreview"]
+
+    assert preview["status"] == 200
+    assert preview["offered"] == {"version": "1.0.0"}
+    reasons = {s["release"]["version"]: (s["reason"], s["detail"]) for s in preview["skipped"]}
+    assert reasons["1.3.0"][0] == "LICENSE"
+    assert "outside the licence's coverage" in reasons["1.3.0"][1]
+    assert reasons["1.2.0"][0] == "LICENSE"  # coverage is judged before the rollout
+    assert reasons["1.1.0"] == ("YANKED", "it was yanked: corrupts settings")
+
+    variables["licenseKey"] = None
+    refused = (await gql(STANDING, variables, key=admin_key))["data"]["updatePreview"]
+    assert refused["status"] == 401
+    assert refused["offered"] is None
+    reasons = {s["release"]["version"]: (s["reason"], s["detail"]) for s in refused["skipped"]}
+    assert {version for version, (reason, _) in reasons.items() if reason == "LICENSE"} == {
+        "1.0.0",
+        "1.2.0",
+        "1.3.0",
+    }
+    assert "no licence key was given" in reasons["1.0.0"][1]
+
+
+async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -> None:
+    await publish("my-app", "1.0.0", ["linux-x86_64"])
+    staged = await publish("my-app", "1.1.0", ["linux-x86_64"])
+    await releases.rollout(Actor.console(), staged, 10)
+    app_id = (await Release.get(id=staged)).app_id
+    outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
+
+    answers = {}
+    for install_id in (outside, None):
+        variables = {"appId": app_id, "current": "0.9.0", "installId": install_id}
+        answers[install_id] = (await gql(STANDING, variables, key=admin_key))["data"][
+            "updatePreview"
+        ]
+
+    for preview in answers.values():
+        assert preview["offered"] == {"version": "1.0.0"}
+        (skipped,) = preview["skipped"]
+        assert skipped["reason"] == "ROLLOUT"
+        assert "rolled out to 10% of installs" in skipped["detail"]
+    assert f"bucket {bucket(outside, staged)}" in answers[outside]["skipped"][0]["detail"]
+    assert "without an install id" in answers[None]["skipped"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ({"licenseKey": "lk_short"}, "malformed licence key"),
+        ({"licenseKey": "lk_" + "N" * 40}, "not a licence of my-app"),
+        ({"installId": "has space"}, "installId: must be 1 to 128 visible ASCII"),
+    ],
+    ids=["malformed-key", "unknown-key", "bad-install-id"],
+)
+async def test_preview_refuses_a_bad_key_or_install_id(
+    gql: GraphQL, admin_key: str, variables: dict[str, str], says: str
+) -> None:
+    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
+    app_id = (await Release.get(id=release_id)).app_id
+    await _licensed(app_id)
+
+    answer = await gql(STANDING, {"appId": app_id, "current": "0.9.0", **variables}, key=admin_key)
+
+    assert answer["data"] is None
+    error = answer["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert says in error["message"]
