@@ -109,6 +109,13 @@ class Resolver:
         self._building: dict[str, asyncio.Future[Manifests | None]] = {}
         self._epochs: dict[str, int] = {}
         self._needed: dict[str, int] = {}  # the least generation an index may be stored at
+        # Apps whose last index gave every install the same answers; kept after forget(),
+        # so an outage can still be answered from stale cache entries for them.
+        self._shared: dict[str, bool] = {}
+
+    def was_shared(self, slug: str) -> bool:
+        """Did the app's last index give every install the same answers?"""
+        return self._shared.get(slug, False)
 
     def loaded(self, slug: str) -> Manifests | None:
         """The app's manifests when they are in memory (no waiting)."""
@@ -152,6 +159,7 @@ class Resolver:
         finally:
             self._building.pop(slug, None)
         if manifests is not None:
+            self._shared[slug] = manifests.index.shared
             RESOLVER_REBUILDS.labels(slug).inc()
             current = self._epochs.get(slug, 0) == epoch
             if current and manifests.generation >= self._needed.get(slug, 0):

@@ -208,7 +208,9 @@ class CheckRule:
                 return parsed.key, origin
             verdict = await entitlement.judge(manifests, scope["headers"])
         except UNAVAILABLE:
-            return None  # the route answers the outage (503), and nothing is cached
+            # The origin will answer 503 too: where installs all got the same answers, the
+            # edge may serve its stale one instead; a licence cannot be judged, so no other.
+            return (parsed.key, origin) if self.resolver.was_shared(parsed.slug) else None
         origin["state"] = {**scope.get("state", {}), VERDICT: verdict}
         if isinstance(verdict, Refusal):
             return None, origin

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from ferryman.models.actor import KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
 from tests.conftest import Databases, make_key
+from tests.rest_compat.test_licences import licensed_app, new_license
 from tests.rest_compat.test_tauri import publish
 from tests.services import PostgresCluster, free_port
 
@@ -90,6 +92,30 @@ async def test_an_outage_serves_the_last_answer_stale(
                 assert failed.status_code == 503
                 assert failed.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
                 assert failed.headers["cf-cache-status"] != "HIT"  # never stored
+
+
+async def test_an_outage_never_serves_a_licensed_answer_it_cannot_judge(
+    settings: Settings, cluster: PostgresCluster
+) -> None:
+    url = cluster.url("ferryman")
+    await migrate(url)
+    application = create_app(dataclasses.replace(settings, database_url=url))
+    async with application.router.lifespan_context(application):
+        await publish("paid-app", "1.1.0", ["linux-x86_64"])
+        paid = await licensed_app()
+        key, _ = await new_license(paid, datetime.now(UTC))
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            check = "/paid-app/update/linux/x86_64/1.0.0"
+            fresh = await client.get(check, headers={"X-License-Key": key})
+            assert fresh.status_code == 200
+
+            cluster.stop()
+            generations.announce("paid-app")  # the licences it knew are forgotten too
+            for headers in ({"X-License-Key": key}, {}):
+                failed = await client.get(check, headers=headers)
+                assert failed.status_code == 503
+                assert failed.headers["cf-cache-status"] == "DYNAMIC"
 
 
 async def test_without_a_database_nothing_is_cached(settings: Settings) -> None:
