@@ -37,7 +37,7 @@ class AuthenticationError(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MintedKey:
-    """A new key: ``secret`` goes to the caller once, the rest is stored."""
+    """A key as Ferryman keeps it: ``secret`` goes to its holder once, the rest is stored."""
 
     secret: str
     key_hash: str
@@ -46,7 +46,14 @@ class MintedKey:
 
 def mint(prefix: str = KEY_PREFIX) -> MintedKey:
     """A new API key, or with ``LICENSE_PREFIX`` a new licence key."""
-    secret = prefix + "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
+    return existing(
+        prefix + "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH)), prefix
+    )
+
+
+def existing(secret: str, prefix: str = KEY_PREFIX) -> MintedKey:
+    """A key made elsewhere (a licence key imported from another system), stored the way a
+    minted one is; the caller has checked it against the pattern."""
     return MintedKey(secret=secret, key_hash=hash_key(secret), prefix=secret[: len(prefix) + 4])
 
 

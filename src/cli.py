@@ -1,4 +1,5 @@
-"""The ``ferryman`` command: run the server, migrate, and manage keys from the console."""
+"""The ``ferryman`` command: run the server, migrate, and manage keys and licences from the
+console."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ import click
 import uvicorn
 from tortoise import Tortoise, connections
 
-from ferryman import auth, logs, metrics, publisher
+from ferryman import auth, license_import, logs, metrics, publisher
 from ferryman.app import create_app
 from ferryman.local_s3 import LocalS3, LocalS3Error
-from ferryman.models import ApiKey, App
+from ferryman.models import ApiKey, App, License
 from ferryman.models import api_key as api_keys
+from ferryman.models import license as licenses
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.errors import DomainError
 from ferryman.models.registry import migrate as migrate_database
 from ferryman.models.registry import tortoise_config
+from ferryman.models.status import Distribution
 from ferryman.resolvers.schema import build_schema
 from ferryman.settings import PREFIX, Settings, SettingsError
 
@@ -185,6 +188,72 @@ def keys_list(settings: Settings) -> None:
         click.echo(
             f"{key.id}  {key.prefix}…  {key.scope.value:<5}  app={app:<20}  {state:<18}  "
             f"last used {used}  {key.name}"
+        )
+
+
+@cli.group("licenses")
+def licenses_group() -> None:
+    """Import licences of an app (manage them one by one in GraphQL)."""
+
+
+@licenses_group.command("import")
+@click.option("--app", "app_slug", required=True, metavar="SLUG", help="The app's slug.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the keys CSV to this file (created readable by you only) instead of "
+    "standard output.",
+)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def licenses_import(settings: Settings, app_slug: str, output: Path | None, csv_file: Path) -> None:
+    """Create the licences of CSV_FILE in one step: all of them, or none.
+
+    CSV_FILE starts with a header naming the columns customer, starts_at and ends_at (ISO
+    8601 dates or date-times, UTC unless they name an offset; empty: from now, for a year)
+    and optionally key (an lk_… key to keep; empty: a new one is minted). Blank lines are
+    skipped. Prints id,customer,key,starts_at,ends_at for each licence: the only place the
+    keys are shown.
+    """
+    try:
+        rows = license_import.read(csv_file)
+        if output is not None:
+            license_import.check_writable(output)
+    except license_import.BadFile as error:
+        raise click.ClickException(str(error)) from None
+
+    async def create() -> tuple[App, list[License], dict[str, list[licenses.CoveragePeriod]]]:
+        app = await App.get_or_none(slug=app_slug)
+        if app is None:
+            raise click.ClickException(f"no app has the slug {app_slug!r}")
+        try:
+            await license_import.check_unused(csv_file, rows)
+            created = await licenses.create_many(
+                Actor.console(), app.id, [row.new for row in rows], (license_import.FIELD,)
+            )
+        except license_import.BadFile as error:
+            raise click.ClickException(str(error)) from None
+        except DomainError as error:
+            raise click.ClickException(license_import.explain(csv_file, error, rows)) from None
+        return app, created, await licenses.periods_of([license.id for license in created])
+
+    app, created, periods = _run(settings, create)
+    if output is None:
+        license_import.write(sys.stdout, rows, created, periods)
+    else:
+        license_import.save(output, rows, created, periods)
+    minted = sum(row.minted for row in rows)
+    click.echo(
+        f"imported {len(created)} licences for {app.slug} ({minted} new keys, "
+        f"{len(created) - minted} kept); the keys are only in "
+        f"{output or 'the CSV above'}: store it safely",
+        err=True,
+    )
+    if app.distribution is Distribution.OPEN:
+        click.echo(
+            f"note: {app.slug} is OPEN, so updates ask for no licence until it is LICENSED",
+            err=True,
         )
 
 

@@ -27,6 +27,7 @@ from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
+from ferryman.models.moment import utc
 from ferryman.models.status import LicenseStatus
 
 if TYPE_CHECKING:
@@ -147,7 +148,9 @@ async def create_many(
     A bulk import names the failing row in the error's field (``[field, row]``).
     """
     actor.require_admin("creating licences")
-    app = await apps.get_visible(actor, app_id, ("appId",))
+    app = await apps.get_visible(actor, app_id, (*field, "appId"))
+    if not batch:
+        raise InvalidInput("there are no licences to create", field)
     now = datetime.now(UTC)
     rows: list[tuple[License, CoveragePeriod]] = []
     for number, new in enumerate(batch):
@@ -198,12 +201,12 @@ async def renew(
         latest_end = last.ends_at if last is not None else None
         if starts_at is None and latest_end is not None:
             starts_at = latest_end if latest_end >= now else now
-        start, end = _validated_period(starts_at, ends_at, now, ("input",))
+        start, end = _validated_period(starts_at, ends_at, now, ())
         if latest_end is not None and start < latest_end:
             raise InvalidInput(
                 f"the new period would overlap the last one, which ends at "
                 f"{latest_end.isoformat()}: start it then or later",
-                ("input", "startsAt"),
+                ("startsAt",),
             )
         await CoveragePeriod.create(
             id=new_id("per"), license_id=locked.id, starts_at=start, ends_at=end
@@ -304,8 +307,8 @@ def _validated_customer(customer: str | None, field: tuple[str, ...]) -> str | N
 def _validated_period(
     starts_at: datetime | None, ends_at: datetime | None, now: datetime, field: tuple[str, ...]
 ) -> tuple[datetime, datetime]:
-    start = _aware(starts_at) if starts_at is not None else now
-    end = _aware(ends_at) if ends_at is not None else _a_year_after(start)
+    start = utc(starts_at, (*field, "startsAt")) if starts_at is not None else now
+    end = utc(ends_at, (*field, "endsAt")) if ends_at is not None else _a_year_after(start)
     if end <= start:
         raise InvalidInput(
             f"endsAt ({end.isoformat()}) must be later than startsAt ({start.isoformat()})",
@@ -314,11 +317,6 @@ def _validated_period(
     if end - start > MAX_PERIOD:
         raise InvalidInput("a period may last at most 100 years", (*field, "endsAt"))
     return start, end
-
-
-def _aware(moment: datetime) -> datetime:
-    # A time without a zone is read as UTC, the zone every stored time is in.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _a_year_after(start: datetime) -> datetime:

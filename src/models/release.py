@@ -22,6 +22,7 @@ from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
 from ferryman.models.ids import MAX_LENGTH, new_id
+from ferryman.models.moment import utc
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
 from ferryman.versions import InvalidVersion, Version
@@ -224,8 +225,7 @@ async def set_coverage_date(
     release = await get_visible(actor, release_id)
     why = _validated_reason(reason)
     if coverage_date is not None:
-        if coverage_date.tzinfo is None:
-            coverage_date = coverage_date.replace(tzinfo=UTC)
+        coverage_date = utc(coverage_date, ("coverageDate",))
         latest = release.pub_date or datetime.now(UTC)
         if coverage_date > latest:
             what = "publish time" if release.pub_date else "the present (it is not published)"

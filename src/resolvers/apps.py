@@ -10,8 +10,9 @@ import strawberry
 from ferryman import models
 from ferryman.models import app as apps
 from ferryman.models import channel as channels
+from ferryman.models import license as licenses
 from ferryman.models.errors import DomainError
-from ferryman.models.status import ReleaseStatus
+from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, QueryLimitError, UserErrors
 from ferryman.resolvers.node import Node
@@ -20,9 +21,13 @@ from ferryman.signatures import PublicKey
 from ferryman.versions import InvalidVersion, Version
 
 if TYPE_CHECKING:
+    from ferryman.resolvers.licenses import License
     from ferryman.resolvers.releases import Release
 
+strawberry.enum(Distribution, name="Distribution")
+strawberry.enum(ExpiredPolicy, name="ExpiredPolicy")
 _Release = Annotated["Release", strawberry.lazy("ferryman.resolvers.releases")]
+_License = Annotated["License", strawberry.lazy("ferryman.resolvers.licenses")]
 
 
 @strawberry.type(description="A desktop app whose updates this server delivers.")
@@ -41,6 +46,18 @@ class App(Node):
         "offered that channel's releases and every more stable one's; new releases go to the "
         "first unless they name another."
     )
+    distribution: Distribution = strawberry.field(
+        description="OPEN: anyone may update. LICENSED: the updater must send a licence key."
+    )
+    expired_policy: ExpiredPolicy = strawberry.field(
+        description="What a LICENSED app's lapsed licence still receives."
+    )
+    grace_days: int = strawberry.field(
+        description="Days after a licence's last period ends before it counts as lapsed."
+    )
+    offer_downgrade_on_yank: bool = strawberry.field(
+        description="Whether installs on a yanked release are offered the newest one below it."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -54,6 +71,10 @@ class App(Node):
             public_key=app.public_key,
             ci_may_publish=app.ci_may_publish,
             channels=list(channels.order_of(app.channels)),
+            distribution=app.distribution,
+            expired_policy=app.expired_policy,
+            grace_days=app.grace_days,
+            offer_downgrade_on_yank=app.offer_downgrade_on_yank,
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -94,6 +115,17 @@ class App(Node):
         row = await models.Release.get_or_none(app_id=self.id, version=canonical)
         return Release.from_model(row) if row else None
 
+    @strawberry.field(description="Licences, newest first (admin keys only).")
+    async def licenses(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[_License]:
+        from ferryman.resolvers.licenses import License
+
+        rows = licenses.visible(info.context.actor, self.id)
+        return await paginate(
+            rows, first, after, License.from_model, max_page=info.context.max_page_size
+        )
+
 
 @strawberry.input
 class AppCreateInput:
@@ -104,6 +136,16 @@ class AppCreateInput:
     ci_may_publish: bool | None = None
     channels: list[str] | None = strawberry.field(
         default=None, description="Default: stable, beta, alpha, nightly."
+    )
+    distribution: Distribution | None = strawberry.field(default=None, description="Default: OPEN.")
+    expired_policy: ExpiredPolicy | None = strawberry.field(
+        default=None, description="Default: MAINTAIN."
+    )
+    grace_days: int | None = strawberry.field(
+        default=None, description=f"0 to {apps.GRACE_DAYS_MAX}; default 0."
+    )
+    offer_downgrade_on_yank: bool | None = strawberry.field(
+        default=None, description="Default: false."
     )
 
 
@@ -117,6 +159,12 @@ class AppUpdateInput:
     channels: list[str] | None = strawberry.field(
         default=None, description="A channel that releases are on cannot be left out."
     )
+    distribution: Distribution | None = None
+    expired_policy: ExpiredPolicy | None = None
+    grace_days: int | None = strawberry.field(
+        default=None, description=f"0 to {apps.GRACE_DAYS_MAX}."
+    )
+    offer_downgrade_on_yank: bool | None = None
 
 
 @strawberry.type
@@ -200,4 +248,8 @@ def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
         public_key=input.public_key,
         ci_may_publish=input.ci_may_publish,
         channels=input.channels,
+        distribution=input.distribution,
+        expired_policy=input.expired_policy,
+        grace_days=input.grace_days,
+        offer_downgrade_on_yank=input.offer_downgrade_on_yank,
     )

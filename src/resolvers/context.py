@@ -24,6 +24,7 @@ from ferryman import auth, models
 from ferryman.auth import AuthenticationError
 from ferryman.doors import error_body
 from ferryman.graphiql import GraphiQLPage
+from ferryman.models import license as licenses
 from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
 from ferryman.settings import Settings
@@ -41,6 +42,7 @@ class Loaders:
     artifacts: DataLoader[str, list[models.Artifact]]
     release_count: DataLoader[str, int]
     latest_version: DataLoader[str, str | None]
+    periods: DataLoader[str, list[models.CoveragePeriod]]
 
     @classmethod
     def create(cls) -> Loaders:
@@ -51,6 +53,7 @@ class Loaders:
             artifacts=DataLoader(_artifacts_by_release),
             release_count=DataLoader(_release_counts),
             latest_version=DataLoader(_latest_versions),
+            periods=DataLoader(_periods_by_license),
         )
 
 
@@ -127,6 +130,11 @@ async def _latest_versions(app_ids: list[str]) -> list[str | None]:
         if str(app_id) not in latest or latest[str(app_id)] < version:
             latest[str(app_id)] = version
     return [str(latest[i]) if i in latest else None for i in app_ids]
+
+
+async def _periods_by_license(license_ids: list[str]) -> list[list[models.CoveragePeriod]]:
+    found = await licenses.periods_of(license_ids)
+    return [found[i] for i in license_ids]
 
 
 _REFUSAL_CODES = {405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}

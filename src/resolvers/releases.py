@@ -1,9 +1,10 @@
-"""Releases in the GraphQL API: the Release type, and the lifecycle mutations."""
+"""Releases in the GraphQL API: the Release type, and the lifecycle mutations (including
+rollouts, yanks, rollbacks and the coverage date licences judge a release by)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
@@ -27,6 +28,19 @@ class Release(Node):
     channel: str = strawberry.field(description="One of its app's channels.")
     status: ReleaseStatus
     pub_date: datetime | None = strawberry.field(description="When it was published.")
+    coverage_date: datetime | None = strawberry.field(
+        description="An admin's earlier date for licences to judge it by, instead of pubDate."
+    )
+    effective_date: datetime | None = strawberry.field(
+        description="The date licences judge it by: coverageDate, else pubDate."
+    )
+    rollout_percent: int = strawberry.field(
+        description="The share of installs (0 to 100) it is offered to."
+    )
+    yanked_at: datetime | None = strawberry.field(
+        description="When it was taken off the update path at once (releaseYank, releaseRollback)."
+    )
+    yank_reason: str | None
     created_at: datetime
     updated_at: datetime
     app_id: strawberry.Private[str]
@@ -40,6 +54,11 @@ class Release(Node):
             channel=release.channel,
             status=release.status,
             pub_date=release.pub_date,
+            coverage_date=release.coverage_date,
+            effective_date=release.effective_date,
+            rollout_percent=release.rollout_percent,
+            yanked_at=release.yanked_at,
+            yank_reason=release.yank_reason,
             created_at=release.created_at,
             updated_at=release.updated_at,
             app_id=release.app_id,
@@ -97,6 +116,31 @@ class ReleaseArchivePayload(Payload):
     release: Release | None = None
 
 
+@strawberry.type
+class ReleaseSetCoverageDatePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRolloutPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseYankPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRollbackPayload(Payload):
+    yanked: Release | None = strawberry.field(
+        default=None, description="The release taken off the channel."
+    )
+    offered: Release | None = strawberry.field(
+        default=None, description="The release its installs are offered again, to all of them."
+    )
+
+
 async def get_node(info: Info, node_id: str) -> Release | None:
     try:
         return Release.from_model(await releases.get_visible(info.context.actor, node_id))
@@ -110,20 +154,14 @@ class ReleaseMutation:
     async def release_create(
         self, info: Info, app_id: strawberry.ID, input: ReleaseCreateInput
     ) -> ReleaseCreatePayload:
-        changes = releases.ReleaseChanges(
-            version=input.version, notes=input.notes, channel=input.channel
-        )
-        release = await releases.create(info.context.actor, app_id, changes)
+        release = await releases.create(info.context.actor, app_id, _changes(input))
         return ReleaseCreatePayload(release=Release.from_model(release))
 
     @strawberry.mutation(extensions=[UserErrors()])
     async def release_update(
         self, info: Info, id: strawberry.ID, input: ReleaseUpdateInput
     ) -> ReleaseUpdatePayload:
-        changes = releases.ReleaseChanges(
-            version=input.version, notes=input.notes, channel=input.channel
-        )
-        release = await releases.update(info.context.actor, id, changes)
+        release = await releases.update(info.context.actor, id, _changes(input))
         return ReleaseUpdatePayload(release=Release.from_model(release))
 
     @strawberry.mutation(extensions=[UserErrors()], description="Delete a draft.")
@@ -145,6 +183,59 @@ class ReleaseMutation:
     async def release_archive(self, info: Info, id: strawberry.ID) -> ReleaseArchivePayload:
         release = await releases.archive(info.context.actor, id)
         return ReleaseArchivePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Date a release earlier for licences (to ship a fix to lapsed customers), "
+        "or clear the override with null; the reason goes to the audit trail.",
+    )
+    async def release_set_coverage_date(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        coverage_date: Annotated[
+            datetime | None,
+            strawberry.argument(description="At most its publish time; null: its publish time."),
+        ] = None,
+        *,
+        reason: str,
+    ) -> ReleaseSetCoverageDatePayload:
+        release = await releases.set_coverage_date(info.context.actor, id, coverage_date, reason)
+        return ReleaseSetCoverageDatePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Offer the release to this percentage of installs (0 to 100), chosen by "
+        "the install id they send (installs without one get it at 100 only); an install once "
+        "in stays in as the percentage grows.",
+    )
+    async def release_rollout(
+        self, info: Info, id: strawberry.ID, percent: int
+    ) -> ReleaseRolloutPayload:
+        release = await releases.rollout(info.context.actor, id, percent)
+        return ReleaseRolloutPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Stop offering a published release at once (it becomes ARCHIVED); its "
+        "files stay in storage.",
+    )
+    async def release_yank(self, info: Info, id: strawberry.ID, reason: str) -> ReleaseYankPayload:
+        release = await releases.yank(info.context.actor, id, reason)
+        return ReleaseYankPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Yank the channel's newest published release and offer the one before it "
+        "again, to every install, in one step.",
+    )
+    async def release_rollback(
+        self, info: Info, app_id: strawberry.ID, channel: str, reason: str | None = None
+    ) -> ReleaseRollbackPayload:
+        yanked, offered = await releases.rollback(info.context.actor, app_id, channel, reason)
+        return ReleaseRollbackPayload(
+            yanked=Release.from_model(yanked), offered=Release.from_model(offered)
+        )
 
 
 def _changes(input: ReleaseCreateInput | ReleaseUpdateInput) -> releases.ReleaseChanges:

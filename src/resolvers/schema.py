@@ -25,6 +25,7 @@ from ferryman.resolvers import (
     apps,
     artifacts,
     audit_events,
+    licenses,
     previews,
     releases,
     submissions,
@@ -41,6 +42,7 @@ _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "art": artifacts.get_node,
     "key": api_keys.get_node,
     "evt": audit_events.get_node,
+    "lic": licenses.get_node,
 }
 
 
@@ -61,6 +63,7 @@ class Mutation(
     artifacts.ArtifactMutation,
     submissions.SubmissionMutation,
     api_keys.ApiKeyMutation,
+    licenses.LicenseMutation,
 ):
     pass
 
@@ -138,6 +141,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             artifacts.Artifact,
             api_keys.ApiKey,
             audit_events.AuditEvent,
+            licenses.License,
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),

@@ -11,7 +11,16 @@ from typing import Any
 import httpx
 
 from ferryman.auth import hash_key
-from ferryman.models import ApiKey, App, Artifact, AuditEvent, DownloadEvent, Release
+from ferryman.models import (
+    ApiKey,
+    App,
+    Artifact,
+    AuditEvent,
+    CoveragePeriod,
+    DownloadEvent,
+    License,
+    Release,
+)
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus
 from tests.conftest import GraphQL
@@ -113,7 +122,7 @@ async def key_row(secret: str) -> ApiKey:
     return await ApiKey.get(key_hash=hash_key(secret))
 
 
-_TABLES = (App, Release, Artifact, ApiKey, AuditEvent, DownloadEvent)
+_TABLES = (App, Release, Artifact, ApiKey, AuditEvent, DownloadEvent, License, CoveragePeriod)
 
 
 async def snapshot() -> dict[str, list[dict[str, Any]]]:

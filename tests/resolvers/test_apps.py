@@ -8,7 +8,7 @@ import pytest
 
 from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.actor import KeyScope
-from ferryman.models.status import ReleaseStatus
+from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 from tests.conftest import GraphQL, make_key
 from tests.resolvers.helpers import (
     APP_CREATE,
@@ -282,6 +282,88 @@ async def test_app_update_refuses_invalid_changes(
     payload = result["data"]["appUpdate"]
     assert payload["app"] is None
     user_error(payload, "INVALID_INPUT", field)
+    assert await snapshot() == before
+
+
+LICENSING = "distribution expiredPolicy graceDays offerDowngradeOnYank"
+
+
+async def test_an_app_is_open_by_default(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+
+    result = await gql(
+        f"query ($id: ID!) {{ app(id: $id) {{ {LICENSING} }} }}", {"id": app_id}, key=admin_key
+    )
+
+    assert result["data"]["app"] == {
+        "distribution": "OPEN",
+        "expiredPolicy": "MAINTAIN",
+        "graceDays": 0,
+        "offerDowngradeOnYank": False,
+    }
+
+
+async def test_app_create_and_update_set_the_licensing_fields(gql: GraphQL, admin_key: str) -> None:
+    created = await gql(
+        f"mutation ($input: AppCreateInput!) {{ appCreate(input: $input) "
+        f"{{ app {{ id {LICENSING} }} userErrors {{ code }} }} }}",
+        {
+            "input": {
+                "slug": "paid-app",
+                "name": "Paid",
+                "distribution": "LICENSED",
+                "expiredPolicy": "REVOKE",
+                "graceDays": 14,
+                "offerDowngradeOnYank": True,
+            }
+        },
+        key=admin_key,
+    )
+    app = created["data"]["appCreate"]["app"]
+    updated = await gql(
+        f"mutation ($id: ID!, $input: AppUpdateInput!) {{ appUpdate(id: $id, input: $input) "
+        f"{{ app {{ {LICENSING} }} userErrors {{ code }} }} }}",
+        {"id": app["id"], "input": {"expiredPolicy": "ALLOW", "graceDays": 0}},
+        key=admin_key,
+    )
+
+    assert created["data"]["appCreate"]["userErrors"] == []
+    assert {k: v for k, v in app.items() if k != "id"} == {
+        "distribution": "LICENSED",
+        "expiredPolicy": "REVOKE",
+        "graceDays": 14,
+        "offerDowngradeOnYank": True,
+    }
+    assert updated["data"]["appUpdate"] == {
+        "app": {
+            "distribution": "LICENSED",
+            "expiredPolicy": "ALLOW",
+            "graceDays": 0,
+            "offerDowngradeOnYank": True,
+        },
+        "userErrors": [],
+    }
+    stored = await App.get(id=app["id"])
+    assert (stored.distribution, stored.expired_policy, stored.grace_days) == (
+        Distribution.LICENSED,
+        ExpiredPolicy.ALLOW,
+        0,
+    )
+
+
+@pytest.mark.parametrize("grace_days", [-1, 367])
+async def test_app_update_refuses_grace_days_outside_0_to_366(
+    gql: GraphQL, admin_key: str, grace_days: int
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    before = await snapshot()
+
+    result = await gql(
+        APP_UPDATE, {"id": app_id, "input": {"graceDays": grace_days}}, key=admin_key
+    )
+
+    message = user_error(result["data"]["appUpdate"], "INVALID_INPUT", ["input", "graceDays"])
+    assert "0 to 366" in message
     assert await snapshot() == before
 
 

@@ -1,4 +1,5 @@
-"""releaseCreate / releaseUpdate / releaseDelete / releasePublish / releaseArchive."""
+"""releaseCreate / releaseUpdate / releaseDelete / releasePublish / releaseArchive, and
+releaseRollout / releaseYank / releaseRollback / releaseSetCoverageDate."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from ferryman.models import Release
+from ferryman.models import AuditEvent, Release
+from ferryman.models.actor import KeyScope
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, make_key
 from tests.resolvers.helpers import (
     RELEASE_ARCHIVE,
     RELEASE_CREATE,
@@ -19,6 +21,7 @@ from tests.resolvers.helpers import (
     create_release,
     published_release,
     snapshot,
+    top_error,
     user_error,
 )
 
@@ -577,3 +580,416 @@ async def test_app_releases_filter_by_status(gql: GraphQL, admin_key: str) -> No
     assert app["drafts"] == {"totalCount": 1, "edges": [{"node": {"id": draft}}]}
     assert app["live"] == {"totalCount": 1, "edges": [{"node": {"id": live}}]}
     assert app["all"] == {"totalCount": 2}
+
+
+# --- releaseRollout ---------------------------------------------------------------
+
+RELEASE_ROLLOUT = """
+mutation ($id: ID!, $percent: Int!) {
+  releaseRollout(id: $id, percent: $percent) {
+    release { id rolloutPercent status }
+    userErrors { field message code }
+  }
+}
+"""
+
+RELEASE_YANK = """
+mutation ($id: ID!, $reason: String!) {
+  releaseYank(id: $id, reason: $reason) {
+    release { id status yankedAt yankReason pubDate }
+    userErrors { field message code }
+  }
+}
+"""
+
+RELEASE_ROLLBACK = """
+mutation ($appId: ID!, $channel: String!, $reason: String) {
+  releaseRollback(appId: $appId, channel: $channel, reason: $reason) {
+    yanked { id version status yankedAt yankReason }
+    offered { id version status rolloutPercent }
+    userErrors { field message code }
+  }
+}
+"""
+
+RELEASE_SET_COVERAGE_DATE = """
+mutation ($id: ID!, $coverageDate: DateTime, $reason: String!) {
+  releaseSetCoverageDate(id: $id, coverageDate: $coverageDate, reason: $reason) {
+    release { id pubDate coverageDate effectiveDate }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def test_a_new_release_is_fully_rolled_out_and_not_yanked(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+
+    result = await gql(
+        "query ($id: ID!) { node(id: $id) { ... on Release { rolloutPercent yankedAt "
+        "yankReason coverageDate effectiveDate } } }",
+        {"id": release_id},
+        key=admin_key,
+    )
+
+    assert result["data"]["node"] == {
+        "rolloutPercent": 100,
+        "yankedAt": None,
+        "yankReason": None,
+        "coverageDate": None,
+        "effectiveDate": None,
+    }
+
+
+@pytest.mark.parametrize("percent", [0, 100, 25])
+async def test_release_rollout_accepts_0_to_100(gql: GraphQL, admin_key: str, percent: int) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 50}, key=admin_key)
+
+    result = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": percent}, key=admin_key)
+
+    assert result["data"]["releaseRollout"] == {
+        "release": {"id": release_id, "rolloutPercent": percent, "status": "PUBLISHED"},
+        "userErrors": [],
+    }
+    assert (await Release.get(id=release_id)).rollout_percent == percent
+
+
+@pytest.mark.parametrize("percent", [101, -1])
+async def test_release_rollout_refuses_a_percent_outside_0_to_100(
+    gql: GraphQL, admin_key: str, percent: int
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 30}, key=admin_key)
+    before = await snapshot()
+
+    result = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": percent}, key=admin_key)
+
+    payload = result["data"]["releaseRollout"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_INPUT", ["percent"])
+    assert "percent" in message
+    assert "0 to 100" in message
+    assert str(percent) in message
+    assert await snapshot() == before
+    assert (await Release.get(id=release_id)).rollout_percent == 30
+
+
+async def test_release_rollout_is_audited(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+
+    await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 10}, key=admin_key)
+
+    event = await AuditEvent.filter(target_id=release_id, action="release.rollout").get()
+    assert "10%" in event.summary
+
+
+async def test_a_ci_key_rolls_out_only_where_it_may_publish(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    ci_key = await make_key(KeyScope.CI, app_id, name="ci")
+    await gql("{ viewer { id } }", key=ci_key)
+    before = await snapshot()
+
+    refused = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 20}, key=ci_key)
+    assert await snapshot() == before
+    await gql(
+        "mutation ($id: ID!) { appUpdate(id: $id, input: {ciMayPublish: true}) { app { id } } }",
+        {"id": app_id},
+        key=admin_key,
+    )
+    allowed = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 20}, key=ci_key)
+
+    assert "admin key" in top_error(refused, "FORBIDDEN")["message"]
+    assert allowed["data"]["releaseRollout"]["userErrors"] == []
+    assert (await Release.get(id=release_id)).rollout_percent == 20
+
+
+# --- releaseYank ------------------------------------------------------------------
+
+
+async def test_release_yank_archives_at_once_with_its_reason(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    started = datetime.now(UTC)
+
+    result = await gql(
+        RELEASE_YANK, {"id": release_id, "reason": "  crashes on start  "}, key=admin_key
+    )
+
+    payload = result["data"]["releaseYank"]
+    assert payload["userErrors"] == []
+    release = payload["release"]
+    assert release["status"] == "ARCHIVED"
+    assert release["yankReason"] == "crashes on start"
+    yanked_at = datetime.fromisoformat(release["yankedAt"])
+    assert started - timedelta(seconds=1) <= yanked_at <= datetime.now(UTC)
+    stored = await Release.get(id=release_id)
+    assert (stored.status, stored.yank_reason) == (ReleaseStatus.ARCHIVED, "crashes on start")
+    event = await AuditEvent.filter(target_id=release_id, action="release.yank").get()
+    assert "crashes on start" in event.summary
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "r" * 501])
+async def test_release_yank_needs_a_reason(gql: GraphQL, admin_key: str, reason: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_YANK, {"id": release_id, "reason": reason}, key=admin_key)
+
+    payload = result["data"]["releaseYank"]
+    assert payload["release"] is None
+    assert "not blank" in user_error(payload, "INVALID_INPUT", ["reason"])
+    assert await snapshot() == before
+
+
+async def test_release_yank_refuses_a_draft(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await create_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_YANK, {"id": release_id, "reason": "bad"}, key=admin_key)
+
+    payload = result["data"]["releaseYank"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_STATE", ["id"])
+    assert "is draft" in message
+    assert "only published releases can be yanked" in message
+    assert await snapshot() == before
+
+
+# --- releaseRollback --------------------------------------------------------------
+
+
+async def test_release_rollback_yanks_the_newest_and_offers_the_previous(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    previous = await published_release(gql, admin_key, app_id, "1.0.0")
+    newest = await published_release(gql, admin_key, app_id, "1.1.0")
+    await gql(RELEASE_ROLLOUT, {"id": previous, "percent": 40}, key=admin_key)
+
+    result = await gql(
+        RELEASE_ROLLBACK,
+        {"appId": app_id, "channel": "stable", "reason": "data loss"},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseRollback"]
+    assert payload["userErrors"] == []
+    assert payload["yanked"]["id"] == newest
+    assert payload["yanked"]["status"] == "ARCHIVED"
+    assert payload["yanked"]["yankReason"] == "data loss"
+    assert payload["yanked"]["yankedAt"] is not None
+    assert payload["offered"] == {
+        "id": previous,
+        "version": "1.0.0",
+        "status": "PUBLISHED",
+        "rolloutPercent": 100,
+    }
+    assert (await Release.get(id=newest)).status is ReleaseStatus.ARCHIVED
+    assert (await Release.get(id=previous)).rollout_percent == 100
+    actions = {e.action for e in await AuditEvent.filter(app_id=app_id)}
+    assert "release.rollback" in actions
+
+
+async def test_release_rollback_without_a_reason_says_what_happened(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    await published_release(gql, admin_key, app_id, "1.0.0")
+    newest = await published_release(gql, admin_key, app_id, "1.1.0")
+
+    result = await gql(RELEASE_ROLLBACK, {"appId": app_id, "channel": "stable"}, key=admin_key)
+
+    assert result["data"]["releaseRollback"]["yanked"]["yankReason"] == "rolled back on stable"
+    assert (await Release.get(id=newest)).yank_reason == "rolled back on stable"
+
+
+async def test_release_rollback_with_nothing_to_roll_back_to(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_ROLLBACK, {"appId": app_id, "channel": "stable"}, key=admin_key)
+
+    payload = result["data"]["releaseRollback"]
+    assert payload["yanked"] is None
+    assert payload["offered"] is None
+    message = user_error(payload, "INVALID_STATE", ["channel"])
+    assert "nothing to roll back to" in message
+    assert "releaseYank" in message
+    assert await snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("channel", "code", "expected"),
+    [
+        ("beta", "INVALID_STATE", "beta installs of my-app are offered 1.0.0 from stable"),
+        ("qa", "INVALID_INPUT", "qa"),
+    ],
+)
+async def test_release_rollback_of_a_channel_without_releases(
+    gql: GraphQL, admin_key: str, channel: str, code: str, expected: str
+) -> None:
+    app_id = await create_app(gql, admin_key, slug="my-app")
+    await published_release(gql, admin_key, app_id, "1.0.0")
+    before = await snapshot()
+
+    result = await gql(RELEASE_ROLLBACK, {"appId": app_id, "channel": channel}, key=admin_key)
+
+    assert expected in user_error(result["data"]["releaseRollback"], code, ["channel"])
+    assert await snapshot() == before
+
+
+# --- releaseSetCoverageDate -------------------------------------------------------
+
+
+async def test_an_earlier_coverage_date_changes_the_effective_date(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.1")
+    earlier = datetime(2024, 6, 1, tzinfo=UTC)
+
+    result = await gql(
+        RELEASE_SET_COVERAGE_DATE,
+        {"id": release_id, "coverageDate": earlier.isoformat(), "reason": "security fix"},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseSetCoverageDate"]
+    assert payload["userErrors"] == []
+    release = payload["release"]
+    assert datetime.fromisoformat(release["coverageDate"]) == earlier
+    assert datetime.fromisoformat(release["effectiveDate"]) == earlier
+    assert datetime.fromisoformat(release["pubDate"]) > earlier
+    assert (await Release.get(id=release_id)).coverage_date == earlier
+    event = await AuditEvent.filter(target_id=release_id, action="release.coverage_date").get()
+    assert "security fix" in event.summary
+
+
+async def test_a_null_coverage_date_clears_the_override(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.1")
+    await gql(
+        RELEASE_SET_COVERAGE_DATE,
+        {"id": release_id, "coverageDate": "2024-06-01T00:00:00Z", "reason": "fix"},
+        key=admin_key,
+    )
+
+    result = await gql(
+        RELEASE_SET_COVERAGE_DATE,
+        {"id": release_id, "coverageDate": None, "reason": "dated by mistake"},
+        key=admin_key,
+    )
+
+    release = result["data"]["releaseSetCoverageDate"]["release"]
+    assert release["coverageDate"] is None
+    assert release["effectiveDate"] == release["pubDate"]
+    assert (await Release.get(id=release_id)).coverage_date is None
+    summaries = [
+        e.summary
+        for e in await AuditEvent.filter(target_id=release_id, action="release.coverage_date")
+    ]
+    assert any("dated by mistake" in s for s in summaries), summaries
+
+
+@pytest.mark.parametrize(
+    ("coverage_date", "says"),
+    [
+        (
+            (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            "later than its publish time, an override may only date a release earlier",
+        ),
+        ("0001-01-01T00:00:00+01:00", "must lie between 1970-01-01 and 9000-01-01"),
+        ("1969-12-31T23:59:59Z", "must lie between"),
+    ],
+    ids=["later-than-publishing", "year-one-with-offset", "before-1970"],
+)
+async def test_a_coverage_date_out_of_range_is_refused(
+    gql: GraphQL, admin_key: str, coverage_date: str, says: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.1")
+    before = await snapshot()
+
+    result = await gql(
+        RELEASE_SET_COVERAGE_DATE,
+        {"id": release_id, "coverageDate": coverage_date, "reason": "why not"},
+        key=admin_key,
+    )
+
+    payload = result["data"]["releaseSetCoverageDate"]
+    assert payload["release"] is None
+    message = user_error(payload, "INVALID_INPUT", ["coverageDate"])
+    assert all(part in message for part in says.split(", ")), message
+    assert await snapshot() == before
+    assert (await gql(RELEASE_SET_COVERAGE_DATE, {"id": release_id, "reason": "x"}, key=admin_key))[
+        "data"
+    ]["releaseSetCoverageDate"]["release"]["id"] == release_id  # the row is still readable
+
+
+async def test_a_coverage_date_needs_a_reason(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key)
+    release_id = await published_release(gql, admin_key, app_id, "1.0.1")
+    before = await snapshot()
+
+    result = await gql(
+        RELEASE_SET_COVERAGE_DATE,
+        {"id": release_id, "coverageDate": "2024-06-01T00:00:00Z", "reason": " "},
+        key=admin_key,
+    )
+
+    user_error(result["data"]["releaseSetCoverageDate"], "INVALID_INPUT", ["reason"])
+    assert await snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("operation", "document", "variables"),
+    [
+        (
+            "releaseYank",
+            RELEASE_YANK,
+            lambda app_id, release_id: {"id": release_id, "reason": "x"},
+        ),
+        (
+            "releaseRollback",
+            RELEASE_ROLLBACK,
+            lambda app_id, release_id: {"appId": app_id, "channel": "stable"},
+        ),
+        (
+            "releaseSetCoverageDate",
+            RELEASE_SET_COVERAGE_DATE,
+            lambda app_id, release_id: {"id": release_id, "reason": "x"},
+        ),
+    ],
+)
+async def test_a_ci_key_may_not_yank_roll_back_or_date_releases(
+    gql: GraphQL, admin_key: str, operation: str, document: str, variables: Any
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    await published_release(gql, admin_key, app_id, "1.0.0")
+    release_id = await published_release(gql, admin_key, app_id, "1.1.0")
+    await gql(
+        "mutation ($id: ID!) { appUpdate(id: $id, input: {ciMayPublish: true}) { app { id } } }",
+        {"id": app_id},
+        key=admin_key,
+    )
+    ci_key = await make_key(KeyScope.CI, app_id, name="ci")
+    await gql("{ viewer { id } }", key=ci_key)
+    before = await snapshot()
+
+    result = await gql(document, variables(app_id, release_id), key=ci_key)
+
+    error = top_error(result, "FORBIDDEN")
+    assert error["path"] == [operation]
+    assert "admin key" in error["message"]
+    assert await snapshot() == before
