@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+BACKGROUND = "background:"  # the prefix of every job's task name
+
 
 class BackgroundLoop:
     """Runs :meth:`run` as a task from :meth:`start` until :meth:`stop`."""
@@ -16,7 +18,8 @@ class BackgroundLoop:
         raise NotImplementedError
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run())
+        # Named, so logs and tests can tell the job's queries from the requests'.
+        self._task = asyncio.create_task(self.run(), name=f"{BACKGROUND}{type(self).__name__}")
 
     async def stop(self) -> None:
         if self._task is not None:

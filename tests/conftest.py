@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 
 from ferryman import auth
 from ferryman.app import create_app
+from ferryman.background import BACKGROUND
 from ferryman.local_s3 import LocalS3
 from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
@@ -211,13 +212,20 @@ async def admin_key(app: Starlette) -> str:
 
 
 class QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise's database clients log."""
+    """Counts the SQL statements Tortoise's database clients log for requests (not those of
+    background jobs, such as the generation watcher's polls, which run beside them)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # logged outside an event loop
+            task = None
+        if task is not None and task.get_name().startswith(BACKGROUND):
+            return
         message = record.getMessage()
         if message.lstrip().split(" ", 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
             self.statements.append(message)
