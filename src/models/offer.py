@@ -159,6 +159,9 @@ class OfferIndex:
         # even when it is older (when the app's terms say so).
         self.yanked = yanked if terms.downgrade_on_yank else frozenset()
         self.partial = tuple(o for o in offers if o.rollout < 100)
+        # Every install gets the same answers (no licence, no partial rollout): the edge
+        # then keys on the URL alone. An attribute, as every check asks.
+        self.shared = not terms.licensed and not self.partial
         # Per channel rank: platform key -> the newest offer having it, and OS -> the newest
         # offer with any key of it, among that channel's releases and the more stable ones.
         self._newest: list[dict[str, Offer]] = []
@@ -174,11 +177,6 @@ class OfferIndex:
                         newest_for_os[key.split("-", 1)[0]] = offer
             self._newest.append(newest)
             self._newest_for_os.append(newest_for_os)
-
-    @property
-    def shared(self) -> bool:
-        """True when every install gets the same answers (no licence, no partial rollout)."""
-        return not self.terms.licensed and not self.partial
 
     def excluded(
         self, install_id: str | None, coverage: Coverage | None, now: datetime

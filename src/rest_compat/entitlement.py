@@ -35,28 +35,41 @@ class Refusal:
 Verdict = frozenset[str] | Refusal
 
 
-async def judge(manifests: Manifests, headers: list[tuple[bytes, bytes]]) -> Verdict:
-    """The releases this check may not be offered, from its raw request headers."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Presented:
+    """What a check carries that decides what it may have."""
+
+    authorization: str | None = None
+    license_key: str | None = None
+    install_id: str | None = None
+
+    @classmethod
+    def read(cls, headers: list[tuple[bytes, bytes]]) -> Presented | Refusal:
+        """From raw request headers; a malformed install id is refused whether or not a
+        rollout is under way, so an app sending bad ids learns it at once."""
+        authorization = license_key = install_id = None
+        for name, value in headers:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-license-key":
+                license_key = value.decode("latin-1")
+            elif name == b"x-install-id":
+                install_id = value.decode("latin-1").strip() or None  # blank: none sent
+        if install_id is not None and not INSTALL_ID.fullmatch(install_id):
+            return Refusal(400, "INVALID_INPUT", f"X-Install-Id {INSTALL_ID_RULE}")
+        return cls(authorization, license_key, install_id)
+
+
+async def judge(manifests: Manifests, presented: Presented) -> Verdict:
+    """The releases a check that presented this may not be offered."""
     index = manifests.index
-    authorization = license_header = install_id = None
-    for name, value in headers:
-        if name == b"authorization":
-            authorization = value.decode("latin-1")
-        elif name == b"x-license-key":
-            license_header = value.decode("latin-1")
-        elif name == b"x-install-id":
-            install_id = value.decode("latin-1").strip() or None  # blank: none sent
-    # Checked whether or not a rollout is under way, so an app sending bad ids learns it
-    # at once, not when its first staged rollout starts.
-    if install_id is not None and not INSTALL_ID.fullmatch(install_id):
-        return Refusal(400, "INVALID_INPUT", f"X-Install-Id {INSTALL_ID_RULE}")
     if index.shared:
         return EVERYTHING
-    outside = index.outside(install_id)
+    outside = index.outside(presented.install_id)
     if not index.terms.licensed:
         return outside
     try:
-        key = auth.license_key(authorization, license_header)
+        key = auth.license_key(presented.authorization, presented.license_key)
     except auth.AuthenticationError as error:
         return Refusal(401, "UNAUTHENTICATED", str(error))
     if key is None:

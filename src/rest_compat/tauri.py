@@ -27,8 +27,7 @@ from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.channel import NAME as CHANNEL_NAME
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
 from ferryman.models.registry import UNAVAILABLE
-from ferryman.rest_compat import entitlement
-from ferryman.rest_compat.entitlement import VERDICT, Refusal, Verdict
+from ferryman.rest_compat.entitlement import VERDICT, Presented, Refusal, Verdict, judge
 from ferryman.rest_compat.errors import error_response
 from ferryman.rest_compat.links import LIFETIME
 from ferryman.rest_compat.manifest import Resolver
@@ -148,7 +147,8 @@ async def check(request: Request) -> Response:
     # keyed on what they entitle to: ours, not a CDN keyed on the URL.
     shared = manifests.index.shared or verdict is not None
     if verdict is None:
-        verdict = await entitlement.judge(manifests, request.scope["headers"])
+        presented = Presented.read(request.scope["headers"])
+        verdict = presented if isinstance(presented, Refusal) else await judge(manifests, presented)
     if isinstance(verdict, Refusal):
         return _refused(verdict)
     index = manifests.view(verdict)
@@ -200,13 +200,19 @@ class CheckRule:
         origin["raw_path"] = parsed.raw_path
         origin["query_string"] = parsed.query
         origin["headers"] = [header for header in scope["headers"] if header[0] == b"host"]
+        presented = Presented.read(scope["headers"])
         try:
             manifests = self.resolver.loaded(parsed.slug) or await self.resolver.manifests(
                 parsed.slug
             )
             if manifests is None:
                 return parsed.key, origin
-            verdict = await entitlement.judge(manifests, scope["headers"])
+            if isinstance(presented, Refusal):
+                verdict: Verdict = presented
+            elif manifests.index.shared:  # the common case, kept cheap: no state to pass
+                return parsed.key, origin
+            else:
+                verdict = await judge(manifests, presented)
         except UNAVAILABLE:
             # The origin will answer 503 too: where installs all got the same answers, the
             # edge may serve its stale one instead; a licence cannot be judged, so no other.
