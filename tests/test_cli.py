@@ -160,6 +160,23 @@ def write_csv(folder: Path, text: str) -> Path:
     return path
 
 
+def import_licences(
+    url: str, source: Path, *, app: str = "my-app", output: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ferryman licenses import`` of ``source`` into the database at ``url``."""
+    options = ["--output", str(output)] if output is not None else []
+    return ferryman(
+        "licenses",
+        "import",
+        "--app",
+        app,
+        *options,
+        str(source),
+        database_url=url,
+        cwd=source.parent,
+    )
+
+
 async def licence_count(url: str) -> int:
     async with database(url):
         return await License.all().count()
@@ -178,17 +195,7 @@ async def test_licenses_import_creates_every_row_and_writes_their_keys(
     )
     output = tmp_path / "keys.csv"
 
-    result = ferryman(
-        "licenses",
-        "import",
-        "--app",
-        "my-app",
-        "--output",
-        str(output),
-        str(source),
-        database_url=app_url,
-        cwd=tmp_path,
-    )
+    result = import_licences(app_url, source, output=output)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -228,9 +235,7 @@ async def test_licenses_import_creates_every_row_and_writes_their_keys(
 async def test_licenses_import_prints_the_keys_without_output(app_url: str, tmp_path: Path) -> None:
     source = write_csv(tmp_path, "customer,starts_at,ends_at\nAcme,,\n")
 
-    result = ferryman(
-        "licenses", "import", "--app", "my-app", str(source), database_url=app_url, cwd=tmp_path
-    )
+    result = import_licences(app_url, source)
 
     assert result.returncode == 0, result.stderr
     ((license_id, customer, key, _, _),) = list(csv.reader(io.StringIO(result.stdout)))[1:]
@@ -249,17 +254,7 @@ async def test_licenses_import_names_the_line_of_a_bad_date_and_imports_nothing(
     )
     output = tmp_path / "keys.csv"
 
-    result = ferryman(
-        "licenses",
-        "import",
-        "--app",
-        "my-app",
-        "--output",
-        str(output),
-        str(source),
-        database_url=app_url,
-        cwd=tmp_path,
-    )
+    result = import_licences(app_url, source, output=output)
 
     assert result.returncode == 1
     assert "line 3, column starts_at: '2025-13-01' is not a date" in result.stderr
@@ -300,9 +295,7 @@ async def test_licenses_import_refuses_a_bad_file(
 ) -> None:
     source = write_csv(tmp_path, text)
 
-    result = ferryman(
-        "licenses", "import", "--app", "my-app", str(source), database_url=app_url, cwd=tmp_path
-    )
+    result = import_licences(app_url, source)
 
     assert result.returncode == 1
     assert expected in result.stderr
@@ -315,9 +308,7 @@ async def test_licenses_import_refuses_a_key_twice_in_the_file(
 ) -> None:
     source = write_csv(tmp_path, f"customer,starts_at,ends_at,key\nA,,,{KEPT}\nB,,,\nC,,,{KEPT}\n")
 
-    result = ferryman(
-        "licenses", "import", "--app", "my-app", str(source), database_url=app_url, cwd=tmp_path
-    )
+    result = import_licences(app_url, source)
 
     assert result.returncode == 1
     assert "line 4, column key: the same key as line 2" in result.stderr
@@ -329,16 +320,12 @@ async def test_licenses_import_refuses_a_key_another_licence_has(
     app_url: str, tmp_path: Path
 ) -> None:
     first = write_csv(tmp_path, f"customer,starts_at,ends_at,key\nA,,,{KEPT}\n")
-    imported = ferryman(
-        "licenses", "import", "--app", "my-app", str(first), database_url=app_url, cwd=tmp_path
-    )
+    imported = import_licences(app_url, first)
     assert imported.returncode == 0, imported.stderr
     existing = list(csv.reader(io.StringIO(imported.stdout)))[1][0]
     second = write_csv(tmp_path, f"customer,starts_at,ends_at,key\nB,,,\nC,,,{KEPT}\n")
 
-    result = ferryman(
-        "licenses", "import", "--app", "my-app", str(second), database_url=app_url, cwd=tmp_path
-    )
+    result = import_licences(app_url, second)
 
     assert result.returncode == 1
     assert f"line 3, column key: this key already belongs to licence {existing}" in result.stderr
@@ -348,9 +335,7 @@ async def test_licenses_import_refuses_a_key_another_licence_has(
 async def test_licenses_import_for_an_unknown_app(app_url: str, tmp_path: Path) -> None:
     source = write_csv(tmp_path, "customer,starts_at,ends_at\nAcme,,\n")
 
-    result = ferryman(
-        "licenses", "import", "--app", "nope", str(source), database_url=app_url, cwd=tmp_path
-    )
+    result = import_licences(app_url, source, app="nope")
 
     assert result.returncode == 1
     assert "no app has the slug 'nope'" in result.stderr
@@ -360,17 +345,7 @@ async def test_licenses_import_for_an_unknown_app(app_url: str, tmp_path: Path) 
 async def test_licenses_import_checks_the_output_folder_first(app_url: str, tmp_path: Path) -> None:
     source = write_csv(tmp_path, "customer,starts_at,ends_at\nAcme,,\n")
 
-    result = ferryman(
-        "licenses",
-        "import",
-        "--app",
-        "my-app",
-        "--output",
-        str(tmp_path / "no" / "keys.csv"),
-        str(source),
-        database_url=app_url,
-        cwd=tmp_path,
-    )
+    result = import_licences(app_url, source, output=tmp_path / "no" / "keys.csv")
 
     assert result.returncode == 1
     assert "cannot write to the folder" in result.stderr

@@ -95,6 +95,13 @@ class Held:
     status: LicenseStatus
     periods: tuple[tuple[datetime, datetime], ...]
 
+    @property
+    def refused(self) -> str | None:
+        """Why its checks are refused (403), or None for an active licence."""
+        if self.status is LicenseStatus.ACTIVE:
+            return None
+        return f"licence {self.prefix}… is {self.status.value.lower()}"
+
 
 def visible(actor: Actor, app_id: str) -> QuerySet[License]:
     """An app's licences, newest first (admins only)."""

@@ -5,9 +5,10 @@ The rule both the updater route and ``updatePreview`` apply, in one place. An
 for every platform key the newest release that has it, so choosing costs a few
 dictionary lookups however many releases there are.
 
-What one install may not have (releases its licence does not cover, partial rollouts
-its install id is outside of) is a set of release ids, :meth:`OfferIndex.excluded`;
-:meth:`OfferIndex.without` is the index of what remains. Installs with the same set get
+What one install may not have (releases its licence does not cover,
+:meth:`OfferIndex.uncovered`, and partial rollouts its install id is outside of,
+:meth:`OfferIndex.outside`) is a set of release ids; :meth:`OfferIndex.without` is the
+index of what remains. Installs with the same set get
 the same answers, which is what lets the edge cache share them.
 """
 
@@ -36,7 +37,6 @@ from ferryman.models.status import (
     ArtifactStatus,
     Distribution,
     ExpiredPolicy,
-    LicenseStatus,
     ReleaseStatus,
 )
 from ferryman.versions import InvalidVersion, Version
@@ -177,14 +177,6 @@ class OfferIndex:
                         newest_for_os[key.split("-", 1)[0]] = offer
             self._newest.append(newest)
             self._newest_for_os.append(newest_for_os)
-
-    def excluded(
-        self, install_id: str | None, coverage: Coverage | None, now: datetime
-    ) -> frozenset[str]:
-        """The releases one install may not have: outside its licence's coverage, or in
-        a partial rollout its install id is not part of."""
-        uncovered = frozenset() if coverage is None else self.uncovered(coverage, now)
-        return uncovered | self.outside(install_id)
 
     def uncovered(self, coverage: Coverage, now: datetime) -> frozenset[str]:
         """The releases a licence does not cover."""
@@ -391,9 +383,8 @@ async def _judge(index: OfferIndex, install: Install) -> _Judged:
     held = await find_license(index.app_id, install.license_hash)
     if held is None:
         raise InvalidInput(f"this key is not a licence of {index.slug}", ("licenseKey",))
-    if held.status is not LicenseStatus.ACTIVE:
-        refusal = (403, f"licence {held.prefix}… is {held.status.value.lower()}: 403")
-        return _Judged(refusal, frozenset(), outside, None, now)
+    if held.refused is not None:
+        return _Judged((403, f"{held.refused}: 403"), frozenset(), outside, None, now)
     coverage = index.terms.coverage(held)
     return _Judged(None, index.uncovered(coverage, now), outside, coverage, now)
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from ferryman import auth
 from ferryman.models.offer import INSTALL_ID, INSTALL_ID_RULE
-from ferryman.models.status import LicenseStatus
 from ferryman.rest_compat.manifest import Manifests
 
 VERDICT = "ferryman.entitlement"  # the scope state entry the edge fills in
@@ -82,6 +81,6 @@ async def judge(manifests: Manifests, presented: Presented) -> Verdict:
     held = await manifests.license(key)
     if held is None:
         return Refusal(401, "UNAUTHENTICATED", f"this key is not a licence of {index.slug}")
-    if held.status is not LicenseStatus.ACTIVE:
-        return Refusal(403, "FORBIDDEN", f"licence {held.prefix}… is {held.status.value.lower()}")
+    if held.refused is not None:
+        return Refusal(403, "FORBIDDEN", held.refused)
     return manifests.uncovered(held, datetime.now(UTC)) | outside

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -38,84 +39,88 @@ def cluster(databases: Databases) -> Iterator[PostgresCluster]:
         started.stop()
 
 
-async def test_an_outage_serves_the_last_answer_stale(
+@contextlib.asynccontextmanager
+async def on_cluster(
     settings: Settings, cluster: PostgresCluster
-) -> None:
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, migrated and running on this test's own cluster, and a client of it."""
     url = cluster.url("ferryman")
     await migrate(url)
     application = create_app(dataclasses.replace(settings, database_url=url))
     async with application.router.lifespan_context(application):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
-        admin = await make_key(KeyScope.ADMIN)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            check = "/my-app/update/linux/x86_64/1.0.0"
-            fresh = await client.get(check)
-            assert fresh.headers["cf-cache-status"] == "MISS"
+            yield client
 
-            cluster.stop()
-            generations.announce("my-app")  # the index and the edge entry must be rebuilt
-            stale = await client.get(check)
-            assert stale.status_code == 200
-            assert stale.headers["cf-cache-status"] == "STALE"
-            assert stale.content == fresh.content
 
-            # While updaters keep being answered, GraphQL says 503 at once: no hang.
-            async def graphql() -> tuple[httpx.Response, float]:
-                started = time.monotonic()
-                response = await client.post(
-                    "/graphql",
-                    json={"query": "{ apps(first: 1) { totalCount } }"},
-                    headers={"Authorization": f"Bearer {admin}"},
-                )
-                return response, time.monotonic() - started
+async def test_an_outage_serves_the_last_answer_stale(
+    settings: Settings, cluster: PostgresCluster
+) -> None:
+    async with on_cluster(settings, cluster) as client:
+        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        admin = await make_key(KeyScope.ADMIN)
+        check = "/my-app/update/linux/x86_64/1.0.0"
+        fresh = await client.get(check)
+        assert fresh.headers["cf-cache-status"] == "MISS"
 
-            first = asyncio.create_task(graphql())
-            updates = [asyncio.create_task(client.get(check)) for _ in range(5)]
-            last = asyncio.create_task(graphql())
-            await asyncio.wait_for(asyncio.gather(first, *updates, last), 10)
-            for response, seconds in (first.result(), last.result()):
-                assert response.status_code == 503, response.text
-                assert seconds < 5, f"GraphQL took {seconds:.1f} s to say it is unavailable"
-                body = response.json()
-                assert body["data"] is None
-                assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-                assert "database is unavailable" in body["errors"][0]["message"]
-                assert response.headers["retry-after"]
-            for update in (task.result() for task in updates):
-                assert (update.status_code, update.headers["cf-cache-status"]) == (200, "STALE")
-                assert update.content == fresh.content
+        cluster.stop()
+        generations.announce("my-app")  # the index and the edge entry must be rebuilt
+        stale = await client.get(check)
+        assert stale.status_code == 200
+        assert stale.headers["cf-cache-status"] == "STALE"
+        assert stale.content == fresh.content
 
-            unknown = "/my-app/update/linux/x86_64/0.9.0"  # never answered: nothing to fall back on
-            for _ in range(2):
-                failed = await client.get(unknown)
-                assert failed.status_code == 503
-                assert failed.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
-                assert failed.headers["cf-cache-status"] != "HIT"  # never stored
+        # While updaters keep being answered, GraphQL says 503 at once: no hang.
+        async def graphql() -> tuple[httpx.Response, float]:
+            started = time.monotonic()
+            response = await client.post(
+                "/graphql",
+                json={"query": "{ apps(first: 1) { totalCount } }"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            return response, time.monotonic() - started
+
+        first = asyncio.create_task(graphql())
+        updates = [asyncio.create_task(client.get(check)) for _ in range(5)]
+        last = asyncio.create_task(graphql())
+        await asyncio.wait_for(asyncio.gather(first, *updates, last), 10)
+        for response, seconds in (first.result(), last.result()):
+            assert response.status_code == 503, response.text
+            assert seconds < 5, f"GraphQL took {seconds:.1f} s to say it is unavailable"
+            body = response.json()
+            assert body["data"] is None
+            assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert "database is unavailable" in body["errors"][0]["message"]
+            assert response.headers["retry-after"]
+        for update in (task.result() for task in updates):
+            assert (update.status_code, update.headers["cf-cache-status"]) == (200, "STALE")
+            assert update.content == fresh.content
+
+        unknown = "/my-app/update/linux/x86_64/0.9.0"  # never answered: nothing to fall back on
+        for _ in range(2):
+            failed = await client.get(unknown)
+            assert failed.status_code == 503
+            assert failed.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            assert failed.headers["cf-cache-status"] != "HIT"  # never stored
 
 
 async def test_an_outage_never_serves_a_licensed_answer_it_cannot_judge(
     settings: Settings, cluster: PostgresCluster
 ) -> None:
-    url = cluster.url("ferryman")
-    await migrate(url)
-    application = create_app(dataclasses.replace(settings, database_url=url))
-    async with application.router.lifespan_context(application):
+    async with on_cluster(settings, cluster) as client:
         await publish("paid-app", "1.1.0", ["linux-x86_64"])
         paid = await licensed_app()
         key, _ = await new_license(paid, datetime.now(UTC))
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            check = "/paid-app/update/linux/x86_64/1.0.0"
-            fresh = await client.get(check, headers={"X-License-Key": key})
-            assert fresh.status_code == 200
+        check = "/paid-app/update/linux/x86_64/1.0.0"
+        fresh = await client.get(check, headers={"X-License-Key": key})
+        assert fresh.status_code == 200
 
-            cluster.stop()
-            generations.announce("paid-app")  # the licences it knew are forgotten too
-            for headers in ({"X-License-Key": key}, {}):
-                failed = await client.get(check, headers=headers)
-                assert failed.status_code == 503
-                assert failed.headers["cf-cache-status"] == "DYNAMIC"
+        cluster.stop()
+        generations.announce("paid-app")  # the licences it knew are forgotten too
+        for headers in ({"X-License-Key": key}, {}):
+            failed = await client.get(check, headers=headers)
+            assert failed.status_code == 503
+            assert failed.headers["cf-cache-status"] == "DYNAMIC"
 
 
 async def test_without_a_database_nothing_is_cached(settings: Settings) -> None:
