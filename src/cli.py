@@ -329,7 +329,7 @@ def publish_command(
             server=server,
             api_key=api_key,
             app=app_slug,
-            version=version or publisher.default_version(Path.cwd()),
+            version=publisher.checked_version(version or publisher.default_version(Path.cwd())),
             artifacts=publisher.find_artifacts(files_or_dir, publisher.parse_overrides(platforms)),
             notes=notes_file.read_text() if notes_file else None,
             publish=make_live,

@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import hashlib
 import re
+import string
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -24,6 +25,7 @@ _LEGACY = b"Ed"
 _TRUSTED_PREFIX = "trusted comment: "
 _SECRET_KEY_LENGTH = 158
 _MAX_TEXT = 4_096
+_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
 
 
 class VerificationFailed(Exception):
@@ -51,7 +53,7 @@ class PublicKey:
                 field,
             )
         blob = _line_bytes(lines, 1, field, "public key")
-        if len(blob) != 42 or blob[:2] != _LEGACY:
+        if len(blob) != 42 or blob[:2] not in (_PREHASHED, _LEGACY):
             raise InvalidInput(
                 "this is not a minisign public key: paste the content of the .pub file that "
                 "`tauri signer generate` wrote (it starts with dW50cnVzdGVkIGNvbW1lbnQ6)",
@@ -75,19 +77,26 @@ class Signature:
     def key_id_hex(self) -> str:
         return key_id_hex(self.key_id)
 
-    @property
-    def fields(self) -> dict[str, str]:
-        """The trusted comment's tab-separated ``key:value`` fields."""
-        pairs = (part.partition(":") for part in self.trusted_comment.split("\t"))
-        return {key: value for key, sep, value in pairs if sep}
+    def field(self, name: str) -> str | None:
+        """The first tab-separated ``name:value`` field of the trusted comment, read as the
+        updater reads ``version:`` (so ``file:app-version:2.zip`` is no version)."""
+        prefix = f"{name}:"
+        return next(
+            (
+                part[len(prefix) :]
+                for part in self.trusted_comment.split("\t")
+                if part.startswith(prefix)
+            ),
+            None,
+        )
 
     @property
     def version(self) -> str | None:
-        return self.fields.get("version")
+        return self.field("version")
 
     @property
     def file(self) -> str | None:
-        return self.fields.get("file")
+        return self.field("file")
 
     @classmethod
     def parse(cls, text: str, field: tuple[str, ...] = ("signature",)) -> Signature:
@@ -206,15 +215,17 @@ def _decoded_lines(text: str, field: tuple[str, ...], *, what: str, file: str) -
     stripped = text.strip()
     if len(stripped) > _MAX_TEXT:
         raise InvalidInput(f"{what} is longer than {_MAX_TEXT} characters", field)
-    try:
-        raw = base64.b64decode(stripped, validate=True)
-    except ValueError:  # binascii.Error, or text that is not ASCII at all
+    if not stripped:
+        raise InvalidInput(f"{what} is empty: paste the content of the {file} file", field)
+    defect = _base64_defect(stripped)
+    if defect is not None:
         hint = " (it looks like a file path)" if "/" in stripped or stripped.endswith(file) else ""
         raise InvalidInput(
-            f"{what} is not base64{hint}: paste the content of the {file} file, one line "
-            "without spaces",
+            f"{what} is not base64 the updater can decode{hint}: {defect}; paste the content "
+            f"of the {file} file, one line without spaces",
             field,
-        ) from None
+        )
+    raw = base64.b64decode(stripped)
     if len(raw) == 42 and raw[:2] == _LEGACY:
         raise InvalidInput(
             f"this is a bare minisign key line; Tauri expects the whole {file} file as "
@@ -222,13 +233,53 @@ def _decoded_lines(text: str, field: tuple[str, ...], *, what: str, file: str) -
             field,
         )
     try:
-        return raw.decode().splitlines()
+        return _lines(raw.decode())
     except UnicodeDecodeError:
         raise InvalidInput(
             f"{what} decodes to binary data, not to a minisign file: paste the content of the "
             f"{file} file",
             field,
         ) from None
+
+
+def _lines(text: str) -> list[str]:
+    """Split as Rust's ``str::lines`` does, which minisign-verify uses: only at ``\n``
+    (dropping one ``\r`` before it), never at U+2028 or the other breaks Python knows."""
+    parts = text.split("\n")
+    last = parts.pop()
+    lines = [part.removesuffix("\r") for part in parts]
+    if last:
+        lines.append(last)
+    return lines
+
+
+def _base64_defect(text: str) -> str | None:
+    """Why the client's base64 decoder refuses ``text``, or None when it accepts it.
+
+    Both the updater (the Rust ``base64`` crate's STANDARD engine) and minisign-verify
+    accept only the canonical form: the standard alphabet, ``=`` padding to a multiple of
+    four, nothing else, and zero bits after the last byte. Python's decoder is laxer.
+    """
+    if not text:
+        return "it is empty"
+    body = text.rstrip("=")
+    odd = next((ch for ch in body if ch not in _ALPHABET), None)
+    if odd is not None:
+        return f"it contains {odd!r}, which is not a base64 character"
+    if len(text) % 4 or len(text) - len(body) > 2:
+        return "it is not padded with '=' to a multiple of four characters"
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except ValueError:
+        return "its '=' padding does not match its length"
+    canonical = base64.b64encode(decoded).decode()
+    if canonical != text:
+        position = len(body) - 1
+        return (
+            f"its last symbol {text[position]!r} carries bits beyond the data (non-canonical "
+            f"base64; the canonical form ends in {canonical[position]!r})"
+        )
+    return None
 
 
 def _is_secret_key(lines: list[str]) -> bool:
@@ -240,9 +291,19 @@ def _is_secret_key(lines: list[str]) -> bool:
 
 
 def _line_bytes(lines: list[str], index: int, field: tuple[str, ...], what: str) -> bytes:
-    try:
-        return base64.b64decode(lines[index].strip(), validate=True)
-    except (IndexError, ValueError):
+    if index >= len(lines):
         raise InvalidInput(
-            f"this {what} is incomplete or damaged: paste the whole file content", field
-        ) from None
+            f"this {what} is incomplete or damaged: it has {len(lines)} line(s) and needs at "
+            f"least {index + 1}; paste the whole file content",
+            field,
+        )
+    line = lines[index]
+    defect = _base64_defect(line)
+    if defect is not None:
+        raise InvalidInput(
+            f"line {index + 1} of this {what} is not base64 the updater can decode: {defect} "
+            "(the updater refuses it: Invalid encoding in minisign data); paste the file "
+            "content exactly as it was written",
+            field,
+        )
+    return base64.b64decode(line)

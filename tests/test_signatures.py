@@ -116,7 +116,7 @@ def fake_private_key() -> str:
             base64.b64encode(
                 "untrusted comment: x\nRUQé\ntrusted comment: t\nAAAA\n".encode()
             ).decode(),
-            "incomplete or damaged",
+            "line 2 of this signature is not base64 the updater can decode",
         ),
     ],
 )

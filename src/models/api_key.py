@@ -18,8 +18,9 @@ from tortoise.transactions import in_transaction
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models.actor import Actor, KeyScope
-from ferryman.models.errors import InvalidInput, NotFound, reject_nul
+from ferryman.models.errors import InvalidInput, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
+from ferryman.models.text import reject_nul
 
 if TYPE_CHECKING:
     from ferryman.models.app import App

@@ -15,9 +15,10 @@ from tortoise.transactions import in_transaction
 from ferryman.models import audit_event, channel, ids
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
+from ferryman.models.text import reject_nul
 
 if TYPE_CHECKING:
     from ferryman.models.license import License
@@ -55,6 +56,9 @@ class App(Model):
     grace_days = fields.IntField(default=0, db_default=0)
     # Clients on a yanked release are offered the newest release below it.
     offer_downgrade_on_yank = fields.BooleanField(default=False, db_default=False)
+    # Mirrors the client's requireSignedVersion: artifacts whose signature names no version
+    # are refused, as such a client would refuse them at download.
+    require_signed_version = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -79,6 +83,7 @@ class AppChanges:
     expired_policy: ExpiredPolicy | None = None
     grace_days: int | None = None
     offer_downgrade_on_yank: bool | None = None
+    require_signed_version: bool | None = None
 
 
 async def bump_generation(app_id: str) -> None:
@@ -200,7 +205,14 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
                 ("input", "description"),
             )
         values["description"] = changes.description or None
-    for name in ("ci_may_publish", "distribution", "expired_policy", "offer_downgrade_on_yank"):
+    flags = (
+        "ci_may_publish",
+        "distribution",
+        "expired_policy",
+        "offer_downgrade_on_yank",
+        "require_signed_version",
+    )
+    for name in flags:
         if getattr(changes, name) is not None:
             values[name] = getattr(changes, name)
     if changes.grace_days is not None:

@@ -47,6 +47,9 @@ class Artifact(Model):
     status = fields.CharEnumField(ArtifactStatus, max_length=16, default=ArtifactStatus.PENDING)
     failure_reason: str | None = fields.TextField(null=True)
     warning = fields.TextField(null=True)
+    # The version the signature's trusted comment names (None: it names none, and clients
+    # with requireSignedVersion refuse the file).
+    signed_version = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -124,8 +127,8 @@ async def begin_upload(
     An artifact already on that platform of the draft is replaced.
     """
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
-    key, warning = await _checked(release, app, new, store, parse)
-    return await _replace(actor, release, app, new, key, warning, store)
+    checked = await _checked(release, app, new, store, parse)
+    return await _replace(actor, release, app, new, checked, store)
 
 
 async def confirm(
@@ -189,8 +192,8 @@ async def attach(
 ) -> Artifact:
     """Record an artifact whose file was already read back, in its final state (READY or
     FAILED). Call it inside the caller's transaction: nothing is left PENDING."""
-    key, warning = await _checked(release, app, new, store, parse)
-    artifact = await _replace(actor, release, app, new, key, warning, store)
+    checked = await _checked(release, app, new, store, parse)
+    artifact = await _replace(actor, release, app, new, checked, store)
     return await _settle(actor, artifact, release, app, store, read)
 
 
@@ -205,7 +208,7 @@ async def upload(
 ) -> Artifact:
     """Stream a file straight into the store while hashing and verifying it, in one pass."""
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
-    key, warning = await _checked(release, app, new, store, parse)
+    checked = await _checked(release, app, new, store, parse)
     reading = _Reading(parse(new.signature))
 
     async def read() -> AsyncIterator[bytes]:
@@ -219,8 +222,8 @@ async def upload(
                 )
             yield chunk
 
-    await store.upload(key, read(), new.content_type)
-    artifact = await _replace(actor, release, app, new, key, warning, store)
+    await store.upload(checked.key, read(), new.content_type)
+    artifact = await _replace(actor, release, app, new, checked, store)
     return await _settle(actor, artifact, release, app, store, ReadBack(reading, None))
 
 
@@ -255,10 +258,21 @@ async def _draft_with_app(
     return release, await release.app
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    """What is known of an upload before its file is read: where it goes, what its
+    signature says, and anything worth a warning."""
+
+    key: str
+    warning: str | None
+    signed_version: str | None
+
+
 async def _checked(
     release: Release, app: App, new: NewArtifact, store: ObjectStore, parse: SignatureParser
-) -> tuple[str, str | None]:
-    """The object key and any warning, or InvalidInput before anything is written."""
+) -> _Checked:
+    """The upload's object key and signature facts, or InvalidInput before anything is
+    written."""
     validate_platform(new.platform, ("input", "platform"))
     key = store.object_key(app.slug, release.version, new.filename)
     if await Artifact.filter(object_key=key).exclude(release_id=release.id).exists():
@@ -270,16 +284,16 @@ async def _checked(
     if new.file_size is not None and new.file_size < 0:
         raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
     check = parse(new.signature)
-    mismatch = _version_mismatch(check, release)
-    if mismatch:
-        raise InvalidInput(mismatch, ("input", "signature"))
+    refusal = _version_mismatch(check, release) or _unsigned_version(check, app, release)
+    if refusal:
+        raise InvalidInput(refusal, ("input", "signature"))
     warning = None
     if check.signed_file is not None and check.signed_file != new.filename:
         warning = (
             f"the signature was made for the file {check.signed_file!r}, "
             f"uploaded as {new.filename!r}"
         )
-    return key, warning
+    return _Checked(key, warning, check.signed_version)
 
 
 async def _replace(
@@ -287,10 +301,10 @@ async def _replace(
     release: Release,
     app: App,
     new: NewArtifact,
-    key: str,
-    warning: str | None,
+    checked: _Checked,
     store: ObjectStore,
 ) -> Artifact:
+    key = checked.key
     previous = await Artifact.get_or_none(release_id=release.id, platform=new.platform)
     if previous is not None and previous.object_key != key and not await _shared(previous):
         await store.delete(previous.object_key)
@@ -304,7 +318,8 @@ async def _replace(
             signature=new.signature.strip(),
             object_key=key,
             file_size=new.file_size,
-            warning=warning,
+            warning=checked.warning,
+            signed_version=checked.signed_version,
         )
         # Another platform's artifact with this file name shares the object, which this
         # upload overwrites: what was verified there is gone, so it must be checked again.
@@ -389,7 +404,11 @@ def _verification_failure(check: SignatureCheck, app: App, release: Release) -> 
             f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
             "appUpdate, then confirm again"
         )
-    return check.failure(app.public_key) or _version_mismatch(check, release)
+    return (
+        check.failure(app.public_key)
+        or _version_mismatch(check, release)
+        or _unsigned_version(check, app, release)
+    )
 
 
 def _version_mismatch(check: SignatureCheck, release: Release) -> str | None:
@@ -406,4 +425,14 @@ def _version_mismatch(check: SignatureCheck, release: Release) -> str | None:
         f"the signature is for version {signed} but the release is {release.version}; "
         "the updater would refuse it: sign with --app-version "
         f"{release.version} (or build that version)"
+    )
+
+
+def _unsigned_version(check: SignatureCheck, app: App, release: Release) -> str | None:
+    if check.signed_version is not None or not app.require_signed_version:
+        return None
+    return (
+        f"the signature names no version, and app {app.slug} requires one "
+        "(requireSignedVersion, as its clients do): sign with `tauri signer sign --app-version "
+        f"{release.version}`, or build with Tauri CLI 2.11.5 or newer"
     )

@@ -45,11 +45,3 @@ class InvalidState(DomainError):
 
 class Forbidden(Exception):
     """The caller is known but its key may not do this (a permission, not a user error)."""
-
-
-def reject_nul(value: str | None, field: tuple[str, ...]) -> None:
-    """Refuse U+0000 in text: PostgreSQL cannot store it, so it must not reach a write."""
-    if value is not None and "\x00" in value:
-        raise InvalidInput(
-            f"{field[-1]} contains a NUL character (U+0000), which is not accepted", field
-        )

@@ -25,10 +25,11 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.moment import utc
 from ferryman.models.status import LicenseStatus
+from ferryman.models.text import reject_nul
 
 if TYPE_CHECKING:
     from ferryman.models.app import App

@@ -15,23 +15,21 @@ the same answers, which is what lets the edge cache share them.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
-from ferryman.models import app as apps
 from ferryman.models import channel as channels
-from ferryman.models.actor import Actor
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.coverage import Coverage
-from ferryman.models.errors import InvalidInput
 from ferryman.models.license import Held
-from ferryman.models.license import find as find_license
-from ferryman.models.platform import validate_platform
+from ferryman.models.platform import (
+    STRICT_INSTALLERS,
+    lookup_keys,
+)
 from ferryman.models.release import Release
 from ferryman.models.status import (
     ArtifactStatus,
@@ -57,10 +55,19 @@ class Offer:
     release_id: str
     notes: str | None
     pub_date: datetime | None
-    files: dict[str, tuple[str, str]]  # platform key -> (url, signature)
+    files: dict[str, tuple[str, str]]  # stored platform key -> (url, signature)
     rank: int = 0  # its channel's place in the app's order (0: the most stable)
     effective: datetime | None = None  # the date licences judge it by
     rollout: int = 100  # the percentage of install ids it is offered to
+    # Every key a client may look up -> the stored key answering it (see lookup_keys).
+    served: dict[str, str] = dataclasses.field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "served", lookup_keys(self.files))
+
+    def file(self, key: str) -> tuple[str, str]:
+        """The (url, signature) a client looking up ``key`` gets."""
+        return self.files[self.served[key]]
 
     def reaches(self, install_id: str | None) -> bool:
         """Is this install inside the release's rollout? No id: only a full rollout."""
@@ -106,10 +113,15 @@ class Terms:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Choice:
-    """The offer for one install, and the platform key (or bare OS) it was chosen by."""
+    """The offer for one install, and the key (or bare OS) it was chosen by."""
 
     offer: Offer
     key: str
+
+    @property
+    def stored_key(self) -> str | None:
+        """The artifact's platform key behind a dynamic answer (None for a bare OS)."""
+        return self.offer.served.get(self.key)
 
     def manifest(self, link: Callable[[Offer, str], str] | None = None) -> bytes:
         """The JSON the updater receives: dynamic for a platform key, static for a bare OS.
@@ -118,22 +130,25 @@ class Choice:
         short-lived signed links of a LICENSED app).
         """
         offer = self.offer
-        files = offer.files
-        if link is not None:
-            files = {key: (link(offer, key), sig) for key, (_, sig) in files.items()}
+
+        def entry(key: str) -> tuple[str, str]:
+            stored = offer.served[key]
+            url, signature = offer.files[stored]
+            return (url if link is None else link(offer, stored)), signature
+
         fields: dict[str, object] = {"version": str(offer.version)}
         if offer.notes is not None:
             fields["notes"] = offer.notes
         if offer.pub_date is not None:
             # RFC 3339 with Z, as the client's parser requires; never an empty string.
             fields["pub_date"] = offer.pub_date.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if self.key in files:
-            fields["url"], fields["signature"] = files[self.key]
+        if self.key in offer.served:
+            fields["url"], fields["signature"] = entry(self.key)
         else:
             fields["platforms"] = {
-                platform: {"url": url, "signature": signature}
-                for platform, (url, signature) in sorted(files.items())
-                if platform.startswith(f"{self.key}-")
+                key: dict(zip(("url", "signature"), entry(key), strict=True))
+                for key in sorted(offer.served)
+                if key.startswith(f"{self.key}-")
             }
         return json.dumps(fields, separators=(",", ":")).encode()
 
@@ -149,6 +164,7 @@ class OfferIndex:
         order: tuple[str, ...] = ("stable",),
         terms: Terms = Terms(),
         yanked: frozenset[Version] = frozenset(),
+        required: list[dict[str, frozenset[str]]] | None = None,
     ) -> None:
         self.app_id = app_id
         self.slug = slug
@@ -162,21 +178,18 @@ class OfferIndex:
         # Every install gets the same answers (no licence, no partial rollout): the edge
         # then keys on the URL alone. An attribute, as every check asks.
         self.shared = not terms.licensed and not self.partial
-        # Per channel rank: platform key -> the newest offer having it, and OS -> the newest
-        # offer with any key of it, among that channel's releases and the more stable ones.
-        self._newest: list[dict[str, Offer]] = []
-        self._newest_for_os: list[dict[str, Offer]] = []
+        # Per channel rank, among that channel's releases and the more stable ones: each key
+        # a client may look up -> the newest offer answering it; each OS -> the keys every
+        # bare-OS document must carry (kept from the unfiltered index by a view); each OS ->
+        # the newest offer carrying all of them.
         ordered = sorted(offers, key=lambda o: o.version)
-        for rank in range(len(order)):
-            newest: dict[str, Offer] = {}
-            newest_for_os: dict[str, Offer] = {}
-            for offer in ordered:
-                if offer.rank <= rank:
-                    for key in offer.files:
-                        newest[key] = offer
-                        newest_for_os[key.split("-", 1)[0]] = offer
-            self._newest.append(newest)
-            self._newest_for_os.append(newest_for_os)
+        ranks = range(len(order))
+        self._newest = [_newest_by_key(o for o in ordered if o.rank <= r) for r in ranks]
+        self.required = required or [_required_by_os(self._newest[r]) for r in ranks]
+        self._static = [
+            _newest_complete(reversed([o for o in ordered if o.rank <= r]), self.required[r])
+            for r in ranks
+        ]
 
     def uncovered(self, coverage: Coverage, now: datetime) -> frozenset[str]:
         """The releases a licence does not cover."""
@@ -195,7 +208,9 @@ class OfferIndex:
         if not excluded:
             return self
         kept = [o for o in self.offers if o.release_id not in excluded]
-        return OfferIndex(self.app_id, self.slug, kept, self.order, self.terms, self.yanked)
+        return OfferIndex(
+            self.app_id, self.slug, kept, self.order, self.terms, self.yanked, self.required
+        )
 
     def rank(self, channel: str | None) -> int | None:
         """The rank of ``channel`` (None: the most stable), or None when the app has none
@@ -222,8 +237,14 @@ class OfferIndex:
         return self._choice(self._newest[rank].get(key), key, current)
 
     def for_os(self, os: str, current: Version, rank: int = 0) -> Choice | None:
-        """The offer listing every platform of an OS (for a check without an arch)."""
-        return self._choice(self._newest_for_os[rank].get(os), os, current)
+        """The one document every install of an OS gets from a check without an arch.
+
+        The client looks its own key up before it compares versions, so the document must
+        carry every key an install of that OS may look up: the newest release having a
+        plain key for each architecture the app publishes for the OS (and each deb or rpm
+        key it publishes), or none at all.
+        """
+        return self._choice(self._static[rank].get(os), os, current)
 
     def _choice(self, offer: Offer | None, key: str, current: Version) -> Choice | None:
         # Newer, or anything at all for an install stuck on a yanked release.
@@ -232,24 +253,61 @@ class OfferIndex:
         return Choice(offer, key)
 
 
+def _newest_by_key(ascending: Iterable[Offer]) -> dict[str, Offer]:
+    newest: dict[str, Offer] = {}
+    for offer in ascending:
+        newest.update(dict.fromkeys(offer.served, offer))
+    return newest
+
+
+def _required_by_os(newest: dict[str, Offer]) -> dict[str, frozenset[str]]:
+    """The keys a bare-OS document must carry so no install of the OS fails its lookup:
+    OS-ARCH for every architecture published, and every deb or rpm key (those installs
+    cannot take the plain key's file)."""
+    required: dict[str, set[str]] = {}
+    for key in newest:
+        os, arch, *installer = key.split("-")
+        keys = required.setdefault(os, set())
+        keys.add(f"{os}-{arch}")
+        if installer and installer[0] in STRICT_INSTALLERS:
+            keys.add(key)
+    return {os: frozenset(keys) for os, keys in required.items()}
+
+
+def _newest_complete(
+    descending: Iterable[Offer], required: dict[str, frozenset[str]]
+) -> dict[str, Offer]:
+    found: dict[str, Offer] = {}
+    for offer in descending:
+        for os, keys in required.items():
+            if os not in found and keys <= offer.served.keys():
+                found[os] = offer
+    return found
+
+
 async def load(app: App) -> OfferIndex:
     """Read one app's published releases and READY artifacts: three queries (four when
     the app offers downgrades from yanked releases).
 
     A release published between them has artifacts but no row here: they are left out
-    (that publish changes the app's generation, so this index is rebuilt anyway).
+    (that publish changes the app's generation, so this index is rebuilt anyway). So are
+    files a client of the app would refuse: without a signed version where the app
+    requires one, and releases whose version the client cannot parse (stored before
+    versions were checked as strictly as the client checks them).
     """
     order = channels.order_of(app.channels)
     releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
         "id", "version", "notes", "pub_date", "coverage_date", "channel", "rollout_percent"
     )
     files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
-    artifacts = await Artifact.filter(
+    artifacts = Artifact.filter(
         release__app_id=app.id,
         release__status=ReleaseStatus.PUBLISHED,
         status=ArtifactStatus.READY,
-    ).values("release_id", "platform", "download_url", "signature")
-    for artifact in artifacts:
+    )
+    if app.require_signed_version:
+        artifacts = artifacts.filter(signed_version__isnull=False)
+    for artifact in await artifacts.values("release_id", "platform", "download_url", "signature"):
         platforms = files.get(artifact["release_id"])
         if platforms is not None and artifact["download_url"]:
             platforms[artifact["platform"]] = (
@@ -258,7 +316,7 @@ async def load(app: App) -> OfferIndex:
             )
     offers = [
         Offer(
-            version=Version.parse(r["version"]),
+            version=version,
             release_id=r["id"],
             notes=r["notes"],
             pub_date=r["pub_date"],
@@ -268,7 +326,9 @@ async def load(app: App) -> OfferIndex:
             rollout=r["rollout_percent"],
         )
         for r in releases
-        if files[r["id"]] and r["channel"] in order
+        if files[r["id"]]
+        and r["channel"] in order
+        and (version := client_version(r["version"])) is not None
     ]
     yanked: list[str] = []
     if app.offer_downgrade_on_yank:
@@ -281,167 +341,13 @@ async def load(app: App) -> OfferIndex:
         offers,
         order,
         Terms.of(app),
-        frozenset(Version.parse(str(v)) for v in yanked),
+        frozenset(v for text in yanked if (v := client_version(str(text))) is not None),
     )
 
 
-class SkipReason(enum.Enum):
-    DRAFT = "DRAFT"
-    YANKED = "YANKED"
-    ARCHIVED = "ARCHIVED"
-    CHANNEL = "CHANNEL"
-    LICENSE = "LICENSE"
-    ROLLOUT = "ROLLOUT"
-    NO_ARTIFACT = "NO_ARTIFACT"
-    ARTIFACT_NOT_READY = "ARTIFACT_NOT_READY"
-    SUPERSEDED = "SUPERSEDED"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Skipped:
-    release: Release
-    reason: SkipReason
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Preview:
-    """What an install would get, and why each newer release is not it."""
-
-    status: int  # 200, 204, or the 401/403 of a check without a usable licence
-    platform_key: str
-    choice: Choice | None
-    skipped: list[Skipped]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Install:
-    """The values one install sends on its update check."""
-
-    os: str
-    arch: str
-    bundle: str | None
-    current: str
-    channel: str | None = None
-    install_id: str | None = None
-    license_hash: str | None = None  # the SHA-256 of its licence key, as stored
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Judged:
-    """An install's standing: the releases it may not have and why, or a refusal."""
-
-    refusal: tuple[int, str] | None
-    uncovered: frozenset[str]
-    outside: frozenset[str]
-    coverage: Coverage | None
-    now: datetime
-
-
-async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
-    """Answer "why did my app get no update?" for one install's values."""
-    app = await apps.get_visible(actor, app_id, ("appId",))
-    bundle = None if install.bundle in (None, "", "unknown") else install.bundle
-    validate_platform(
-        f"{install.os}-{install.arch}" + (f"-{bundle}" if bundle else ""), ("target",)
-    )
+def client_version(stored: str) -> Version | None:
+    """A stored version as the client reads it, or None for one it cannot parse."""
     try:
-        installed = Version.parse(install.current)
-    except InvalidVersion as error:
-        raise InvalidInput(str(error), ("currentVersion",)) from None
-    if install.install_id is not None and not INSTALL_ID.fullmatch(install.install_id):
-        raise InvalidInput(f"installId: {INSTALL_ID_RULE}", ("installId",))
-    index = await load(app)
-    rank = channels.rank(index.order, install.channel or index.order[0], ("channel",))
-    judged = await _judge(index, install)
-    choice = None
-    if judged.refusal is None:
-        view = index.without(judged.uncovered | judged.outside)
-        choice = view.for_platform(install.os, install.arch, bundle, installed, rank)
-    key = index.key_for(install.os, install.arch, bundle, rank)
-    newer = [
-        release
-        for release in await Release.filter(app_id=app.id).prefetch_related("artifacts")
-        if Version.parse(release.version) > installed
-        and (choice is None or release.id != choice.offer.release_id)
-    ]
-    newer.sort(key=lambda r: Version.parse(r.version), reverse=True)
-    seen = index.order[: rank + 1]
-    status = judged.refusal[0] if judged.refusal else 204 if choice is None else 200
-    explain = _Explainer(key, choice, seen, judged, install.install_id)
-    return Preview(status, key, choice, [explain(release) for release in newer])
-
-
-async def _judge(index: OfferIndex, install: Install) -> _Judged:
-    outside = index.outside(install.install_id)
-    now = datetime.now(UTC)
-    if not index.terms.licensed:
-        return _Judged(None, frozenset(), outside, None, now)
-    if install.license_hash is None:
-        refusal = (401, f"{index.slug} is LICENSED and no licence key was given: 401")
-        return _Judged(refusal, frozenset(), outside, None, now)
-    held = await find_license(index.app_id, install.license_hash)
-    if held is None:
-        raise InvalidInput(f"this key is not a licence of {index.slug}", ("licenseKey",))
-    if held.refused is not None:
-        return _Judged((403, f"{held.refused}: 403"), frozenset(), outside, None, now)
-    coverage = index.terms.coverage(held)
-    return _Judged(None, index.uncovered(coverage, now), outside, coverage, now)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Explainer:
-    key: str
-    choice: Choice | None
-    seen: tuple[str, ...]
-    judged: _Judged
-    install_id: str | None
-
-    def __call__(self, release: Release) -> Skipped:
-        reason, detail = self._why(release)
-        return Skipped(release, reason, detail)
-
-    def _why(self, release: Release) -> tuple[SkipReason, str]:
-        judged = self.judged
-        if release.status is ReleaseStatus.DRAFT:
-            return SkipReason.DRAFT, "the release is a draft; publish it"
-        if release.yanked_at is not None:
-            return SkipReason.YANKED, f"it was yanked: {release.yank_reason}"
-        if release.status is ReleaseStatus.ARCHIVED:
-            return SkipReason.ARCHIVED, "the release was archived"
-        if release.channel not in self.seen:
-            seen = ", ".join(self.seen)
-            return SkipReason.CHANNEL, f"it is on {release.channel}; this install sees {seen}"
-        if judged.refusal is not None:
-            return SkipReason.LICENSE, f"the check is refused: {judged.refusal[1]}"
-        if release.id in judged.uncovered and judged.coverage is not None:
-            return SkipReason.LICENSE, _uncovered(release, judged.coverage, judged.now)
-        if release.id in judged.outside:
-            return SkipReason.ROLLOUT, _outside(release, self.install_id)
-        artifact = next((a for a in release.artifacts if a.platform == self.key), None)
-        if artifact is None:
-            platforms = ", ".join(sorted(a.platform for a in release.artifacts)) or "none"
-            return SkipReason.NO_ARTIFACT, f"no artifact for {self.key} (it has: {platforms})"
-        if artifact.status is not ArtifactStatus.READY:
-            detail = f"the {self.key} artifact is {artifact.status.value}"
-            if artifact.failure_reason:
-                detail += f": {artifact.failure_reason}"
-            return SkipReason.ARTIFACT_NOT_READY, detail
-        newer = str(self.choice.offer.version) if self.choice else "a newer release"
-        return SkipReason.SUPERSEDED, f"{newer} is newer and is offered instead"
-
-
-def _uncovered(release: Release, coverage: Coverage, now: datetime) -> str:
-    periods = "; ".join(f"{start.date()} to {end.date()}" for start, end in coverage.periods)
-    if coverage.policy is ExpiredPolicy.REVOKE and coverage.lapsed(now):
-        return f"the licence lapsed ({periods or 'no period'}) and the app's policy is REVOKE"
-    effective = release.effective_date
-    when = effective.isoformat() if effective else "not set"
-    return f"its effective date ({when}) is outside the licence's coverage ({periods})"
-
-
-def _outside(release: Release, install_id: str | None) -> str:
-    share = f"it is rolled out to {release.rollout_percent}% of installs"
-    if install_id is None:
-        return f"{share}, and an install without an install id only gets full rollouts"
-    return f"{share}; this install id is in bucket {bucket(install_id, release.id)}"
+        return Version.parse(stored)
+    except InvalidVersion:
+        return None

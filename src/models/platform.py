@@ -6,6 +6,8 @@ must belong to the OS: a Windows install never asks for ``-deb``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ferryman.models.errors import InvalidInput
 
 OPERATING_SYSTEMS = ("linux", "darwin", "windows")
@@ -15,6 +17,12 @@ INSTALLERS = {
     "darwin": ("app",),
     "windows": ("msi", "nsis"),
 }
+# What the updater installs when it cannot tell its bundle type (older plugins, `tauri dev`):
+# the key a check without a usable bundle type falls back to when no plain OS-ARCH key exists.
+DEFAULT_INSTALLER = {"linux": "appimage", "darwin": "app", "windows": "nsis"}
+# Installers that refuse another format's file (dpkg and rpm check the magic bytes), so a
+# plain key must never stand in for theirs.
+STRICT_INSTALLERS = frozenset({"deb", "rpm"})
 MAX_LENGTH = 32
 
 
@@ -36,3 +44,18 @@ def validate_platform(value: str, field: tuple[str, ...] = ("platform",)) -> str
             field,
         )
     return value
+
+
+def lookup_keys(stored: Collection[str]) -> dict[str, str]:
+    """Every key a client may look up in a release, mapped to the stored key answering it.
+
+    A plain ``OS-ARCH`` key is the release's own, or else its default installer's
+    (``windows-x86_64-nsis`` answers ``windows-x86_64``): checks without a bundle type, and
+    clients older than bundle-specific keys, look up only the plain key.
+    """
+    served = {key: key for key in stored}
+    for key in stored:
+        os, arch, *installer = key.split("-")
+        if installer == [DEFAULT_INSTALLER[os]]:
+            served.setdefault(f"{os}-{arch}", key)
+    return served

@@ -20,10 +20,11 @@ from ferryman.models import audit_event, ids
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken, reject_nul
+from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.moment import utc
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.models.text import reject_nul
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
 from ferryman.versions import InvalidVersion, Version
 
@@ -203,7 +204,7 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
             )
         changed = ["status", "updated_at"]
         if target is ReleaseStatus.PUBLISHED:
-            await _require_ready_artifacts(locked)
+            await _require_ready_artifacts(locked, await apps.App.get(id=locked.app_id))
             locked.pub_date = datetime.now(UTC)
             changed.append("pub_date")
         locked.status = target
@@ -360,7 +361,7 @@ async def _change_live(
     return updated
 
 
-async def _require_ready_artifacts(release: Release) -> None:
+async def _require_ready_artifacts(release: Release, app: App) -> None:
     artifacts = await release.artifacts.all().order_by("platform")
     unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
     if unsettled:
@@ -368,6 +369,14 @@ async def _require_ready_artifacts(release: Release) -> None:
         raise InvalidState(
             f"release {release.version} has artifacts that are not READY: {named}; confirm "
             "or delete them before publishing",
+            ("id",),
+        )
+    unsigned = [a.platform for a in artifacts if a.signed_version is None]
+    if app.require_signed_version and unsigned:
+        raise InvalidState(
+            f"the signatures of {', '.join(unsigned)} name no version, and app {app.slug} "
+            "requires one (requireSignedVersion): upload them signed with --app-version "
+            f"{release.version}, or delete them",
             ("id",),
         )
     if not artifacts:

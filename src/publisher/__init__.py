@@ -30,6 +30,7 @@ from ferryman.publisher.bundle import (
     parse_overrides,
     platform_key,
 )
+from ferryman.versions import InvalidVersion, Version
 
 __all__ = [
     "PublishError",
@@ -126,6 +127,7 @@ class Outcome:
     status: str = "PENDING"
     reason: str = ""
     warning: str = ""
+    signed_version: str | None = None
 
 
 @dataclass(slots=True)
@@ -136,6 +138,15 @@ class Result:
     @property
     def ok(self) -> bool:
         return all(o.status == "READY" for o in self.outcomes)
+
+
+def checked_version(text: str) -> str:
+    """The version as the updater reads it; one the client cannot parse is refused here,
+    before anything is uploaded."""
+    try:
+        return str(Version.parse(text))
+    except InvalidVersion as error:
+        raise PublishError(f"version: {error}") from None
 
 
 def dry_run(request: Request, console: Console) -> None:
@@ -267,6 +278,7 @@ def _upload(
         outcome.status = confirmed["artifact"]["status"]
         outcome.reason = confirmed["artifact"]["failureReason"] or ""
         outcome.warning = confirmed["artifact"]["warning"] or ""
+        outcome.signed_version = confirmed["artifact"]["signedVersion"]
     except (PublishError, OSError) as error:
         outcome.status, outcome.reason = "FAILED", str(error)
     progress.update(task, state=outcome.status)
@@ -322,18 +334,25 @@ def _table(*headers: str) -> Table:
 
 
 def _summary(request: Request, result: Result, console: Console) -> None:
-    table = _table("file", "platform", "size", "status", "detail")
+    table = _table("file", "platform", "size", "status", "signed version", "detail")
     for outcome in result.outcomes:
         status = outcome.status
         style = "green" if status == "READY" else "red"
+        signed = outcome.signed_version
         table.add_row(
             Text(outcome.artifact.path.name),
             Text(outcome.artifact.platform),
             f"{outcome.artifact.size:,}",
             f"[{style}]{status}[/{style}]",
+            Text(signed) if signed else Text("none", style="yellow"),
             Text(outcome.reason or outcome.warning),
         )
     console.print(table)
+    if any(o.status == "READY" and o.signed_version is None for o in result.outcomes):
+        console.print(
+            "[yellow]warning:[/yellow] a signature names no version: apps that set "
+            "requireSignedVersion refuse it; sign with --app-version (Tauri CLI 2.11.5 or newer)"
+        )
     if result.published:
         console.print(f"published {request.app} {request.version}")
     elif result.ok:

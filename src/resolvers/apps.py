@@ -58,6 +58,12 @@ class App(Node):
     offer_downgrade_on_yank: bool = strawberry.field(
         description="Whether installs on a yanked release are offered the newest one below it."
     )
+    require_signed_version: bool = strawberry.field(
+        description=(
+            "Mirrors the updater's requireSignedVersion: artifacts whose signature names no "
+            "version are refused, as the app's installs would refuse them."
+        )
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -75,6 +81,7 @@ class App(Node):
             expired_policy=app.expired_policy,
             grace_days=app.grace_days,
             offer_downgrade_on_yank=app.offer_downgrade_on_yank,
+            require_signed_version=app.require_signed_version,
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -147,6 +154,9 @@ class AppCreateInput:
     offer_downgrade_on_yank: bool | None = strawberry.field(
         default=None, description="Default: false."
     )
+    require_signed_version: bool | None = strawberry.field(
+        default=None, description="Default: false; set it when the app sets requireSignedVersion."
+    )
 
 
 @strawberry.input(description="Fields to change; omitted fields keep their value.")
@@ -165,6 +175,7 @@ class AppUpdateInput:
         default=None, description=f"0 to {apps.GRACE_DAYS_MAX}."
     )
     offer_downgrade_on_yank: bool | None = None
+    require_signed_version: bool | None = None
 
 
 @strawberry.type
@@ -252,4 +263,5 @@ def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
         expired_policy=input.expired_policy,
         grace_days=input.grace_days,
         offer_downgrade_on_yank=input.offer_downgrade_on_yank,
+        require_signed_version=input.require_signed_version,
     )

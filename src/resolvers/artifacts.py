@@ -45,6 +45,12 @@ class Artifact(Node):
     warning: str | None = strawberry.field(
         description="Something odd but harmless, such as a signature made for another file name."
     )
+    signed_version: str | None = strawberry.field(
+        description=(
+            "The version the signature's trusted comment names; null when it names none, "
+            "which installs with requireSignedVersion refuse at download."
+        )
+    )
     created_at: datetime
     release_id: strawberry.Private[str]
 
@@ -62,6 +68,7 @@ class Artifact(Node):
             failure_reason=artifact.failure_reason,
             filename=artifact.filename,
             warning=artifact.warning,
+            signed_version=artifact.signed_version,
             created_at=artifact.created_at,
             release_id=artifact.release_id,
         )

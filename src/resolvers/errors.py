@@ -24,6 +24,7 @@ from strawberry.types.field import StrawberryField
 from ferryman.auth import AuthenticationError
 from ferryman.models.errors import DomainError, ErrorCode, Forbidden
 from ferryman.models.registry import UNAVAILABLE
+from ferryman.models.text import camel_case, reject_unencodable
 from ferryman.storage import StorageUnavailable
 
 log = logging.getLogger("ferryman.graphql")
@@ -50,7 +51,8 @@ class Payload:
 
 
 class UserErrors(FieldExtension):
-    """Turn a DomainError raised by a mutation into its payload's ``userErrors``."""
+    """Turn a DomainError raised by a mutation into its payload's ``userErrors``; text that
+    cannot be stored is one, refused before the mutation runs."""
 
     payload_type: type[Payload]
 
@@ -64,6 +66,8 @@ class UserErrors(FieldExtension):
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
         try:
+            for name, value in kwargs.items():
+                reject_unencodable(value, (camel_case(name),))
             return await next_(source, info, **kwargs)
         except DomainError as error:
             field = list(error.field) if error.field else None

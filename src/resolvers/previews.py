@@ -11,9 +11,9 @@ from typing import Annotated
 import strawberry
 
 from ferryman import auth
-from ferryman.models import offer as offers
+from ferryman.models import preview as previews
 from ferryman.models.errors import InvalidInput
-from ferryman.models.offer import SkipReason
+from ferryman.models.preview import SkipReason
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.releases import Release
 
@@ -32,7 +32,15 @@ class UpdatePreview:
     status: int = strawberry.field(
         description="200 (an update), 204 (none), or 401/403 (no usable licence)."
     )
-    platform_key: str = strawberry.field(description="The artifact platform key looked up.")
+    platform_key: str = strawberry.field(
+        description="The key the client looks up, or the bare OS of a check without an arch."
+    )
+    served_key: str | None = strawberry.field(
+        description=(
+            "The artifact answering platformKey: itself, or the OS's default installer "
+            "(windows-x86_64-nsis for windows-x86_64) when the app publishes no plain key."
+        )
+    )
     offered: Release | None
     manifest: str | None = strawberry.field(
         description=(
@@ -41,6 +49,12 @@ class UpdatePreview:
         )
     )
     skipped: list[SkippedRelease] = strawberry.field(description="Newer releases, newest first.")
+    notes: list[str] = strawberry.field(
+        description=(
+            "What else decided the answer: an installer fallback, the one document a check "
+            "without an arch gets, a signature that names no version."
+        )
+    )
 
 
 @strawberry.type
@@ -51,8 +65,13 @@ class PreviewQuery:
         info: Info,
         app_id: strawberry.ID,
         target: str,
-        arch: str,
         current_version: str,
+        arch: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The install's arch; null for a check without one (/update/darwin/…)."
+            ),
+        ] = None,
         bundle_type: str | None = None,
         channel: Annotated[
             str | None,
@@ -74,10 +93,10 @@ class PreviewQuery:
             except auth.AuthenticationError as error:
                 raise InvalidInput(str(error), ("licenseKey",)) from None
             license_hash = None if key is None else auth.hash_key(key)
-        install = offers.Install(
+        install = previews.Install(
             target, arch, bundle_type, current_version, channel, install_id, license_hash
         )
-        result = await offers.preview(info.context.actor, app_id, install)
+        result = await previews.preview(info.context.actor, app_id, install)
         choice = result.choice
         offered = None
         if choice is not None:
@@ -86,6 +105,7 @@ class PreviewQuery:
         return UpdatePreview(
             status=result.status,
             platform_key=result.platform_key,
+            served_key=None if choice is None else choice.stored_key,
             offered=offered,
             manifest=None if choice is None else choice.manifest().decode(),
             skipped=[
@@ -94,4 +114,5 @@ class PreviewQuery:
                 )
                 for s in result.skipped
             ],
+            notes=result.notes,
         )

@@ -19,7 +19,8 @@ from ferryman import auth
 from ferryman.auth import AuthenticationError
 from ferryman.models import Artifact
 from ferryman.models import submission as submissions
-from ferryman.models.errors import DomainError, ErrorCode, Forbidden
+from ferryman.models.errors import DomainError, ErrorCode, Forbidden, InvalidInput
+from ferryman.models.text import reject_unencodable
 from ferryman.rest_compat.errors import error_response
 from ferryman.signatures import Verifier
 from ferryman.storage import Storage
@@ -40,7 +41,11 @@ async def submit_release(request: Request) -> JSONResponse:
         return error_response(401, "UNAUTHENTICATED", str(error))
     body = await request.body()  # at most MAX_BODY: the route's BodyLimit sees to it
     try:
-        submission = _submission(json.loads(body))
+        data = json.loads(body)
+        reject_unencodable(data)
+        submission = _submission(data)
+    except InvalidInput as error:
+        return error_response(400, "INVALID_INPUT", error.message)
     except (ValueError, TypeError, KeyError, RecursionError) as error:
         return error_response(
             400,

@@ -726,7 +726,7 @@ async def test_a_signature_for_another_version_is_refused_at_once(
         (base64.b64encode(b"\xff\xfe\x00binary").decode(), "decodes to binary data"),
         (base64.b64encode(b"just some text\n").decode(), "is not a minisign signature"),
         (APP_PUB, "is not a minisign signature"),
-        ("", "not a minisign signature"),
+        ("", "signature is empty"),
         ("A" * 5000, "longer than 4096 characters"),
     ],
     ids=[

@@ -19,10 +19,10 @@ from ferryman.models import License, Release
 from ferryman.models import app as apps
 from ferryman.models import generation as generations
 from ferryman.models import license as licenses
-from ferryman.models import offer as offers
+from ferryman.models import preview as previews
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
-from ferryman.models.offer import SkipReason
+from ferryman.models.preview import SkipReason
 from ferryman.models.status import Distribution, ExpiredPolicy
 from ferryman.rest_compat.entitlement import VERDICT
 from ferryman.rest_compat.tauri import CheckRule
@@ -161,8 +161,8 @@ async def test_every_policy_licence_state_and_release_date(
     # The update route, as the installed app sees it.
     answer = await offered(client, "0.0.1", bearer(key))
     # updatePreview's explanation of every release, judged by the same rule.
-    install = offers.Install("linux", "x86_64", None, "0.0.1", license_hash=auth.hash_key(key))
-    preview = await offers.preview(CONSOLE, paid.id, install)
+    install = previews.Install("linux", "x86_64", None, "0.0.1", license_hash=auth.hash_key(key))
+    preview = await previews.preview(CONSOLE, paid.id, install)
 
     if isinstance(expected, int):
         assert answer == expected

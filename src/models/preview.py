@@ -1,0 +1,271 @@
+"""``updatePreview``'s answer: what an install would get, and why not anything newer.
+
+It applies the very rules the updater route applies (:mod:`ferryman.models.offer`) to
+one install's values, then walks every newer release to name what held it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import UTC, datetime
+
+from ferryman.models import app as apps
+from ferryman.models import channel as channels
+from ferryman.models.actor import Actor
+from ferryman.models.artifact import Artifact
+from ferryman.models.coverage import Coverage
+from ferryman.models.errors import InvalidInput
+from ferryman.models.license import find as find_license
+from ferryman.models.offer import (
+    INSTALL_ID,
+    INSTALL_ID_RULE,
+    Choice,
+    OfferIndex,
+    bucket,
+    client_version,
+    load,
+)
+from ferryman.models.platform import OPERATING_SYSTEMS, lookup_keys, validate_platform
+from ferryman.models.release import Release
+from ferryman.models.status import ArtifactStatus, ExpiredPolicy, ReleaseStatus
+from ferryman.versions import InvalidVersion, Version
+
+
+class SkipReason(enum.Enum):
+    DRAFT = "DRAFT"
+    YANKED = "YANKED"
+    ARCHIVED = "ARCHIVED"
+    CHANNEL = "CHANNEL"
+    LICENSE = "LICENSE"
+    ROLLOUT = "ROLLOUT"
+    NO_ARTIFACT = "NO_ARTIFACT"
+    ARTIFACT_NOT_READY = "ARTIFACT_NOT_READY"
+    UNSIGNED_VERSION = "UNSIGNED_VERSION"
+    INCOMPLETE_FOR_OS = "INCOMPLETE_FOR_OS"
+    SUPERSEDED = "SUPERSEDED"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Skipped:
+    release: Release
+    reason: SkipReason
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Preview:
+    """What an install would get, why each newer release is not it, and what else decided
+    the answer (an installer fallback, the bare-OS document, an unsigned version)."""
+
+    status: int  # 200, 204, or the 401/403 of a check without a usable licence
+    platform_key: str  # the key looked up, or the bare OS
+    choice: Choice | None
+    skipped: list[Skipped]
+    notes: list[str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Install:
+    """The values one install sends on its update check."""
+
+    os: str
+    arch: str | None  # None: a check without an arch, answered with the static document
+    bundle: str | None
+    current: str
+    channel: str | None = None
+    install_id: str | None = None
+    license_hash: str | None = None  # the SHA-256 of its licence key, as stored
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Judged:
+    """An install's standing: the releases it may not have and why, or a refusal."""
+
+    refusal: tuple[int, str] | None
+    uncovered: frozenset[str]
+    outside: frozenset[str]
+    coverage: Coverage | None
+    now: datetime
+
+
+async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
+    """Answer "why did my app get no update?" for one install's values."""
+    app = await apps.get_visible(actor, app_id, ("appId",))
+    bundle = None if install.bundle in (None, "", "unknown") else install.bundle
+    if install.arch is None:
+        if install.os not in OPERATING_SYSTEMS:
+            raise InvalidInput(
+                f"target {install.os[:32]!r} is not an OS: use one of "
+                f"{', '.join(OPERATING_SYSTEMS)}, or give an arch",
+                ("target",),
+            )
+    else:
+        validate_platform(
+            f"{install.os}-{install.arch}" + (f"-{bundle}" if bundle else ""), ("target",)
+        )
+    try:
+        installed = Version.parse(install.current)
+    except InvalidVersion as error:
+        raise InvalidInput(str(error), ("currentVersion",)) from None
+    if install.install_id is not None and not INSTALL_ID.fullmatch(install.install_id):
+        raise InvalidInput(f"installId: {INSTALL_ID_RULE}", ("installId",))
+    index = await load(app)
+    rank = channels.rank(index.order, install.channel or index.order[0], ("channel",))
+    judged = await _judge(index, install)
+    if install.arch is None:
+        key = install.os
+        required = index.required[rank].get(key, frozenset())
+    else:
+        key = index.key_for(install.os, install.arch, bundle, rank)
+        required = frozenset({key})
+    choice = None
+    if judged.refusal is None:
+        view = index.without(judged.uncovered | judged.outside)
+        if install.arch is None:
+            choice = view.for_os(install.os, installed, rank)
+        else:
+            choice = view.for_platform(install.os, install.arch, bundle, installed, rank)
+    newer = [
+        release
+        for release in await Release.filter(app_id=app.id).prefetch_related("artifacts")
+        if (version := client_version(release.version)) is not None
+        and version > installed
+        and (choice is None or release.id != choice.offer.release_id)
+    ]
+    newer.sort(key=lambda r: Version.parse(r.version), reverse=True)
+    seen = index.order[: rank + 1]
+    status = judged.refusal[0] if judged.refusal else 204 if choice is None else 200
+    explain = _Explainer(key, required, app.require_signed_version, choice, seen, judged, install)
+    notes = await _notes(key, required, choice)
+    return Preview(status, key, choice, [explain(release) for release in newer], notes)
+
+
+async def _notes(key: str, required: frozenset[str], choice: Choice | None) -> list[str]:
+    """What decided the answer besides the version order, in words."""
+    notes = []
+    if key in OPERATING_SYSTEMS:
+        keys = ", ".join(sorted(required)) or "none yet"
+        notes.append(
+            f"a check without an arch gets one document for every {key} install, so it must "
+            f"carry every key they look up ({keys}); the newest release that has them all is "
+            "offered, as a client fails its check when its own key is missing"
+        )
+    elif choice is not None and choice.stored_key != key:
+        notes.append(
+            f"no {key} artifact and no usable bundle type: {key} is answered by the default "
+            f"installer's artifact, {choice.stored_key}"
+        )
+    if choice is not None:
+        stored = (
+            set(choice.offer.served.values()) if choice.stored_key is None else {choice.stored_key}
+        )
+        unsigned = await Artifact.filter(
+            release_id=choice.offer.release_id, platform__in=stored, signed_version__isnull=True
+        ).values_list("platform", flat=True)
+        if unsigned:
+            notes.append(
+                f"the signature of {', '.join(sorted(str(p) for p in unsigned))} names no "
+                "version: installs whose app sets requireSignedVersion refuse the download"
+            )
+    return notes
+
+
+async def _judge(index: OfferIndex, install: Install) -> _Judged:
+    outside = index.outside(install.install_id)
+    now = datetime.now(UTC)
+    if not index.terms.licensed:
+        return _Judged(None, frozenset(), outside, None, now)
+    if install.license_hash is None:
+        refusal = (401, f"{index.slug} is LICENSED and no licence key was given: 401")
+        return _Judged(refusal, frozenset(), outside, None, now)
+    held = await find_license(index.app_id, install.license_hash)
+    if held is None:
+        raise InvalidInput(f"this key is not a licence of {index.slug}", ("licenseKey",))
+    if held.refused is not None:
+        return _Judged((403, f"{held.refused}: 403"), frozenset(), outside, None, now)
+    coverage = index.terms.coverage(held)
+    return _Judged(None, index.uncovered(coverage, now), outside, coverage, now)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Explainer:
+    key: str  # the platform key looked up, or a bare OS
+    required: frozenset[str]  # the keys the answer must carry
+    signed_versions_required: bool
+    choice: Choice | None
+    seen: tuple[str, ...]
+    judged: _Judged
+    install: Install
+
+    def __call__(self, release: Release) -> Skipped:
+        reason, detail = self._why(release)
+        return Skipped(release, reason, detail)
+
+    def _why(self, release: Release) -> tuple[SkipReason, str]:
+        judged = self.judged
+        if release.status is ReleaseStatus.DRAFT:
+            return SkipReason.DRAFT, "the release is a draft; publish it"
+        if release.yanked_at is not None:
+            return SkipReason.YANKED, f"it was yanked: {release.yank_reason}"
+        if release.status is ReleaseStatus.ARCHIVED:
+            return SkipReason.ARCHIVED, "the release was archived"
+        if release.channel not in self.seen:
+            seen = ", ".join(self.seen)
+            return SkipReason.CHANNEL, f"it is on {release.channel}; this install sees {seen}"
+        if judged.refusal is not None:
+            return SkipReason.LICENSE, f"the check is refused: {judged.refusal[1]}"
+        if release.id in judged.uncovered and judged.coverage is not None:
+            return SkipReason.LICENSE, _uncovered(release, judged.coverage, judged.now)
+        if release.id in judged.outside:
+            return SkipReason.ROLLOUT, _outside(release, self.install.install_id)
+        return self._files(release) or self._superseded()
+
+    def _files(self, release: Release) -> tuple[SkipReason, str] | None:
+        """Why the release's artifacts cannot answer this check, if they cannot."""
+        by_platform = {a.platform: a for a in release.artifacts}
+        served = lookup_keys(by_platform)
+        missing = sorted(self.required - served.keys())
+        bare_os = self.key in OPERATING_SYSTEMS
+        if missing or (bare_os and not any(k.startswith(f"{self.key}-") for k in served)):
+            if bare_os and any(k.startswith(f"{self.key}-") for k in served):
+                return SkipReason.INCOMPLETE_FOR_OS, (
+                    f"it lacks {', '.join(missing)}: a check without an arch gets one document "
+                    f"for every {self.key} install, and installs looking up a missing key "
+                    "would fail their check, even when up to date"
+                )
+            platforms = ", ".join(sorted(by_platform)) or "none"
+            return SkipReason.NO_ARTIFACT, f"no artifact for {self.key} (it has: {platforms})"
+        needed = [by_platform[served[key]] for key in sorted(self.required)]
+        for artifact in needed:
+            if artifact.status is not ArtifactStatus.READY:
+                detail = f"the {artifact.platform} artifact is {artifact.status.value}"
+                if artifact.failure_reason:
+                    detail += f": {artifact.failure_reason}"
+                return SkipReason.ARTIFACT_NOT_READY, detail
+            if self.signed_versions_required and artifact.signed_version is None:
+                return SkipReason.UNSIGNED_VERSION, (
+                    f"the {artifact.platform} signature names no version and the app requires "
+                    "one (requireSignedVersion)"
+                )
+        return None
+
+    def _superseded(self) -> tuple[SkipReason, str]:
+        newer = str(self.choice.offer.version) if self.choice else "a newer release"
+        return SkipReason.SUPERSEDED, f"{newer} is newer and is offered instead"
+
+
+def _uncovered(release: Release, coverage: Coverage, now: datetime) -> str:
+    periods = "; ".join(f"{start.date()} to {end.date()}" for start, end in coverage.periods)
+    if coverage.policy is ExpiredPolicy.REVOKE and coverage.lapsed(now):
+        return f"the licence lapsed ({periods or 'no period'}) and the app's policy is REVOKE"
+    effective = release.effective_date
+    when = effective.isoformat() if effective else "not set"
+    return f"its effective date ({when}) is outside the licence's coverage ({periods})"
+
+
+def _outside(release: Release, install_id: str | None) -> str:
+    share = f"it is rolled out to {release.rollout_percent}% of installs"
+    if install_id is None:
+        return f"{share}, and an install without an install id only gets full rollouts"
+    return f"{share}; this install id is in bucket {bucket(install_id, release.id)}"
