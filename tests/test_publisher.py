@@ -115,6 +115,8 @@ def test_publish_a_bundle_then_the_updater_gets_it(
     assert "READY" in result.stdout
     assert "linux-x86_64" in result.stdout
     assert "published my-app 1.2.3" in result.stdout
+    assert "signed version" in result.stdout
+    assert "names no version" not in result.stdout
 
     answer = httpx.get(f"{base}/my-app/update/linux/x86_64/1.0.0")
     assert answer.status_code == 200
@@ -142,6 +144,52 @@ def test_without_publish_the_release_stays_a_draft(
     assert release["status"] == "DRAFT"
     assert release["artifacts"] == [{"platform": "linux-x86_64", "status": "READY"}]
     assert httpx.get(f"{base}/my-app/update/linux/x86_64/1.0.0").status_code == 204
+
+
+def test_a_signature_without_its_version_is_shown_and_warned_about(
+    server: tuple[str, str], tmp_path: Path
+) -> None:
+    """Apps that set requireSignedVersion refuse such files: the summary says so."""
+    base, key = server
+    for name in ("MyApp.app.tar.gz", "MyApp.app.tar.gz.sig"):  # signed without --app-version
+        shutil.copy(DATA / name, tmp_path / name)
+    result = run(
+        "--server",
+        base,
+        "--app",
+        "my-app",
+        "--version",
+        "1.2.3",
+        "--platform",
+        "MyApp.app.tar.gz=darwin-aarch64",
+        "MyApp.app.tar.gz",
+        cwd=tmp_path,
+        key=key,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [row] = [line for line in result.stdout.splitlines() if "MyApp.app.tar.gz" in line]
+    assert "READY" in row
+    assert "none" in row
+    assert "a signature names no version" in result.stdout
+
+
+def test_a_version_the_updater_cannot_hold_is_refused_before_any_upload(
+    bundle: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--server",
+        "http://127.0.0.1:9",
+        "--app",
+        "my-app",
+        "--version",
+        "18446744073709551616.0.0",
+        str(bundle),
+        cwd=tmp_path,
+        key="uk_live_" + "a" * 40,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "larger than 18446744073709551615" in result.stderr
+    assert "connect" not in result.stderr.lower()
 
 
 def test_a_server_that_is_down(bundle: Path, tmp_path: Path) -> None:

@@ -26,10 +26,7 @@ from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.coverage import Coverage
 from ferryman.models.license import Held
-from ferryman.models.platform import (
-    STRICT_INSTALLERS,
-    lookup_keys,
-)
+from ferryman.models.platform import STRICT_INSTALLERS, lookup_keys
 from ferryman.models.release import Release
 from ferryman.models.status import (
     ArtifactStatus,
@@ -64,10 +61,6 @@ class Offer:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "served", lookup_keys(self.files))
-
-    def file(self, key: str) -> tuple[str, str]:
-        """The (url, signature) a client looking up ``key`` gets."""
-        return self.files[self.served[key]]
 
     def reaches(self, install_id: str | None) -> bool:
         """Is this install inside the release's rollout? No id: only a full rollout."""

@@ -4,13 +4,15 @@ from pathlib import Path
 
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext
+from tortoise.migrations import api as migrations_api
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from ferryman.models import ApiKey, App, Release
+from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.registry import MIGRATION_CONFIG, migrate, tortoise_config
 from tests.conftest import Databases
 
 MIGRATIONS = Path(__file__).parent.parent.parent / "src" / "models" / "migrations"
+DATA = Path(__file__).parent.parent / "data" / "tauri"
 TABLES = {"apps", "releases", "artifacts", "api_keys", "download_events", "audit_events"}
 
 
@@ -48,3 +50,44 @@ async def test_migrations_build_every_table_on_an_empty_database(databases: Data
         assert await ApiKey.all().count() == 0
     finally:
         await connections.close_all()
+
+
+async def test_existing_artifacts_get_the_version_their_signature_names(
+    databases: Databases,
+) -> None:
+    """0008 reads ``signedVersion`` out of the signatures stored before it existed."""
+    url = databases.empty()
+    await migrations_api.migrate(
+        config=tortoise_config(url), target="models.0007_licences_rollouts_yanks"
+    )
+    signed = (DATA / "MyApp_1.2.3_amd64.AppImage.sig").read_text()  # version:1.2.3
+    unsigned = (DATA / "MyApp.app.tar.gz.sig").read_text()  # no version
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        client = connections.get("default")
+        marks = "?, ?, ?, ?" if databases.engine == "sqlite" else "$1, $2, $3, $4"
+        now = "CURRENT_TIMESTAMP"
+        await client.execute_script(
+            "INSERT INTO apps (id, slug, name, channels, created_at, updated_at) "
+            f"VALUES ('app_1', 'old', 'Old', 'stable', {now}, {now});"
+            "INSERT INTO releases (id, app_id, version, status, channel, created_at, updated_at) "
+            f"VALUES ('rel_1', 'app_1', '1.2.3', 'DRAFT', 'stable', {now}, {now});"
+        )
+        for artifact_id, platform, signature in (
+            ("art_1", "linux-x86_64", signed),
+            ("art_2", "darwin-aarch64", unsigned),
+        ):
+            await client.execute_query(
+                "INSERT INTO artifacts (id, release_id, platform, signature, object_key, status, "
+                f"created_at, updated_at) VALUES ({marks}, 'k', 'READY', {now}, {now})",
+                [artifact_id, "rel_1", platform, signature],
+            )
+    finally:
+        await connections.close_all()
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        found = dict(await Artifact.all().values_list("platform", "signed_version"))
+    finally:
+        await connections.close_all()
+    assert found == {"linux-x86_64": "1.2.3", "darwin-aarch64": None}
