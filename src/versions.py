@@ -92,6 +92,16 @@ class Version:
         return hash(self._key)
 
 
+def parse_stored(text: str) -> Version | None:
+    """A stored version as the client reads it, or None for one it cannot parse (stored
+    before versions were checked as strictly as the client checks them): such a release
+    can never be offered, and nothing that orders releases may fail on it."""
+    try:
+        return Version.parse(text)
+    except InvalidVersion:
+        return None
+
+
 def _prerelease_key(prerelease: str | None) -> _PreKey:
     # A release (no pre-release) sorts above every pre-release of the same triple; numeric
     # identifiers compare by value and sort below alphanumeric ones.

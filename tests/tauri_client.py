@@ -9,7 +9,7 @@ Two client generations are modelled:
   platform keys, looks the platform up only when an update is needed and does not check the
   ``version:`` field of the signature.
 
-Section numbers (§) refer to ``/work/shared/reference/tauri-updater-protocol.md``. Rust names
+Section numbers (§) refer to the project's Tauri updater protocol reference. Rust names
 (``verify_signature``, ``get_urls``, ``Version::from_str``, ...) are the client's own functions
 whose rules a Python function here follows. The model is written from those rules, not from the
 server's code: it must never import ``ferryman``.

@@ -173,25 +173,6 @@ def test_a_signature_without_its_version_is_shown_and_warned_about(
     assert "a signature names no version" in result.stdout
 
 
-def test_a_version_the_updater_cannot_hold_is_refused_before_any_upload(
-    bundle: Path, tmp_path: Path
-) -> None:
-    result = run(
-        "--server",
-        "http://127.0.0.1:9",
-        "--app",
-        "my-app",
-        "--version",
-        "18446744073709551616.0.0",
-        str(bundle),
-        cwd=tmp_path,
-        key="uk_live_" + "a" * 40,
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "larger than 18446744073709551615" in result.stderr
-    assert "connect" not in result.stderr.lower()
-
-
 def test_a_server_that_is_down(bundle: Path, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     result = run(

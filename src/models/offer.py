@@ -34,7 +34,7 @@ from ferryman.models.status import (
     ExpiredPolicy,
     ReleaseStatus,
 )
-from ferryman.versions import InvalidVersion, Version
+from ferryman.versions import Version, parse_stored
 
 # What an install id may look like on the wire (X-Install-Id) and in updatePreview.
 INSTALL_ID = re.compile(r"[!-~]{1,128}")
@@ -321,7 +321,7 @@ async def load(app: App) -> OfferIndex:
         for r in releases
         if files[r["id"]]
         and r["channel"] in order
-        and (version := client_version(r["version"])) is not None
+        and (version := parse_stored(r["version"])) is not None
     ]
     yanked: list[str] = []
     if app.offer_downgrade_on_yank:
@@ -334,13 +334,5 @@ async def load(app: App) -> OfferIndex:
         offers,
         order,
         Terms.of(app),
-        frozenset(v for text in yanked if (v := client_version(str(text))) is not None),
+        frozenset(v for text in yanked if (v := parse_stored(str(text))) is not None),
     )
-
-
-def client_version(stored: str) -> Version | None:
-    """A stored version as the client reads it, or None for one it cannot parse."""
-    try:
-        return Version.parse(stored)
-    except InvalidVersion:
-        return None

@@ -23,13 +23,12 @@ from ferryman.models.offer import (
     Choice,
     OfferIndex,
     bucket,
-    client_version,
     load,
 )
 from ferryman.models.platform import OPERATING_SYSTEMS, lookup_keys, validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ArtifactStatus, ExpiredPolicy, ReleaseStatus
-from ferryman.versions import InvalidVersion, Version
+from ferryman.versions import InvalidVersion, Version, parse_stored
 
 
 class SkipReason(enum.Enum):
@@ -129,7 +128,7 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     newer = [
         release
         for release in await Release.filter(app_id=app.id).prefetch_related("artifacts")
-        if (version := client_version(release.version)) is not None
+        if (version := parse_stored(release.version)) is not None
         and version > installed
         and (choice is None or release.id != choice.offer.release_id)
     ]

@@ -26,7 +26,7 @@ from ferryman.models.moment import utc
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.text import reject_nul
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
-from ferryman.versions import InvalidVersion, Version
+from ferryman.versions import InvalidVersion, Version, parse_stored
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -295,8 +295,13 @@ async def rollback(
         live = await Release.select_for_update().filter(
             app_id=app.id, status=ReleaseStatus.PUBLISHED
         )
-        visible = [r for r in live if r.channel in order[: rank + 1]]
-        visible.sort(key=lambda r: Version.parse(r.version), reverse=True)
+        ordered = [
+            (version, r)
+            for r in live
+            if r.channel in order[: rank + 1] and (version := parse_stored(r.version))
+        ]
+        ordered.sort(key=lambda pair: pair[0], reverse=True)
+        visible = [r for _, r in ordered]
         newest = visible[0] if visible else None
         if newest is None or newest.channel != channel:
             offered = f"{newest.version} from {newest.channel}" if newest else "nothing"
@@ -305,8 +310,8 @@ async def rollback(
                 "release: roll back that channel instead",
                 ("channel",),
             )
-        below = Version.parse(newest.version)
-        previous = next((r for r in visible if Version.parse(r.version) < below), None)
+        below = ordered[0][0]
+        previous = next((r for version, r in ordered if version < below), None)
         if previous is None:
             raise InvalidState(
                 f"{newest.version} is the only release {channel} installs can be offered, so "

@@ -36,8 +36,9 @@ def reject_unencodable(value: Any, field: tuple[str, ...] = ()) -> None:
                 field or None,
             ) from None
     elif isinstance(value, list | tuple):
-        for item in value:
-            reject_unencodable(item, field)
+        # An object in a list is named by its index, a string by the list's name.
+        for index, item in enumerate(value):
+            reject_unencodable(item, field if isinstance(item, str) else (*field, str(index)))
     elif isinstance(value, dict):
         for key, item in value.items():
             reject_unencodable(key, field)

@@ -29,7 +29,7 @@ from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
 from ferryman.settings import Settings
 from ferryman.storage import Storage
-from ferryman.versions import Version
+from ferryman.versions import Version, parse_stored
 
 
 @dataclasses.dataclass(slots=True)
@@ -126,7 +126,9 @@ async def _latest_versions(app_ids: list[str]) -> list[str | None]:
         app_id__in=app_ids, status=ReleaseStatus.PUBLISHED
     ).values_list("app_id", "version")
     for app_id, text in rows:
-        version = Version.parse(str(text))
+        version = parse_stored(str(text))
+        if version is None:
+            continue
         if str(app_id) not in latest or latest[str(app_id)] < version:
             latest[str(app_id)] = version
     return [str(latest[i]) if i in latest else None for i in app_ids]
