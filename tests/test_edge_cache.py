@@ -801,7 +801,11 @@ async def test_purge_by_tag_reaches_only_entries_with_that_tag(stack: Stack) -> 
     assert origin.calls == 7
 
 
-async def test_a_purged_entry_still_answers_stale_if_error(stack: Stack, clock: Clock) -> None:
+async def test_an_expired_entry_answers_stale_if_error_but_a_purged_one_never(
+    stack: Stack, clock: Clock
+) -> None:
+    """A purge means the answer changed: as on Cloudflare, it is gone for good, and an
+    origin failure afterwards must not bring it back."""
     good = Reply(
         headers=[("cache-control", "max-age=60, stale-if-error=600"), ("cache-tag", "app:a")],
         body=b"old",
@@ -809,10 +813,14 @@ async def test_a_purged_entry_still_answers_stale_if_error(stack: Stack, clock: 
     origin = Origin(lambda n, _: good if n == 1 else RuntimeError("db down"))
     edge, client = stack(origin)
     await client.get("/c/a")
-    edge.purge("app:a")
+    clock.advance(61)
     stale = await client.get("/c/a")
     assert (stale.status_code, stale.content, status_of(stale)) == (200, b"old", "STALE")
-    assert origin.calls == 2
+    edge.purge("app:a")
+    failed = await client.get("/c/a")
+    assert failed.status_code >= 500
+    assert failed.content != b"old"
+    assert origin.calls == 3
 
 
 async def test_a_fill_that_started_before_a_purge_is_never_stored(stack: Stack) -> None:

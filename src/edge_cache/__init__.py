@@ -13,8 +13,10 @@ Correctness choices that matter:
 * Purges are O(1): a global purge epoch; an entry remembers the epoch at which its origin fetch
   *started*, and is fresh only while none of its tags was purged after that. A fill that raced
   a purge is therefore never stored, and requests after a purge never join a fill begun before it.
-* An expired or purged entry stays until the LRU evicts it: never served as fresh, but still a
-  candidate for revalidation (If-None-Match) and, within stale-if-error, a fallback on failure.
+* An expired entry stays until the LRU evicts it: never served as fresh, but still a candidate
+  for revalidation (If-None-Match) and, within stale-if-error, a fallback on failure. A purged
+  entry is gone for good, as on Cloudflare: it is never served again, not even stale when the
+  origin fails, because a purge means the answer changed.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ class EdgeCache:
         answer = outcome.entry
         if answer is None or answer.status >= 500:
             now = self.clock()
-            if entry is not None and now < entry.sie_until:
+            if entry is not None and now < entry.sie_until and self._unpurged(entry):
                 await _replay(send, entry, _STALE, now, head, validator)
                 return
             if answer is None:

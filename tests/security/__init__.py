@@ -1,0 +1,1 @@
+"""Regression tests of the security review: one module per finding, each naming its promise."""
