@@ -121,7 +121,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
         Route(
             "/graphql",
-            BodyLimit(graphql, settings.max_upload_bytes + UPLOAD_OVERHEAD),
+            BodyLimit(
+                graphql,
+                settings.graphql_max_body_bytes,
+                multipart_bytes=settings.max_upload_bytes + UPLOAD_OVERHEAD,
+            ),
             methods=["GET", "POST"],
         ),
     ]

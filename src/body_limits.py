@@ -11,19 +11,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    """Pure ASGI wrapper around one route's app."""
+    """Pure ASGI wrapper around one route's app.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A route that takes file uploads gives multipart bodies their own, larger limit; every
+    other body keeps the small one, counted as it streams, so no request is held in memory
+    past it whatever its Content-Length says (or does not say).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, *, multipart_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_bytes = multipart_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, hint = self.max_bytes, ""
+        if self.multipart_bytes:
+            hint = f"; send files as multipart uploads (up to {self.multipart_bytes} bytes)"
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                raise self._too_large()
+            if name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit, hint = max(limit, self.multipart_bytes), ""
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                raise _too_large(limit, hint)
         received = 0
 
         async def limited() -> Message:
@@ -31,13 +43,12 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self._too_large()
+                if received > limit:
+                    raise _too_large(limit, hint)
             return message
 
         await self.app(scope, limited, send)
 
-    def _too_large(self) -> HTTPException:
-        return HTTPException(
-            413, f"the request body is over this route's limit of {self.max_bytes} bytes"
-        )
+
+def _too_large(limit: int, hint: str) -> HTTPException:
+    return HTTPException(413, f"the request body is over this route's limit of {limit} bytes{hint}")

@@ -252,5 +252,5 @@ async def test_a_json_body_over_the_limit_is_refused_before_it_runs(
     )
 
     assert response.status_code == 413
-    assert "limited to 600 bytes" in response.text
+    assert "limit of 600 bytes" in response.text
     assert await snapshot() == before
