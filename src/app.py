@@ -108,7 +108,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=READ),
         Route(
             "/metrics",
-            MetricsEndpoint(settings.metrics_token, shared=settings.workers > 1).respond,
+            MetricsEndpoint(
+                settings.metrics_token,
+                shared=settings.workers > 1,
+                production=settings.production,
+            ).respond,
             methods=READ,
         ),
         Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),

@@ -2,8 +2,8 @@
 and with secrets masked however they got into a message.
 
 Masked: API keys (``uk_live_…``) and licence keys (``lk_…``), all but the display
-prefix; presigned URL signatures
-(``X-Amz-Signature=``) and minisign signatures (base64 text, which is how Tauri ships them).
+prefix; presigned URL and request signatures
+(``X-Amz-Signature=``, botocore's ``Signature:``) and minisign signatures (base64 text, which is how Tauri ships them).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ _SECRETS = (
     (re.compile(r"(uk_live_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     (re.compile(r"\b(lk_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
+    # botocore at DEBUG prints the request signature it computed on a line of its own
+    # ("Signature:\n<hex>"; in a JSON line the break is the two characters \n): with it
+    # a presigned URL can be rebuilt.
+    (re.compile(r"(Signature:(?:\s|\\n)*)[0-9a-f]{64}"), r"\1[masked]"),
     # base64 of "untrusted comment:": a whole .sig file, as Tauri and CI send it
     (re.compile(r"dW50cnVzdGVkIGNvbW1lbnQ6[0-9A-Za-z+/=]*"), "[signature masked]"),
     # a decoded .sig: its signature line (74 bytes in base64; a public key line is shorter)

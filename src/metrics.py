@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ferryman.doors import Door, door_of
+from ferryman.doors import Door, door_of, error_body
 
 # The update check names the version it answered with in this header; the observer
 # takes it off before the response leaves (it is kept in edge-cache entries, so a HIT
@@ -175,23 +175,31 @@ class Observer:
 
 
 class MetricsEndpoint:
-    """``GET /metrics`` in Prometheus text format, behind a bearer token when one is set."""
+    """``GET /metrics`` in Prometheus text format, behind a bearer token when one is set.
 
-    def __init__(self, token: str | None, shared: bool) -> None:
+    In production it is off until a token is set: its series name apps and the versions
+    they offer, which a LICENSED app's vendor may not want public.
+    """
+
+    def __init__(self, token: str | None, shared: bool, production: bool = False) -> None:
         self.token = token
         self.shared = shared
+        self.closed = production and token is None
 
     async def respond(self, request: Request) -> Response:
+        if self.closed:
+            return _refusal(
+                403,
+                "FORBIDDEN",
+                "metrics are off in production until FERRYMAN_METRICS_TOKEN is set; "
+                "Prometheus then sends it as a bearer token",
+            )
         if self.token is not None and not self._authorised(request):
-            return JSONResponse(
-                {
-                    "error": {
-                        "code": "UNAUTHENTICATED",
-                        "message": "metrics need 'Authorization: Bearer <FERRYMAN_METRICS_TOKEN>'",
-                    }
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
+            return _refusal(
+                401,
+                "UNAUTHENTICATED",
+                "metrics need 'Authorization: Bearer <FERRYMAN_METRICS_TOKEN>'",
+                {"WWW-Authenticate": "Bearer"},
             )
         registry = REGISTRY
         if self.shared:  # `serve --workers N` set SHARED_DIR_VARIABLE before forking
@@ -205,3 +213,10 @@ class MetricsEndpoint:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), self.token.encode()
         )
+
+
+def _refusal(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = error_body(code, message, graphql=False)
+    return JSONResponse(body, status_code=status, headers=headers)
