@@ -89,8 +89,14 @@ class _Judged:
 
 
 async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
-    """Answer "why did my app get no update?" for one install's values."""
+    """Answer "why did my app get no update?" for one install's values.
+
+    Trying a licence key is for keys that may manage licences: anyone else could use it to
+    find out which keys are valid.
+    """
     app = await apps.get_visible(actor, app_id, ("appId",))
+    if install.license_hash is not None:
+        actor.require_admin("trying a licence key in updatePreview")
     bundle = None if install.bundle in (None, "", "unknown") else install.bundle
     if install.arch is None:
         if install.os not in OPERATING_SYSTEMS:
