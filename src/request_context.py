@@ -1,8 +1,10 @@
 """Who asked, and under which id: set once per HTTP request, before anything else runs.
 
 * The request id is echoed in ``X-Request-ID``, put on every log line and kept in the
-  audit trail. A well-formed id from in front of Ferryman is kept (``X-Request-ID`` from
-  a proxy, else Cloudflare's ``CF-Ray``), so one id follows the request through every log.
+  audit trail. A well-formed id from a trusted proxy in front of Ferryman is kept
+  (``X-Request-ID``, else Cloudflare's ``CF-Ray``), so one id follows the request through
+  every log; anyone else's is replaced by a fresh one, so a client cannot choose what the
+  audit trail says about its request.
 * The client's address is the peer's, unless the peer is a trusted proxy
   (``FERRYMAN_TRUSTED_PROXIES``): then ``CF-Connecting-IP``, else the nearest untrusted
   hop of ``X-Forwarded-For``. Anyone else can write those headers, so they are ignored.
@@ -49,6 +51,8 @@ class RequestContext:
                 headers[name] += b"," + value  # several lines are one list, in order
             elif name in (HEADER, _CF_RAY, _CF_CONNECTING_IP, _FORWARDED_FOR):
                 headers[name] = value
+        peer = self.peer_address(scope.get("client"))
+        trusted = bool(self.trusted) and self._is_trusted(peer)
         request_id = (
             next(
                 (
@@ -58,12 +62,13 @@ class RequestContext:
                 ),
                 None,
             )
-            or secrets.token_hex(13).encode()
-        )  # 104 random bits; cheap on every request
+            if trusted
+            else None
+        ) or secrets.token_hex(13).encode()  # 104 random bits; cheap on every request
         text = request_id.decode()
         state = scope.setdefault("state", {})
         state["request_id"] = text
-        state["client_ip"] = self.client_ip(scope.get("client"), headers)
+        state["client_ip"] = self.forwarded_for(headers, peer) if trusted else peer
         token = logs.request_id.set(text)
 
         async def send_with_id(message: Message) -> None:
@@ -76,12 +81,16 @@ class RequestContext:
         finally:
             logs.request_id.reset(token)
 
-    def client_ip(self, peer: tuple[str, int] | None, headers: dict[bytes, bytes]) -> str:
+    @staticmethod
+    def peer_address(peer: tuple[str, int] | None) -> str:
+        """The connecting peer's address (an IPv4 client of a dual-stack listener as IPv4)."""
         address = peer[0] if peer else UNKNOWN_CLIENT
         if address.startswith(_IPV4_MAPPED):  # parsing every address would cost each request
             address = _address(address) or address
-        if not self.trusted or not self._is_trusted(address):
-            return address
+        return address
+
+    def forwarded_for(self, headers: dict[bytes, bytes], address: str) -> str:
+        """The client behind a trusted proxy at ``address``, from the headers it wrote."""
         connecting = _address(headers.get(_CF_CONNECTING_IP, b"").decode("latin-1").strip())
         if connecting:
             return connecting

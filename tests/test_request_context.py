@@ -163,17 +163,20 @@ CF_IP = b"cf-connecting-ip"
         ),
     ],
 )
-def test_client_ip(
+async def test_client_ip(
     trusted: Sequence[Network],
     peer: tuple[str, int] | None,
     headers: dict[bytes, bytes],
     expected: str,
 ) -> None:
-    assert RequestContext(_nothing, trusted).client_ip(peer, headers) == expected
+    states: list[dict[str, str]] = []
 
+    async def record(scope: Scope, receive: Receive, send: Send) -> None:
+        states.append(scope["state"])
 
-async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
-    raise AssertionError("not called")
+    scope = {"type": "http", "client": peer, "headers": list(headers.items())}
+    await RequestContext(record, trusted)(scope, _no_receive, _no_send)
+    assert states[0]["client_ip"] == expected
 
 
 async def _no_receive() -> Message:
@@ -365,7 +368,7 @@ def echoing(trusted: Sequence[Network] = ()) -> RequestContext:
     ],
 )
 async def test_request_id(headers: dict[str, str], expected: str | None) -> None:
-    async with peer(echoing()) as client:
+    async with peer(echoing(PROXIES), PROXY) as client:
         response = await client.get("/", headers=headers)
     seen = response.json()
     if expected is None:
@@ -395,7 +398,7 @@ async def test_the_log_context_holds_the_id_only_during_the_request(
     caplog.set_level(logging.INFO, logger="ferryman.test_route")
     caplog.handler.addFilter(stamp)
     try:
-        async with peer(echoing()) as client:
+        async with peer(echoing(PROXIES), PROXY) as client:
             await client.get("/", headers={"X-Request-ID": "first-request"})
             await client.get("/", headers={"CF-Ray": "8a1b2c3d4e5f6789-AMS"})
     finally:
@@ -417,7 +420,11 @@ async def test_the_route_sees_the_client_address_in_the_state() -> None:
 async def test_access_log_lines_carry_the_request_id(
     settings: Settings, access_log: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(settings) as application, peer(application, "203.0.113.5") as client:
+    proxy = (ipaddress.ip_network("203.0.113.5/32"),)
+    async with (
+        serving(settings, trusted_proxies=proxy) as application,
+        peer(application, "203.0.113.5") as client,
+    ):
         kept = await client.get("/healthz", headers={"X-Request-ID": "deploy-4711-abc"})
         generated = await client.get("/nope")
         ray = await client.get("/healthz", headers={"CF-Ray": "8a1b2c3d4e5f6789-AMS"})
