@@ -873,6 +873,10 @@ GRAPHQL_POST = [
     pytest.param(new_release("1.2.0\r\n"), 200, INVALID, id="version-crlf"),
     pytest.param(new_release("../1.2.0"), 200, INVALID, id="version-traversal"),
     pytest.param(new_release("1.2.0", "Fixes\x00"), 200, INVALID, id="notes-nul"),
+    # What Python takes and the Tauri client (or any UTF-8 encoder) does not.
+    pytest.param(new_release("1.2.0", "Fixes \ud800"), 200, INVALID, id="notes-lone-surrogate"),
+    pytest.param(new_release(f"{TWO_TO_64}.0.0"), 200, INVALID, id="version-major-past-u64"),
+    pytest.param(new_release("\u0661.2.0"), 200, INVALID, id="version-arabic-indic-digit"),
     pytest.param(new_release("1.2.0", "x" * 100_001), 200, INVALID, id="notes-100001-characters"),
     # Ids.
     pytest.param(gql(RELEASE_PUBLISH, {"id": f"rel_{SQL_OR}"}), 200, (), id="release-id-sql"),
@@ -1263,6 +1267,8 @@ CI_ENDPOINT = [
     pytest.param(ci(submission(version="../../1.2.3")), (400,), id="version-traversal"),
     pytest.param(ci({"notes": "no version", "artifacts": []}), (400,), id="version-missing"),
     pytest.param(ci(submission(notes="Fixes\x00")), (400,), id="notes-nul"),
+    pytest.param(ci(submission(notes="Fixes \ud800")), (400,), id="notes-lone-surrogate"),
+    pytest.param(ci(submission(version=f"{TWO_TO_64}.0.0")), (400,), id="version-past-u64"),
     pytest.param(ci(submission(notes="x" * 100_001)), (400,), id="notes-100001-characters"),
     pytest.param(ci(submission(auto_publish=TWO_TO_64)), (400,), id="auto-publish-2**64"),
     pytest.param(ci(submission(artifacts="darwin-aarch64")), (400,), id="artifacts-a-string"),
