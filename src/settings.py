@@ -67,6 +67,8 @@ class Settings:
     graphql_max_depth: int = 10
     graphql_max_tokens: int = 5_000
     graphql_max_aliases: int = 30
+    graphql_max_selections: int = 1_000
+    graphql_max_repeats: int = 10
     graphql_max_page_size: int = 100
     graphql_max_body_bytes: int = 1024 * 1024
     metrics_token: str | None = None
@@ -297,6 +299,8 @@ _PARSERS = {
     "graphql_max_depth": _positive,
     "graphql_max_tokens": _positive,
     "graphql_max_aliases": _positive,
+    "graphql_max_selections": _positive,
+    "graphql_max_repeats": _positive,
     "graphql_max_page_size": _positive,
     "graphql_max_body_bytes": _positive,
     "metrics_token": _text,

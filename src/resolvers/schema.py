@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 
 import strawberry
-from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import (
-    DisableIntrospection,
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -30,6 +35,7 @@ from ferryman.resolvers import (
     releases,
     submissions,
 )
+from ferryman.resolvers.budget import Budget
 from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
@@ -68,45 +74,132 @@ class Mutation(
     pass
 
 
-class Authentication(SchemaExtension):
-    """Refuse to execute anything for a caller without a valid key.
+@dataclasses.dataclass(slots=True)
+class Seen:
+    """A parsed document and what is known of it, kept by its text."""
 
-    Introspection alone is allowed (when enabled) so GraphiQL can show the docs before
-    a key is pasted into its headers.
+    document: DocumentNode
+    refusal: GraphQLError | None  # over the budget
+    introspection_only: bool
+    operations: int
+    errors: tuple[GraphQLError, ...] | None = None  # validation's answer, once it is known
+
+    @classmethod
+    def of(cls, document: DocumentNode, budget: Budget) -> Seen:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        return cls(
+            document,
+            budget.refusal(document),
+            introspection_only=_introspection_only(operations),
+            operations=len(operations),
+        )
+
+
+class _Recent:
+    """The most recently used documents, at most ``count`` of them and ``chars`` of text."""
+
+    def __init__(self, count: int, chars: int) -> None:
+        self.count = count
+        self.chars = chars
+        self.held = 0
+        self.entries: OrderedDict[str, Seen] = OrderedDict()
+
+    def get(self, text: str) -> Seen | None:
+        seen = self.entries.get(text)
+        if seen is not None:
+            self.entries.move_to_end(text)
+        return seen
+
+    def put(self, text: str, seen: Seen) -> None:
+        if len(text) > self.chars or text in self.entries:
+            return
+        self.entries[text] = seen
+        self.held += len(text)
+        while len(self.entries) > self.count or self.held > self.chars:
+            evicted, _ = self.entries.popitem(last=False)
+            self.held -= len(evicted)
+
+
+class Documents:
+    """Documents already parsed, measured and validated, by their text: a repeated query
+    costs one lookup. Callers with a key and callers without one have a cache each, so a
+    caller without a key can only evict (and only add to) the other callers' without one.
+    An entry holds only what follows from the text and this schema, never who sent it."""
+
+    def __init__(self) -> None:
+        self.known = _Recent(count=256, chars=1024 * 1024)
+        self.anonymous = _Recent(count=16, chars=64 * 1024)
+
+    def of(self, context: Context) -> _Recent:
+        return self.known if context.actor_or_none is not None else self.anonymous
+
+
+class Admission(SchemaExtension):
+    """What a document must pass between parsing and execution, cheapest first, so that
+    nothing costlier than a walk of the budget is spent on a document that is refused:
+
+    1. the budget (selections and repeats, for every caller);
+    2. a valid key: without one, the document must be introspection alone (GraphiQL loads
+       the docs before a key is pasted into its headers), or it is refused unvalidated;
+    3. a document of several operations must say which to run (GraphQL over HTTP), rather
+       than have the first one run;
+    4. validation, answered from the cache when the document was validated before.
+
+    Strawberry runs ``on_parse`` around parsing and ``on_validate`` around validation, which
+    it skips when a hook has set ``pre_execution_errors`` before yielding; this extension
+    must come after every other that touches those errors, as it caches what it finds.
     """
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context.context
-        assert isinstance(context, Context)
-        if context.actor_or_none is None and not _introspection_only(self.execution_context):
-            assert context.auth_error is not None
-            message = str(context.auth_error)
-            self.execution_context.result = GraphQLExecutionResult(
-                data=None,
-                errors=[GraphQLError(message, original_error=context.auth_error)],
-            )
+    def __init__(self, budget: Budget, documents: Documents) -> None:
+        self.budget = budget
+        self.documents = documents
+        self.seen: Seen | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        assert isinstance(context.context, Context)
+        recent = self.documents.of(context.context)
+        text = context.query
+        seen = recent.get(text) if text is not None else None
+        if seen is not None:
+            context.graphql_document = seen.document  # Strawberry does not parse it again
         yield
-
-
-class OperationChoice(SchemaExtension):
-    """A document of several operations must say which to run (GraphQL over HTTP), rather
-    than have the first one run."""
+        if seen is None and context.graphql_document is not None:
+            seen = Seen.of(context.graphql_document, self.budget)
+            if text is not None:
+                recent.put(text, seen)
+        self.seen = seen
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        # What the request named; ``operation_name`` would fall back to the first one.
-        named = getattr(context, "_provided_operation_name", None)
-        if document is not None and named is None:
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) > 1:
-                context.pre_execution_errors = [
-                    GraphQLError(
-                        f"the document has {len(operations)} operations: send operationName "
-                        "to say which one to run"
-                    )
-                ]
+        caller = context.context
+        assert isinstance(caller, Context)
+        seen = self.seen
+        if seen is None:  # a document Strawberry was handed already parsed
+            assert context.graphql_document is not None
+            seen = Seen.of(context.graphql_document, self.budget)
+        validating = False
+        if seen.refusal is not None:
+            context.pre_execution_errors = [seen.refusal]
+        elif caller.actor_or_none is None and not seen.introspection_only:
+            assert caller.auth_error is not None
+            error = caller.auth_error
+            context.pre_execution_errors = [GraphQLError(str(error), original_error=error)]
+        elif seen.operations > 1 and getattr(context, "_provided_operation_name", None) is None:
+            # ``operation_name`` would fall back to the first operation: ask what was sent.
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"the document has {seen.operations} operations: send operationName "
+                    "to say which one to run"
+                )
+            ]
+        elif seen.errors is not None:
+            context.pre_execution_errors = list(seen.errors)
+        else:
+            validating = context.pre_execution_errors is None
         yield
+        if validating and context.pre_execution_errors is not None:
+            seen.errors = tuple(context.pre_execution_errors)
 
 
 class FerrymanSchema(strawberry.Schema):
@@ -120,18 +213,21 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the query limits and introspection switch of ``settings``
     (defaults: the printed SDL does not depend on them)."""
     limits = settings or Settings()
+    budget = Budget(selections=limits.graphql_max_selections, repeats=limits.graphql_max_repeats)
+    documents = Documents()
+    # The rules are made once: a fresh class per request would make every validation new.
+    rules = [
+        *QueryDepthLimiter(max_depth=limits.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases).validation_rules,
+    ]
+    if not limits.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorPolicy,
         lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
-        lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        OperationChoice,
-        Authentication,
+        lambda: AddValidationRules(rules),
+        lambda: Admission(budget, documents),  # last: see its docstring
     ]
-    if not limits.introspection_enabled:
-        extensions.append(DisableIntrospection)
     return FerrymanSchema(
         query=Query,
         mutation=Mutation,
@@ -148,13 +244,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
 
 
-def _introspection_only(execution_context: ExecutionContext) -> bool:
-    document = execution_context.graphql_document
-    if document is None:
-        return False
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            for selection in definition.selection_set.selections:
-                if not (isinstance(selection, FieldNode) and selection.name.value.startswith("__")):
-                    return False
-    return True
+def _introspection_only(operations: list[OperationDefinitionNode]) -> bool:
+    """Whether there are operations and each selects only introspection fields (``__schema``,
+    ``__type``, ``__typename``) at its top level; a fragment there could select anything."""
+    return bool(operations) and all(
+        isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+        for operation in operations
+        for selection in operation.selection_set.selections
+    )
