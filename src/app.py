@@ -49,11 +49,7 @@ def create_app(settings: Settings) -> Starlette:
     """Assemble Ferryman for ``settings``; the database must already be migrated and the
     S3 endpoint known (``ferryman dev`` starts a local one first)."""
     graphiql = GraphiQLPage(settings.graphiql_assets) if settings.graphiql_enabled else None
-    graphql = GraphQLView(
-        build_schema(settings),
-        graphiql=graphiql,
-        max_body_bytes=settings.graphql_max_body_bytes,
-    )
+    graphql = GraphQLView(build_schema(settings), graphiql=graphiql)
 
     # Without any configured secret (no S3 credentials either), links last one process.
     secret = settings.signing_secret or secrets.token_urlsafe(32)

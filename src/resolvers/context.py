@@ -8,13 +8,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
-from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import Info as StrawberryInfo
 from strawberry.types.unset import UNSET
@@ -139,41 +138,24 @@ async def _periods_by_license(license_ids: list[str]) -> list[list[models.Covera
     return [found[i] for i in license_ids]
 
 
-_REFUSAL_CODES = {405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_REFUSAL_CODES = {
+    401: "UNAUTHENTICATED",
+    405: "METHOD_NOT_ALLOWED",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
-    def __init__(
-        self, schema: BaseSchema, *, graphiql: GraphiQLPage | None, max_body_bytes: int
-    ) -> None:
+    def __init__(self, schema: BaseSchema, *, graphiql: GraphiQLPage | None) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
             multipart_uploads_enabled=True,
         )
         self.graphiql = graphiql
-        self.max_body_bytes = max_body_bytes
-
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        # A cross-site form can post multipart but cannot set Authorization: refuse such
-        # posts before their body is read.
-        multipart = (request.content_type or "").startswith("multipart/form-data")
-        if multipart and "authorization" not in request.headers:
-            raise HTTPException(
-                400, "multipart uploads need an Authorization: Bearer <api key> header"
-            )
-        # Multipart bodies carry files and have their own, larger limit (the route's).
-        if not multipart and len(await request.get_body()) > self.max_body_bytes:
-            raise HTTPException(
-                413,
-                f"GraphQL request bodies are limited to {self.max_body_bytes} bytes; "
-                "send files as multipart uploads",
-            )
-        return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -232,7 +214,18 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             actor = await auth.authenticate(request)
         except AuthenticationError as error:
+            # Strawberry asks for the context before it reads the body: a file upload
+            # without a valid key is refused before a byte of it is taken in.
+            if _multipart(request):
+                raise HTTPException(401, str(error)) from None
             return Context(
                 request=request, request_id=request_id, actor_or_none=None, auth_error=error
             )
         return Context(request=request, request_id=request_id, actor_or_none=actor, auth_error=None)
+
+
+def _multipart(request: Request | WebSocket) -> bool:
+    return any(
+        name == b"content-type" and value.lower().startswith(b"multipart/form-data")
+        for name, value in request.scope["headers"]
+    )
