@@ -322,7 +322,7 @@ def image_build_context(destination: Path) -> None:
     final_stage = re.split(r"^FROM\s", text, flags=re.M)[-1]
     for line in final_stage.splitlines():
         instruction, _, arguments = line.strip().partition(" ")
-        if instruction == "RUN" and "pip install ." in arguments:
+        if instruction == "RUN" and re.search(r"pip install \"?\.", arguments):
             return
         if instruction != "COPY" or "--from=" in arguments:
             continue
@@ -384,7 +384,7 @@ def test_image_installs_a_wheel_with_the_code_operations_and_migrations(tmp_path
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         scripts = archive.read(entry_points).decode()
-    assert {"ferryman/app.py", "ferryman/cli.py", "ferryman/settings.py"} <= names
+    assert {"ferryman/app.py", "ferryman/cli/__init__.py", "ferryman/settings.py"} <= names
     operations = {
         f"ferryman/operations/{p.name}" for p in (ROOT / "schema/operations").glob("*.graphql")
     }
