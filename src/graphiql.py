@@ -29,11 +29,29 @@ _ASSET = re.compile(
 )
 
 
+# What the page opens on: a Ferryman query, and the header every request needs.
+TITLE = "Ferryman GraphQL"
+EXAMPLE_QUERY = """# Ferryman's GraphQL API (the Docs panel lists every type and field).
+#
+# Every request needs an API key: replace uk_live_... in the Headers tab below
+# with the key "ferryman dev" printed on its first start (or "ferryman keys create").
+# Then run this query with Ctrl-Enter.
+
+query {
+  apps(first: 10) {
+    totalCount
+    edges { node { id slug name latestVersion channels } }
+  }
+}
+"""
+HEADERS_TEMPLATE = '{\\n  "Authorization": "Bearer uk_live_..."\\n}'
+
+
 class GraphiQLPage:
     """The GraphiQL HTML, and the local files it may load."""
 
     def __init__(self, assets: Path) -> None:
-        cdn_html = get_graphql_ide_html(graphql_ide="graphiql")
+        cdn_html = _ferryman(get_graphql_ide_html(graphql_ide="graphiql"))
         self.files = _verified_files(cdn_html, assets)
         self.local = self.files is not None
         self.html = cdn_html if self.files is None else _localised(cdn_html)
@@ -95,3 +113,21 @@ def _security_headers(html: str, local: bool) -> dict[str, str]:
 
 def _localised(html: str) -> str:
     return re.sub(r"https://unpkg\.com/((?:@[^/\"]+/)?[^@/\"]+)@[^/\"]+/", MOUNT + r"/\1/", html)
+
+
+def _ferryman(html: str) -> str:
+    """Strawberry's page with Ferryman's title, example query and headers template; a part
+    whose spot the page no longer has is left as Strawberry wrote it."""
+    changes = (
+        (r"<title>[^<]*</title>", f"<title>{TITLE}</title>"),
+        (r"const EXAMPLE_QUERY = `[^`]*`;", f"const EXAMPLE_QUERY = `{EXAMPLE_QUERY}`;"),
+        (
+            r"React\.useState\(parameters\.headers\)",
+            f"React.useState(parameters.headers || '{HEADERS_TEMPLATE}')",
+        ),
+    )
+    for pattern, replacement in changes:
+        html, found = re.subn(pattern, lambda _, text=replacement: text, html, count=1)
+        if not found:
+            log.warning("GraphiQL page changed: %s not found; kept Strawberry's", pattern)
+    return html

@@ -272,6 +272,11 @@ async def editor_text(page: Page, editor: str) -> str:
 async def run(page: Page, document: str) -> dict[str, Any]:
     """Type an operation, press Run, and read the JSON the result pane shows."""
     await type_into(page, QUERY_EDITOR, document)
+    return await execute(page)
+
+
+async def execute(page: Page) -> dict[str, Any]:
+    """Press Run, and read the JSON the result pane shows."""
     before = await editor_text(page, RESULT_PANE)
     await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
     await page.wait_for_function(
@@ -333,8 +338,15 @@ async def test_newcomer_drives_graphiql_with_the_printed_key(
     assert len(assets) == 7, assets
     assert set(assets.values()) == {200}, assets
 
+    # It opens on Ferryman's own example, with the header it needs already in place.
+    assert await page.title() == "Ferryman GraphQL"
+    assert "apps(first: 10)" in await editor_text(page, QUERY_EDITOR)
     await page.get_by_role("button", name="Headers", exact=True).click()
+    template = json.loads(await editor_text(page, HEADERS_EDITOR))
+    assert template == {"Authorization": "Bearer uk_live_..."}
     await type_into(page, HEADERS_EDITOR, headers)
+    example = (await execute(page))["data"]["apps"]  # as it opened, Ctrl-Enter and all
+    assert example == {"totalCount": 0, "edges": []}
 
     created = (await run(page, APP_CREATE))["data"]["appCreate"]
     assert created["userErrors"] == []
