@@ -2,8 +2,8 @@
 and with secrets masked however they got into a message.
 
 Masked: API keys (``uk_live_…``) and licence keys (``lk_…``), all but the display
-prefix; presigned URL and request signatures
-(``X-Amz-Signature=``, botocore's ``Signature:``) and minisign signatures (base64 text, which is how Tauri ships them).
+prefix; presigned URL and request signatures (``X-Amz-Signature=``, botocore's
+``Signature:``) and minisign signatures (base64 text, which is how Tauri ships them).
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ class _MaskedJson(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return mask(super().format(record))
 
+    def process_log_record(self, log_data: dict[str, object]) -> dict[str, object]:
+        # uvicorn's copy of its message with terminal colour codes: noise in a JSON line.
+        log_data.pop("color_message", None)
+        return log_data
+
 
 class _MaskedText(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -79,3 +84,7 @@ def configure(level: str, json_lines: bool) -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # Tortoise announces its start at INFO with the reprs of its internals: only at DEBUG
+    # (where its SQL is wanted too) does it speak below WARNING.
+    debug = root.level <= logging.DEBUG
+    logging.getLogger("tortoise").setLevel(logging.NOTSET if debug else logging.WARNING)

@@ -15,6 +15,8 @@ from ferryman.models import app as apps
 from ferryman.models import license as licenses
 from ferryman.models.actor import Actor
 from ferryman.models.status import Distribution
+from ferryman.settings import Settings
+from tests.conftest import serving
 from tests.rest_compat.test_tauri import publish
 
 DATA = Path(__file__).parent / "data" / "tauri"
@@ -76,14 +78,13 @@ async def test_json_lines_carry_the_request_id(
 ) -> None:
     logs.configure("INFO", json_lines=True)
 
-    response = await client.get("/healthz", headers={"X-Request-ID": "deploy-4711-abc"})
+    response = await client.get("/healthz")
 
     lines = json_lines(capsys.readouterr().err)
     access = [line for line in lines if line["logger"] == "ferryman.access"]
     assert len(access) == 1, lines
     line = access[0]
-    assert response.headers["x-request-id"] == "deploy-4711-abc"
-    assert line["request_id"] == "deploy-4711-abc"
+    assert line["request_id"] == response.headers["x-request-id"]
     assert line["level"] == "INFO"
     assert line["method"] == "GET"
     assert line["path"] == "/healthz"
@@ -98,10 +99,11 @@ async def test_text_lines_for_a_terminal(
 ) -> None:
     logs.configure("INFO", json_lines=False)
 
-    await client.get("/readyz", headers={"X-Request-ID": "terminal-1234"})
+    response = await client.get("/readyz")
 
     err = capsys.readouterr().err
-    assert "INFO ferryman.access [terminal-1234] GET /readyz 200" in err
+    request_id = response.headers["x-request-id"]
+    assert f"INFO ferryman.access [{request_id}] GET /readyz 200" in err
     assert not json_lines(err)
 
 
@@ -140,3 +142,14 @@ async def test_debug_logs_of_a_licensed_check_never_show_the_licence(
     assert "licenses" in err  # the lookup by hash was logged
     assert minted.secret[7:] not in err
     assert LICENSE_KEY[7:] not in err
+
+
+async def test_start_up_prints_no_python_object_reprs(
+    configured: None, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    logs.configure("INFO", json_lines=True)
+    async with serving(settings):
+        pass
+    err = capsys.readouterr().err
+    assert " object at 0x" not in err
+    assert "color_message" not in err
