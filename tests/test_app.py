@@ -1,5 +1,7 @@
 """Probes and request ids on the real ASGI app."""
 
+import ipaddress
+
 import httpx
 import pytest
 from tortoise import connections
@@ -46,12 +48,15 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert len(first) == 26
 
 
-async def test_a_proxy_request_id_is_kept_and_a_bad_one_replaced(
-    client: httpx.AsyncClient,
-) -> None:
-    kept = await client.get("/healthz", headers={"X-Request-ID": "cf-ray-8a1b2c3d4e"})
+async def test_a_proxy_request_id_is_kept_and_a_bad_one_replaced(settings: Settings) -> None:
+    proxy = (ipaddress.ip_network("10.0.0.2/32"),)
+    async with (
+        serving(settings, trusted_proxies=proxy) as application,
+        peer(application, "10.0.0.2") as client,
+    ):
+        kept = await client.get("/healthz", headers={"X-Request-ID": "cf-ray-8a1b2c3d4e"})
+        replaced = await client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)"})
     assert kept.headers["x-request-id"] == "cf-ray-8a1b2c3d4e"
-    replaced = await client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)"})
     assert replaced.headers["x-request-id"] != "<script>alert(1)"
     assert len(replaced.headers["x-request-id"]) == 26
 
