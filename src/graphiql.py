@@ -127,7 +127,7 @@ def _ferryman(html: str) -> str:
         ),
     )
     for pattern, replacement in changes:
-        html, found = re.subn(pattern, lambda _, text=replacement: text, html, count=1)
+        html, found = re.subn(pattern, replacement.replace("\\", "\\\\"), html, count=1)
         if not found:
             log.warning("GraphiQL page changed: %s not found; kept Strawberry's", pattern)
     return html
