@@ -55,13 +55,24 @@ class Credentials:
         return credentials
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identity:
+    """Another key pair the server accepts, with SeaweedFS actions such as
+    ``Write:bucket/prefix/*`` (what a CI pipeline's narrower credentials look like)."""
+
+    name: str
+    credentials: Credentials
+    actions: tuple[str, ...]
+
+
 class LocalS3:
     """One ``weed mini`` process serving S3 on a free loopback port."""
 
     region = "auto"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, identities: tuple[Identity, ...] = ()) -> None:
         self.directory = directory
+        self.identities = identities
         self.process: subprocess.Popen[bytes] | None = None
         self.ports: list[int] = []
         directory.mkdir(parents=True, exist_ok=True)
@@ -94,7 +105,20 @@ class LocalS3:
                                 }
                             ],
                             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                        }
+                        },
+                        *(
+                            {
+                                "name": identity.name,
+                                "credentials": [
+                                    {
+                                        "accessKey": identity.credentials.access_key_id,
+                                        "secretKey": identity.credentials.secret_access_key,
+                                    }
+                                ],
+                                "actions": list(identity.actions),
+                            }
+                            for identity in self.identities
+                        ),
                     ]
                 }
             )

@@ -20,6 +20,7 @@ PREFIX = "FERRYMAN_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _MAX_PRESIGN = 7 * 24 * 3600
+_MAX_ARTIFACT = 5 * 1024 * 1024 * 1024  # one S3 PUT, and one CopyObject, hold at most 5 GiB
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _LOG_FORMATS = ("json", "text")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -51,6 +52,7 @@ class Settings:
     s3_secret_access_key: str | None = None
     download_base_url: str | None = None
     max_upload_bytes: int = 200 * 1024 * 1024
+    max_artifact_bytes: int = 2 * 1024 * 1024 * 1024
     presign_seconds: int = 3600
     local_s3_dir: Path = Path("var/s3")
     update_ttl: int = 300
@@ -141,6 +143,12 @@ class Settings:
                         f"{PREFIX}{name} must be an https:// URL in production (update "
                         f"downloads are served over HTTPS only), got {url!r}"
                     )
+        if self.max_artifact_bytes > _MAX_ARTIFACT:
+            raise SettingsError(
+                f"{PREFIX}MAX_ARTIFACT_BYTES must be at most {_MAX_ARTIFACT} (5 GiB: an upload "
+                "URL is one S3 PUT, and a verified file one S3 copy), got "
+                f"{self.max_artifact_bytes}"
+            )
         if self.presign_seconds > _MAX_PRESIGN:
             raise SettingsError(
                 f"{PREFIX}PRESIGN_SECONDS must be at most {_MAX_PRESIGN} (7 days, the S3 limit), "
@@ -283,6 +291,7 @@ _PARSERS = {
     "s3_secret_access_key": _text,
     "download_base_url": _url,
     "max_upload_bytes": _positive,
+    "max_artifact_bytes": _positive,
     "presign_seconds": _positive,
     "local_s3_dir": _path,
     "update_ttl": _positive,

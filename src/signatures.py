@@ -26,6 +26,8 @@ _TRUSTED_PREFIX = "trusted comment: "
 _SECRET_KEY_LENGTH = 158
 _MAX_TEXT = 4_096
 _ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
+# A legacy signature signs the raw file, which must then be held whole until the end.
+LEGACY_MAX_BYTES = 16 * 1024 * 1024
 
 
 class VerificationFailed(Exception):
@@ -141,13 +143,18 @@ class Verifier:
     """Checks a file against a signature while it streams past, chunk by chunk.
 
     Prehashed signatures (what every current Tauri CLI writes) need only a running
-    BLAKE2b-512; legacy ones sign the raw bytes, so their file is kept until the end.
+    BLAKE2b-512. Legacy ones (``Ed``, Tauri 2020-21) sign the raw bytes, so the file is
+    kept until the end, but only up to :data:`LEGACY_MAX_BYTES`: past that the bytes are
+    dropped and the file is refused, so memory stays flat whatever is sent. Both limits
+    that need no bytes at all (:meth:`key_failure`, :meth:`size_failure`) can be asked
+    before reading.
     """
 
     def __init__(self, signature: Signature) -> None:
         self.signature = signature
         self._hash = hashlib.blake2b(digest_size=64)
         self._raw: bytearray | None = None if signature.prehashed else bytearray()
+        self._size = 0
 
     @classmethod
     def for_upload(cls, text: str) -> Verifier:
@@ -163,21 +170,39 @@ class Verifier:
         return self.signature.file
 
     def update(self, chunk: bytes) -> None:
-        if self._raw is None:
+        self._size += len(chunk)
+        if self.signature.prehashed:
             self._hash.update(chunk)
-        else:
-            self._raw.extend(chunk)
+        elif self._raw is not None:
+            if self._size > LEGACY_MAX_BYTES:
+                self._raw = None  # refused at the end: nothing more is kept
+            else:
+                self._raw.extend(chunk)
+
+    def key_failure(self, public_key: str) -> str | None:
+        """Why no file can verify against the app's key text (it is not a key, or the
+        signature was made by another), or None; needs no bytes."""
+        try:
+            self._check_key(PublicKey.parse(public_key))
+        except (VerificationFailed, InvalidInput) as error:
+            VERIFICATIONS.labels("failed").inc()
+            return str(error)
+        return None
+
+    def size_failure(self, size: int) -> str | None:
+        """Why a file of ``size`` bytes cannot be verified against this signature, or None."""
+        if self.signature.prehashed or size <= LEGACY_MAX_BYTES:
+            return None
+        VERIFICATIONS.labels("failed").inc()
+        return _legacy_too_large(size)
 
     def verify(self, public_key: PublicKey) -> None:
         """Raise VerificationFailed unless the Tauri client would accept this file."""
-        if self.signature.key_id != public_key.key_id:
-            raise VerificationFailed(
-                f"signature was made by key {self.signature.key_id_hex} but the app's key is "
-                f"{public_key.key_id_hex}: sign with the private key that matches the app's "
-                "public key"
-            )
+        self._check_key(public_key)
+        if not self.signature.prehashed and self._raw is None:
+            raise VerificationFailed(_legacy_too_large(self._size))
         key = Ed25519PublicKey.from_public_bytes(public_key.key)
-        message = self._hash.digest() if self._raw is None else bytes(self._raw)
+        message = self._hash.digest() if self._raw is None else self._raw
         try:
             key.verify(self.signature.signature, message)
         except InvalidSignature:
@@ -204,6 +229,23 @@ class Verifier:
             return str(error)
         VERIFICATIONS.labels("verified").inc()
         return None
+
+    def _check_key(self, public_key: PublicKey) -> None:
+        if self.signature.key_id != public_key.key_id:
+            raise VerificationFailed(
+                f"signature was made by key {self.signature.key_id_hex} but the app's key is "
+                f"{public_key.key_id_hex}: sign with the private key that matches the app's "
+                "public key"
+            )
+
+
+def _legacy_too_large(size: int) -> str:
+    return (
+        f"this is a legacy signature (Tauri 2020-21: Ed25519 over the whole file, not its "
+        f"hash), which Ferryman checks only on files up to {LEGACY_MAX_BYTES // 2**20} MiB, "
+        f"and the file is {size} bytes: re-sign it with a current Tauri CLI "
+        "(`tauri signer sign`, or `tauri build` with TAURI_SIGNING_PRIVATE_KEY set)"
+    )
 
 
 def key_id_hex(key_id: bytes) -> str:

@@ -1,9 +1,20 @@
 """The object store (Cloudflare R2 or any S3 API) through one long-lived aioboto3 client.
 
-This module owns the bucket's key layout, ``{app_slug}/releases/{version}/{filename}``:
-clients name a file, never a key. Every S3 failure that means "the store is not
-reachable" or "the store failed on its side" (a 5xx) becomes :class:`StorageUnavailable`,
-which the doors answer as try-again.
+This module owns the bucket's key layout; clients name a file, never a key:
+
+- ``_uploads/{app_slug}/{artifact_id}/{filename}``: where a presigned upload URL writes
+  (one key per artifact; no slug starts with ``_``). Never served.
+- ``{app_slug}/releases/{version}/{filename}``: where a CI pipeline with bucket
+  credentials of its own puts a file it submits by ``r2_key``. Never served either.
+- ``{app_slug}/files/{version}/{platform}/{artifact_id}/{unique}/{filename}``: the copy
+  Ferryman verified, and the only key installs are sent to. A fresh key for every check,
+  written once by Ferryman itself (a server-side copy, or a direct upload streamed
+  through it) and never presigned for writing, so no upload credential Ferryman issued
+  can change what was verified. Anything else under the artifact's prefix was left by a
+  check that a crash or an outage cut short, and is swept away by the next one.
+
+Every S3 failure that means "the store is not reachable" or "the store failed on its
+side" (a 5xx) becomes :class:`StorageUnavailable`, which the doors answer as try-again.
 """
 
 from __future__ import annotations
@@ -24,11 +35,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from ulid import ULID
 
 from ferryman.models.errors import InvalidInput
 from ferryman.settings import Settings
 
 FILENAME_MAX_BYTES = 255
+UPLOADS = "_uploads/"
 CHUNK = 1024 * 1024
 PART = 8 * 1024 * 1024  # multipart part size (S3 requires at least 5 MiB but the last)
 # One session per process: it caches botocore's service models, which are slow to load.
@@ -48,11 +61,21 @@ class StorageUnavailable(Exception):
     """The object store did not answer; nothing was changed, try again."""
 
 
+class ObjectNotFound(LookupError):
+    """The object is not (or no longer) there."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PresignedUpload:
     url: str
     headers: dict[str, str]
     expires_in: int
+
+
+def download_path(app: str, version: str, platform: str) -> str:
+    """The path of a ``/dl`` link: ``app`` is the app's id (a slug in links made before
+    the id was used, which are still honoured for the artifact they were made for)."""
+    return f"/dl/{app}/{quote(version, safe='')}/{platform}"
 
 
 class Storage:
@@ -62,6 +85,7 @@ class Storage:
         assert settings.s3_endpoint, "the S3 endpoint is resolved before the app starts"
         self.bucket = settings.s3_bucket
         self.presign_seconds = settings.presign_seconds
+        self.max_file_bytes = settings.max_artifact_bytes
         self.download_base_url = (settings.download_base_url or "").rstrip("/")
         self.server_url = settings.base_url
         self._client_context = _SESSION.client(
@@ -87,18 +111,49 @@ class Storage:
         await self._client_context.__aexit__(None, None, None)
 
     @staticmethod
-    def object_key(app_slug: str, version: str, filename: str) -> str:
-        return f"{app_slug}/releases/{version}/{validate_filename(filename)}"
+    def upload_key(app_slug: str, artifact_id: str, filename: str) -> str:
+        """Where an artifact's presigned upload URL writes: its own key, never served."""
+        return f"{UPLOADS}{app_slug}/{artifact_id}/{validate_filename(filename)}"
 
-    def download_url(self, app_slug: str, version: str, platform: str, key: str) -> str:
-        """The public bucket URL when one is configured, else this server's redirect."""
+    @staticmethod
+    def is_upload_key(key: str) -> bool:
+        """Whether ``key`` is one a presigned upload URL of Ferryman's wrote."""
+        return key.startswith(UPLOADS)
+
+    @staticmethod
+    def file_name(filename: str) -> str:
+        """The file name, when it is a plain one (InvalidInput otherwise)."""
+        return validate_filename(filename)
+
+    @staticmethod
+    def served_prefix(
+        app_slug: str, version: str, platform: str, artifact_id: str | None = None
+    ) -> str:
+        """Where the verified copies of an artifact's file go (without ``artifact_id``:
+        those of every artifact the platform of that version has had)."""
+        prefix = f"{app_slug}/files/{version}/{platform}/"
+        return prefix if artifact_id is None else f"{prefix}{artifact_id}/"
+
+    @classmethod
+    def served_key(
+        cls, app_slug: str, version: str, platform: str, artifact_id: str, filename: str
+    ) -> str:
+        """A new key, never used before, for a file Ferryman writes once and verifies."""
+        prefix = cls.served_prefix(app_slug, version, platform, artifact_id)
+        return f"{prefix}{ULID()}/{validate_filename(filename)}"
+
+    def download_url(self, app_id: str, version: str, platform: str, key: str) -> str:
+        """The URL installs are given: the public bucket URL of the verified object when one
+        is configured, else this server's redirect, which names the app by its id."""
         if self.download_base_url:
             return f"{self.download_base_url}/{quote(key)}"
-        return f"{self.server_url}/dl/{app_slug}/{quote(version, safe='')}/{platform}"
+        return f"{self.server_url}{download_path(app_id, version, platform)}"
 
-    async def presign_put(self, key: str, content_type: str | None) -> PresignedUpload:
-        params = {"Bucket": self.bucket, "Key": key}
-        headers = {}
+    async def presign_put(self, key: str, content_type: str | None, size: int) -> PresignedUpload:
+        """A URL that writes ``size`` bytes to ``key``: the length is signed, so the store
+        refuses a body of any other size."""
+        params: dict[str, object] = {"Bucket": self.bucket, "Key": key, "ContentLength": size}
+        headers = {"Content-Length": str(size)}
         if content_type:
             params["ContentType"] = content_type
             headers["Content-Type"] = content_type
@@ -113,8 +168,8 @@ class Storage:
         )
         return url
 
-    async def size(self, key: str) -> int | None:
-        """The object's size in bytes, or None when there is no such object."""
+    async def head(self, key: str) -> tuple[int, str] | None:
+        """The object's size in bytes and its ETag, or None when there is no such object."""
         try:
             async with self._reachable():
                 head = await self._client.head_object(Bucket=self.bucket, Key=key)
@@ -122,12 +177,49 @@ class Storage:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return int(head["ContentLength"])
+        return int(head["ContentLength"]), str(head["ETag"])
+
+    async def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is no such object."""
+        head = await self.head(key)
+        return None if head is None else head[0]
+
+    async def copy(self, source: str, target: str, etag: str) -> bool:
+        """Copy ``source`` to ``target`` inside the store, provided ``source`` still has
+        ``etag``; False when it changed or went away meanwhile (nothing is written then).
+        One CopyObject: up to 5 GiB, which FERRYMAN_MAX_ARTIFACT_BYTES never exceeds."""
+        try:
+            async with self._reachable():
+                await self._client.copy_object(
+                    Bucket=self.bucket,
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": source},
+                    CopySourceIfMatch=etag,
+                    MetadataDirective="COPY",
+                )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "412", "404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys under ``prefix`` (the first thousand)."""
+        async with self._reachable():
+            listed = await self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [str(item["Key"]) for item in listed.get("Contents", [])]
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
-        """The object's bytes, a chunk at a time (never all in memory)."""
+        """The object's bytes, a chunk at a time (never all in memory); ObjectNotFound
+        when there is none."""
         async with self._reachable():
-            response = await self._client.get_object(Bucket=self.bucket, Key=key)
+            try:
+                response = await self._client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    raise ObjectNotFound(key) from None
+                raise
             # Not ``as body``: StreamingBody's __aenter__ returns the bare aiohttp response.
             body = response["Body"]
             async with body:
@@ -158,18 +250,18 @@ class Storage:
                         Bucket=self.bucket, Key=key, UploadId=upload_id
                     )
                 raise
-            # An upload cut off while the store was away could not be aborted then: its
-            # parts would be kept (and billed) for good.
-            with contextlib.suppress(ClientError):
-                await self._abort_unfinished(key)
 
-    async def _abort_unfinished(self, key: str) -> None:
-        listed = await self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
-        for unfinished in listed.get("Uploads", []):
-            if unfinished["Key"] == key:
-                await self._client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=unfinished["UploadId"]
-                )
+    async def abort_unfinished(self, prefix: str) -> None:
+        """Abort the multipart uploads under ``prefix`` that never completed (one cut off
+        while the store was away could not be aborted then: its parts would be kept, and
+        billed, for good)."""
+        async with self._reachable():
+            listed = await self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+            for unfinished in listed.get("Uploads", []):
+                with contextlib.suppress(ClientError):  # finished or aborted meanwhile
+                    await self._client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=unfinished["Key"], UploadId=unfinished["UploadId"]
+                    )
 
     async def delete(self, key: str) -> None:
         async with self._reachable():

@@ -236,7 +236,7 @@ def _seed(base: str, env: dict[str, str], admin_key: str, s3: LocalS3) -> str:
         check = client.get(f"/{APP_SLUG}/update/linux/x86_64/1.0.0")
         if check.status_code != 200 or check.json().get("version") != VERSION:
             raise SetupError(f"the seeded update is not offered: {check.status_code} {check.text}")
-        download = client.get(f"/dl/{APP_SLUG}/{VERSION}/linux-x86_64", follow_redirects=False)
+        download = client.get(check.json()["url"], follow_redirects=False)
         if download.status_code != 302:
             raise SetupError(f"the seeded download does not redirect: {download.status_code}")
         return ci_key

@@ -61,6 +61,7 @@ def draft_with_artifact(server: tuple[str, str], slug: str = "my-app") -> str:
                 "platform": "linux-x86_64",
                 "filename": FILE,
                 "signature": (DATA / f"{FILE}.sig").read_text(),
+                "fileSize": (DATA / FILE).stat().st_size,
             },
         },
     )
@@ -108,7 +109,8 @@ def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[s
     manifest = json.loads(answer.content)
     assert manifest["version"] == "1.2.3"
     assert manifest["notes"] == "Faster"
-    assert manifest["url"].startswith(f"{base}/dl/my-app/1.2.3/linux-x86_64")
+    assert manifest["url"].startswith(f"{base}/dl/app_")  # the app by its id, not its slug
+    assert manifest["url"].endswith("/1.2.3/linux-x86_64")
     # The watcher may purge once more within its first second (it sees the publish too).
     for _ in range(30):
         again = httpx.get(check)

@@ -31,7 +31,12 @@ APP_CREATE = """
 mutation ($slug: String!) { appCreate(input: {slug: $slug, name: $slug}) { app { id } } }
 """
 UNKNOWN_KEY = "uk_live_" + "Z" * 40
-DOWNLOAD = "/dl/my-app/1.1.0/linux-x86_64"
+
+
+async def download() -> str:
+    """The download link of my-app's 1.1.0 for Linux (links name the app by its id)."""
+    app = await App.get(slug="my-app")
+    return f"/dl/{app.id}/1.1.0/linux-x86_64"
 
 
 async def graphql(
@@ -167,9 +172,9 @@ async def test_downloads_get_n_requests_per_address(settings: Settings) -> None:
     ):
         await publish("my-app", "1.1.0", ["linux-x86_64"])
         before = limited("downloads", "ip")
-        answers = [await client.get(DOWNLOAD) for _ in range(3)]
+        answers = [await client.get(await download()) for _ in range(3)]
         assert [a.status_code for a in answers] == [302, 302, 302]
-        over_budget(await client.get(DOWNLOAD), "downloads", 3, "address")
+        over_budget(await client.get(await download()), "downloads", 3, "address")
         assert limited("downloads", "ip") == before + 1
         await application.state.downloads.flush()
         assert await DownloadEvent.all().count() == 3  # the refused one is not counted
@@ -222,12 +227,12 @@ async def test_each_door_has_its_own_budget(settings: Settings) -> None:
         # One request through every door: none is charged for another's.
         assert (await graphql(client, "{ __typename }")).status_code == 200
         assert (await submit(client, None)).status_code == 401
-        assert (await client.get(DOWNLOAD)).status_code == 302
+        assert (await client.get(await download())).status_code == 302
         assert (await check(client, "1.0.0")).status_code == 200
         # The second through each is refused, by that door's budget.
         over_budget(await graphql(client, "{ __typename }"), "graphql", 1, "address")
         over_budget(await submit(client, None), "ci", 1, "address")
-        over_budget(await client.get(DOWNLOAD), "downloads", 1, "address")
+        over_budget(await client.get(await download()), "downloads", 1, "address")
         over_budget(await check(client, "0.9.0"), "updates", 1, "address")
 
 
@@ -246,13 +251,15 @@ async def test_each_client_address_has_its_own_budget(settings: Settings) -> Non
         peer(application, AWAY) as away,
     ):
         await publish("my-app", "1.1.0", ["linux-x86_64"])
-        assert (await home.get(DOWNLOAD)).status_code == 302
-        assert (await home_again.get(DOWNLOAD)).status_code == 302  # another port: same budget
-        over_budget(await home.get(DOWNLOAD), "downloads", 2, "address")
-        over_budget(await home_again.get(DOWNLOAD), "downloads", 2, "address")
-        assert (await away.get(DOWNLOAD)).status_code == 302
-        assert (await away.get(DOWNLOAD)).status_code == 302
-        over_budget(await away.get(DOWNLOAD), "downloads", 2, "address")
+        assert (await home.get(await download())).status_code == 302
+        assert (
+            await home_again.get(await download())
+        ).status_code == 302  # another port: same budget
+        over_budget(await home.get(await download()), "downloads", 2, "address")
+        over_budget(await home_again.get(await download()), "downloads", 2, "address")
+        assert (await away.get(await download())).status_code == 302
+        assert (await away.get(await download())).status_code == 302
+        over_budget(await away.get(await download()), "downloads", 2, "address")
 
 
 async def test_each_api_key_has_its_own_budget_apart_from_its_address(
@@ -308,7 +315,7 @@ async def test_an_authorization_header_buys_no_budget_on_the_public_doors(
     limits = {"rate_limit_downloads": 2, "rate_limit_updates": 2, "edge_cache_bytes": 0}
     async with serving(settings, **limits) as application, peer(application, HOME) as client:
         await publish("my-app", "1.1.0", ["linux-x86_64"])
-        path = DOWNLOAD if door == "downloads" else "/my-app/update/linux/x86_64/1.0.0"
+        path = await download() if door == "downloads" else "/my-app/update/linux/x86_64/1.0.0"
         assert (await client.get(path)).status_code in (200, 302)
         assert (await client.get(path)).status_code in (200, 302)
         over_budget(await client.get(path), door, 2, "address")
@@ -357,8 +364,8 @@ async def test_zero_turns_a_limit_off(settings: Settings) -> None:
         answers = await asyncio.gather(*(graphql(client, "{ __typename }") for _ in range(50)))
         assert {a.status_code for a in answers} == {200}
         # The other limits of the same app still apply.
-        assert (await client.get(DOWNLOAD)).status_code == 302
-        over_budget(await client.get(DOWNLOAD), "downloads", 1, "address")
+        assert (await client.get(await download())).status_code == 302
+        over_budget(await client.get(await download()), "downloads", 1, "address")
 
 
 async def test_every_limit_off(settings: Settings) -> None:
@@ -372,7 +379,7 @@ async def test_every_limit_off(settings: Settings) -> None:
         for n in range(30):
             assert (await graphql(client, key=UNKNOWN_KEY)).status_code == 200
             assert (await submit(client, UNKNOWN_KEY)).status_code == 401
-            assert (await client.get(DOWNLOAD)).status_code == 302
+            assert (await client.get(await download())).status_code == 302
             miss = await check(client, f"0.{n}.0")
             assert (miss.status_code, miss.headers["cf-cache-status"]) == (200, "MISS")
         assert (await graphql(client, key=key)).json() == {"data": {"apps": {"totalCount": 1}}}
@@ -410,7 +417,7 @@ async def test_failed_authentications_lock_the_address_out_of_graphql_and_ci(
         assert limited("graphql", "auth_failures") == graphql_before + 2
         assert limited("ci", "auth_failures") == ci_before + 1
         # ... while the updater's doors stay open to it,
-        assert (await home.get(DOWNLOAD)).status_code == 302
+        assert (await home.get(await download())).status_code == 302
         assert (await check(home, "1.0.0")).status_code == 200
         # and another address with a valid key is served.
         assert (await graphql(away, key=admin)).json() == {"data": {"apps": {"totalCount": 1}}}

@@ -81,32 +81,47 @@ def test_file_names_that_could_escape_or_confuse_are_refused(filename: str, prob
 
 
 def test_object_keys_follow_the_layout() -> None:
-    assert Storage.object_key("my-app", "1.2.3", "MyApp_1.2.3_amd64.AppImage") == (
-        "my-app/releases/1.2.3/MyApp_1.2.3_amd64.AppImage"
+    art = "art_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    assert Storage.upload_key("my-app", art, "MyApp_1.2.3_amd64.AppImage") == (
+        f"_uploads/my-app/{art}/MyApp_1.2.3_amd64.AppImage"
     )
-    assert Storage.object_key("my-app", "2.0.0-beta.1+45", "MyApp.app.tar.gz") == (
-        "my-app/releases/2.0.0-beta.1+45/MyApp.app.tar.gz"
+    assert Storage.is_upload_key(Storage.upload_key("my-app", art, "a.bin"))
+    mac = ("my-app", "2.0.0-beta.1+45", "darwin-aarch64", art)
+    served = Storage.served_key(*mac, "MyApp.app.tar.gz")
+    prefix, unique, name = served.rsplit("/", 2)
+    assert (prefix + "/", len(unique), name) == (
+        f"my-app/files/2.0.0-beta.1+45/darwin-aarch64/{art}/",
+        26,
+        "MyApp.app.tar.gz",
     )
+    assert Storage.served_prefix(*mac) == prefix + "/"
+    # Never the same key twice, and never one an upload URL or a CI pipeline writes.
+    assert Storage.served_key(*mac, "MyApp.app.tar.gz") != served
+    assert not Storage.is_upload_key(served)
+    assert not served.startswith("my-app/releases/")
 
 
 @pytest.mark.parametrize("filename", ["../../other-app/releases/1.0.0/x", "a/b", ".."])
 def test_object_keys_never_take_a_path_from_the_client(filename: str) -> None:
     with pytest.raises(InvalidInput):
-        Storage.object_key("my-app", "1.2.3", filename)
+        Storage.upload_key("my-app", "art_01ARZ3NDEKTSV4RRFFQ69G5FAV", filename)
+    with pytest.raises(InvalidInput):
+        Storage.served_key("my-app", "1.2.3", "linux-x86_64", "art_x", filename)
 
 
 async def test_download_urls(settings: Settings) -> None:
     key = "my-app/releases/1.2.3+4/My App.tar.gz"
+    app_id = "app_01ARZ3NDEKTSV4RRFFQ69G5FAV"
     redirect = Storage(dataclasses.replace(settings, public_url="https://updates.example.com/"))
     public = Storage(dataclasses.replace(settings, download_base_url="https://dl.example.com/"))
     for store in (redirect, public):
         await store.open()
         await store.close()
 
-    assert redirect.download_url("my-app", "1.2.3+4", "darwin-aarch64", key) == (
-        "https://updates.example.com/dl/my-app/1.2.3%2B4/darwin-aarch64"
+    assert redirect.download_url(app_id, "1.2.3+4", "darwin-aarch64", key) == (
+        f"https://updates.example.com/dl/{app_id}/1.2.3%2B4/darwin-aarch64"
     )
-    assert public.download_url("my-app", "1.2.3+4", "darwin-aarch64", key) == (
+    assert public.download_url(app_id, "1.2.3+4", "darwin-aarch64", key) == (
         "https://dl.example.com/my-app/releases/1.2.3%2B4/My%20App.tar.gz"
     )
 
@@ -150,9 +165,9 @@ async def test_a_wrongly_signed_request_is_refused(s3: LocalS3, bucket: str) -> 
 
 
 async def test_presigned_put_stores_the_bytes(storage: Storage, s3: LocalS3, bucket: str) -> None:
-    upload = await storage.presign_put("my-app/releases/1.0.0/a.bin", None)
+    upload = await storage.presign_put("my-app/releases/1.0.0/a.bin", None, len(b"bytes"))
 
-    assert upload.headers == {}
+    assert upload.headers == {"Content-Length": "5"}
     assert upload.expires_in == storage.presign_seconds
     assert upload.url.startswith(f"{s3.endpoint}/{bucket}/my-app/releases/1.0.0/a.bin?")
     async with httpx.AsyncClient() as uploader:
@@ -166,11 +181,11 @@ async def test_presigned_put_is_bound_to_its_content_type(
     storage: Storage, s3: LocalS3, bucket: str
 ) -> None:
     key = "my-app/releases/1.0.0/a.tar.gz"
-    upload = await storage.presign_put(key, "application/gzip")
-    assert upload.headers == {"Content-Type": "application/gzip"}
+    upload = await storage.presign_put(key, "application/gzip", 2)
+    assert upload.headers == {"Content-Length": "2", "Content-Type": "application/gzip"}
 
     async with httpx.AsyncClient() as uploader:
-        other = await uploader.put(upload.url, content=b"x", headers={"Content-Type": "text/html"})
+        other = await uploader.put(upload.url, content=b"xy", headers={"Content-Type": "text/html"})
         assert other.status_code == 403, other.text
         assert keys(s3, bucket) == {}
 
@@ -182,12 +197,57 @@ async def test_presigned_put_is_bound_to_its_content_type(
 async def test_presigned_put_is_bound_to_its_key(
     storage: Storage, s3: LocalS3, bucket: str
 ) -> None:
-    upload = await storage.presign_put("my-app/releases/1.0.0/a.bin", None)
+    upload = await storage.presign_put("my-app/releases/1.0.0/a.bin", None, 1)
     elsewhere = upload.url.replace("/a.bin?", "/b.bin?")
     async with httpx.AsyncClient() as uploader:
         response = await uploader.put(elsewhere, content=b"x")
     assert response.status_code == 403
     assert keys(s3, bucket) == {}
+
+
+async def test_presigned_put_is_bound_to_its_size(
+    storage: Storage, s3: LocalS3, bucket: str
+) -> None:
+    upload = await storage.presign_put("k/a.bin", None, 5)
+
+    async def streamed() -> AsyncIterator[bytes]:  # sent chunked: no length at all
+        yield b"byt"
+        yield b"es"
+
+    async with httpx.AsyncClient() as uploader:
+        longer = await uploader.put(upload.url, content=b"bytes!")
+        shorter = await uploader.put(upload.url, content=b"byte")
+        chunked = await uploader.put(upload.url, content=streamed())
+        assert [r.status_code for r in (longer, shorter, chunked)] == [403, 403, 403]
+        assert keys(s3, bucket) == {}
+        right = await uploader.put(upload.url, content=b"bytes", headers=upload.headers)
+    assert right.status_code == 200, right.text
+    assert keys(s3, bucket) == {"k/a.bin": 5}
+
+
+# --- copies ----------------------------------------------------------------------------
+
+
+async def test_a_copy_is_made_only_of_the_object_seen(
+    storage: Storage, s3: LocalS3, bucket: str
+) -> None:
+    s3.client.put_object(Bucket=bucket, Key="k/source", Body=b"checked", ContentType="app/x")
+    head = await storage.head("k/source")
+    assert head is not None
+    assert head[0] == len(b"checked")
+    s3.client.put_object(Bucket=bucket, Key="k/source", Body=b"swapped", ContentType="app/y")
+
+    assert await storage.copy("k/source", "k/stale", head[1]) is False
+    assert await storage.copy("k/missing", "k/none", head[1]) is False
+    assert keys(s3, bucket) == {"k/source": len(b"swapped")}
+
+    fresh = await storage.head("k/source")
+    assert fresh is not None
+    assert fresh[1] != head[1]
+    assert await storage.copy("k/source", "k/copy", fresh[1]) is True
+    copied = s3.client.get_object(Bucket=bucket, Key="k/copy")
+    assert copied["Body"].read() == b"swapped"
+    assert copied["ContentType"] == "app/y"  # the object's own metadata comes along
 
 
 # --- reading and streaming -------------------------------------------------------------

@@ -1,19 +1,25 @@
 """Artifacts: one update binary per platform of a release, and the rules for accepting one.
 
-An artifact is PENDING until the stored file has been read back, hashed and checked
-against the app's Tauri key; then it is READY or FAILED with a reason a person can act
-on. The object store and the signature check are handed in by the door (they are I/O
-and crypto, not rules), so GraphQL and REST share this one implementation.
+An artifact is PENDING until its file has been checked: copied inside the store to a key
+that only Ferryman ever writes, read back from there, hashed and verified against the
+app's Tauri key, exactly as the updater will verify it. Then it is READY, and installs
+are sent to that verified copy and nothing else, or FAILED with a reason a person can
+act on. Whoever holds an upload URL (or bucket credentials) can still write where the
+file was uploaded, but never what is served. The object store and the signature check
+are handed in by the door (they are I/O and crypto, not rules), so GraphQL and REST
+share this one implementation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -40,8 +46,18 @@ class Artifact(Model):
     platform = fields.CharField(max_length=PLATFORM_LENGTH)
     filename = fields.CharField(max_length=255, null=True)
     signature = fields.TextField()
+    # Where the uploader put the file: the artifact's own presigned upload key, or the
+    # r2_key a CI pipeline wrote. None for a direct upload, streamed to object_key at once.
+    upload_key = fields.CharField(max_length=1024, null=True)
+    # Where the file is: its upload key until verified, then the copy Ferryman wrote and
+    # verified, which no upload credential can write (storage.py has the layout).
     object_key = fields.CharField(max_length=1024)
+    # What installs are sent to, set when READY: /dl/{app id}/{version}/{platform}, or the
+    # public bucket URL of the verified object. Neither changes when the app is renamed.
     download_url: str | None = fields.TextField(null=True)
+    # "{slug}/{version}/{platform}" of the /dl link that versions before 0009 handed out
+    # for this artifact; such a link is still followed when it names this artifact alone.
+    legacy_link = fields.CharField(max_length=256, null=True, db_index=True)
     file_size = fields.BigIntField(null=True)
     checksum = fields.CharField(max_length=64, null=True)
     status = fields.CharEnumField(ArtifactStatus, max_length=16, default=ArtifactStatus.PENDING)
@@ -71,6 +87,15 @@ class SignatureCheck(Protocol):
 
     def update(self, chunk: bytes) -> None: ...
 
+    def key_failure(self, public_key: str) -> str | None:
+        """Why no file can verify against ``public_key`` (another key signed), or None."""
+        ...
+
+    def size_failure(self, size: int) -> str | None:
+        """Why a file of ``size`` bytes cannot be checked (a legacy signature on a large
+        file), or None."""
+        ...
+
     def failure(self, public_key: str) -> str | None:
         """None when the bytes verify against ``public_key``, else why not."""
         ...
@@ -79,11 +104,32 @@ class SignatureCheck(Protocol):
 class ObjectStore(Protocol):
     """What the rules need of the bucket."""
 
-    def object_key(self, app_slug: str, version: str, filename: str) -> str: ...
+    @property
+    def max_file_bytes(self) -> int: ...
 
-    def download_url(self, app_slug: str, version: str, platform: str, key: str) -> str: ...
+    def file_name(self, filename: str) -> str: ...
 
-    async def size(self, key: str) -> int | None: ...
+    def upload_key(self, app_slug: str, artifact_id: str, filename: str) -> str: ...
+
+    def is_upload_key(self, key: str) -> bool: ...
+
+    def served_prefix(
+        self, app_slug: str, version: str, platform: str, artifact_id: str | None = None
+    ) -> str: ...
+
+    def served_key(
+        self, app_slug: str, version: str, platform: str, artifact_id: str, filename: str
+    ) -> str: ...
+
+    def download_url(self, app_id: str, version: str, platform: str, key: str) -> str: ...
+
+    async def head(self, key: str) -> tuple[int, str] | None: ...
+
+    async def copy(self, source: str, target: str, etag: str) -> bool: ...
+
+    async def keys(self, prefix: str) -> list[str]: ...
+
+    async def abort_unfinished(self, prefix: str) -> None: ...
 
     def chunks(self, key: str) -> AsyncIterator[bytes]: ...
 
@@ -122,63 +168,115 @@ async def get_visible(actor: Actor, artifact_id: str, field: tuple[str, ...] = (
 async def begin_upload(
     actor: Actor, release_id: str, new: NewArtifact, store: ObjectStore, parse: SignatureParser
 ) -> Artifact:
-    """Record a PENDING artifact whose file the caller will put at its object key.
+    """Record a PENDING artifact whose file the caller will put at its ``upload_key``, a
+    key of its own, in exactly ``new.file_size`` bytes.
 
     An artifact already on that platform of the draft is replaced.
     """
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
+    if new.file_size is None:
+        raise InvalidInput(
+            "fileSize is required: the upload URL is made for exactly that many bytes",
+            ("input", "fileSize"),
+        )
+    artifact_id = new_id("art")
+    key = store.upload_key(app.slug, artifact_id, new.filename)
     checked = await _checked(release, app, new, store, parse)
-    return await _replace(actor, release, app, new, checked, store)
+    return await _replace(actor, release, app, new, checked, store, artifact_id, key, key)
 
 
 async def confirm(
     actor: Actor, artifact_id: str, store: ObjectStore, parse: SignatureParser
 ) -> Artifact:
-    """Read the stored file back and mark the artifact READY or FAILED.
+    """Check the uploaded file and mark the artifact READY or FAILED.
 
-    Confirming a READY artifact again changes nothing.
+    Confirming a READY artifact again changes nothing: what it serves is a copy nobody
+    else can write, so there is nothing to check again.
     """
     artifact = await get_visible(actor, artifact_id)
     if artifact.status is ArtifactStatus.READY:
         return artifact
     release, app = await _draft_with_app(actor, artifact.release_id, ("id",))
-    read = await read_back(
-        artifact.object_key, parse(artifact.signature), store, expected_size=artifact.file_size
-    )
+    check = parse(artifact.signature)
+    if artifact.upload_key is None:  # a direct upload: Ferryman wrote it, once
+        read = await read_back(
+            artifact.object_key, check, store, app, expected_size=artifact.file_size
+        )
+    else:
+        filename = artifact.filename or "file"
+        target = store.served_key(
+            app.slug, release.version, artifact.platform, artifact.id, filename
+        )
+        read = await read_back(
+            artifact.upload_key,
+            check,
+            store,
+            app,
+            expected_size=artifact.file_size,
+            copy_to=target,
+        )
     return await _settle(actor, artifact, release, app, store, read)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ReadBack:
-    """A stored file read back whole (``reading``), or why it could not be (``failure``)."""
+    """A stored file read back whole (``reading``) at ``key``, or why it could not be
+    (``failure``)."""
 
     reading: _Reading | None
     failure: str | None
+    key: str | None = None
 
 
 async def read_back(
-    key: str, check: SignatureCheck, store: ObjectStore, *, expected_size: int | None = None
+    source: str,
+    check: SignatureCheck,
+    store: ObjectStore,
+    app: App,
+    *,
+    expected_size: int | None = None,
+    copy_to: str | None = None,
 ) -> ReadBack:
-    """Read the object at ``key`` once, hashing it and feeding ``check``; writes nothing."""
-    size = await store.size(key)
-    if size is None:
+    """Read the file at ``source`` once, hashing it and feeding ``check``.
+
+    Everything that needs no bytes is checked first (the size, the key that signed, a
+    legacy signature's size limit), so a file that cannot pass is never read. With
+    ``copy_to``, the file is first copied there inside the store, and the copy is what is
+    read: that key is written by nothing else, so what was verified stays what it holds.
+    """
+    head = await store.head(source)
+    if head is None:
         return ReadBack(
             None,
             "object not found: the upload never happened or went elsewhere; "
             "upload the file to the uploadUrl, then confirm again",
         )
-    if expected_size is not None and size != expected_size:
-        return ReadBack(
-            None,
-            f"the stored file is {size} bytes but fileSize said {expected_size}: "
-            "upload the whole file again",
-        )
+    size, etag = head
+    failure = _before_reading(check, app, size, expected_size, store.max_file_bytes)
+    if failure:
+        return ReadBack(None, failure)
+    key = source
+    if copy_to is not None:
+        if not await store.copy(source, copy_to, etag):
+            return ReadBack(None, _CHANGED)
+        key = copy_to
     reading = _Reading(check)
-    async for chunk in store.chunks(key):
-        reading.feed(chunk)
+    try:
+        async for chunk in store.chunks(key):
+            reading.feed(chunk)
+    except LookupError:  # swept away by another confirm of the artifact that won
+        return ReadBack(None, _CHANGED)
+    except BaseException:
+        if key != source:
+            with contextlib.suppress(Exception):
+                await store.delete(key)
+        raise
     if reading.size != size:
-        return ReadBack(None, "the stored file changed while it was being checked; confirm again")
-    return ReadBack(reading, None)
+        return ReadBack(None, _CHANGED, key)
+    return ReadBack(reading, None, key)
+
+
+_CHANGED = "the stored file changed while it was being checked; confirm again"
 
 
 async def attach(
@@ -186,14 +284,19 @@ async def attach(
     release: Release,
     app: App,
     new: NewArtifact,
+    artifact_id: str,
+    upload_key: str,
     read: ReadBack,
     store: ObjectStore,
     parse: SignatureParser,
 ) -> Artifact:
-    """Record an artifact whose file was already read back, in its final state (READY or
-    FAILED). Call it inside the caller's transaction: nothing is left PENDING."""
+    """Record artifact ``artifact_id``, uploaded to ``upload_key``, whose file was already
+    read back (copied under the artifact's prefix), in its final state (READY or FAILED).
+    Call it inside the caller's transaction: nothing is left PENDING."""
     checked = await _checked(release, app, new, store, parse)
-    artifact = await _replace(actor, release, app, new, checked, store)
+    artifact = await _replace(
+        actor, release, app, new, checked, store, artifact_id, upload_key, upload_key
+    )
     return await _settle(actor, artifact, release, app, store, read)
 
 
@@ -206,10 +309,14 @@ async def upload(
     store: ObjectStore,
     parse: SignatureParser,
 ) -> Artifact:
-    """Stream a file straight into the store while hashing and verifying it, in one pass."""
+    """Stream a file through this process into a key of its own while hashing and
+    verifying it, in one pass: what was verified is what was written."""
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
+    artifact_id = new_id("art")
+    key = store.served_key(app.slug, release.version, new.platform, artifact_id, new.filename)
     checked = await _checked(release, app, new, store, parse)
     reading = _Reading(parse(new.signature))
+    limit = min(limit, store.max_file_bytes)
 
     async def read() -> AsyncIterator[bytes]:
         async for chunk in chunks:
@@ -222,17 +329,18 @@ async def upload(
                 )
             yield chunk
 
-    await store.upload(checked.key, read(), new.content_type)
-    artifact = await _replace(actor, release, app, new, checked, store)
-    return await _settle(actor, artifact, release, app, store, ReadBack(reading, None))
+    await store.upload(key, read(), new.content_type)
+    with contextlib.suppress(Exception):  # uploads of this platform an outage cut off
+        await store.abort_unfinished(store.served_prefix(app.slug, release.version, new.platform))
+    artifact = await _replace(actor, release, app, new, checked, store, artifact_id, None, key)
+    return await _settle(actor, artifact, release, app, store, ReadBack(reading, None, key))
 
 
 async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
-    """Delete an artifact of a draft, object first, so a failure leaves the row usable."""
+    """Delete an artifact of a draft, objects first, so a failure leaves the row usable."""
     artifact = await get_visible(actor, artifact_id)
-    release, _ = await _draft_with_app(actor, artifact.release_id, ("id",))
-    if not await _shared(artifact):
-        await store.delete(artifact.object_key)
+    release, app = await _draft_with_app(actor, artifact.release_id, ("id",))
+    await _delete_objects(artifact, store, app, release)
     async with in_transaction():
         await audit_event.record(
             actor,
@@ -260,10 +368,9 @@ async def _draft_with_app(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Checked:
-    """What is known of an upload before its file is read: where it goes, what its
-    signature says, and anything worth a warning."""
+    """What is known of an upload before its file is read: what its signature says, and
+    anything worth a warning."""
 
-    key: str
     warning: str | None
     signed_version: str | None
 
@@ -271,20 +378,22 @@ class _Checked:
 async def _checked(
     release: Release, app: App, new: NewArtifact, store: ObjectStore, parse: SignatureParser
 ) -> _Checked:
-    """The upload's object key and signature facts, or InvalidInput before anything is
-    written."""
+    """The upload's signature facts, or InvalidInput before anything is written (the
+    caller has made its key, which validated the file name)."""
     validate_platform(new.platform, ("input", "platform"))
-    key = store.object_key(app.slug, release.version, new.filename)
-    if await Artifact.filter(object_key=key).exclude(release_id=release.id).exists():
-        # Only after a rename of this draft's version or of the app's slug.
-        raise InvalidInput(
-            f"{key} already holds a file of another release; upload under another file name",
-            ("input", "filename"),
-        )
-    if new.file_size is not None and new.file_size < 0:
-        raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
+    if new.file_size is not None:
+        if new.file_size < 0:
+            raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
+        if new.file_size > store.max_file_bytes:
+            raise InvalidInput(
+                f"fileSize {new.file_size} is more than the {store.max_file_bytes} bytes an "
+                "update file may have on this server (FERRYMAN_MAX_ARTIFACT_BYTES)",
+                ("input", "fileSize"),
+            )
     check = parse(new.signature)
     refusal = _version_mismatch(check, release) or _unsigned_version(check, app, release)
+    if new.file_size is not None:
+        refusal = refusal or check.size_failure(new.file_size)
     if refusal:
         raise InvalidInput(refusal, ("input", "signature"))
     warning = None
@@ -293,7 +402,7 @@ async def _checked(
             f"the signature was made for the file {check.signed_file!r}, "
             f"uploaded as {new.filename!r}"
         )
-    return _Checked(key, warning, check.signed_version)
+    return _Checked(warning, check.signed_version)
 
 
 async def _replace(
@@ -303,39 +412,26 @@ async def _replace(
     new: NewArtifact,
     checked: _Checked,
     store: ObjectStore,
+    artifact_id: str,
+    upload_key: str | None,
+    object_key: str,
 ) -> Artifact:
-    key = checked.key
     previous = await Artifact.get_or_none(release_id=release.id, platform=new.platform)
-    if previous is not None and previous.object_key != key and not await _shared(previous):
-        await store.delete(previous.object_key)
+    if previous is not None:
+        await _delete_objects(previous, store, app, release, keep={upload_key, object_key})
     async with in_transaction():
         await Artifact.filter(release_id=release.id, platform=new.platform).delete()
         artifact = await Artifact.create(
-            id=new_id("art"),
+            id=artifact_id,
             release_id=release.id,
             platform=new.platform,
             filename=new.filename,
             signature=new.signature.strip(),
-            object_key=key,
+            upload_key=upload_key,
+            object_key=object_key,
             file_size=new.file_size,
             warning=checked.warning,
             signed_version=checked.signed_version,
-        )
-        # Another platform's artifact with this file name shares the object, which this
-        # upload overwrites: what was verified there is gone, so it must be checked again.
-        await (
-            Artifact.filter(object_key=key, release_id=release.id)
-            .exclude(id=artifact.id)
-            .update(
-                status=ArtifactStatus.FAILED,
-                checksum=None,
-                download_url=None,
-                failure_reason=(
-                    f"its file {new.filename} was overwritten by the {new.platform} upload of "
-                    "the same name: confirm again if both platforms use this very file (a "
-                    "universal build), otherwise upload this platform's file under its own name"
-                ),
-            )
         )
         await audit_event.record(
             actor,
@@ -361,16 +457,38 @@ class _Reading:
         self.check.update(chunk)
 
 
-async def _shared(artifact: Artifact) -> bool:
-    """Whether another artifact uses this one's file (a universal macOS build serves two
-    platforms): then the object must outlive this row."""
-    return await Artifact.filter(object_key=artifact.object_key).exclude(id=artifact.id).exists()
+async def _delete_objects(
+    artifact: Artifact,
+    store: ObjectStore,
+    app: App,
+    release: Release,
+    keep: set[str | None] | None = None,
+) -> None:
+    """Delete the artifact's objects, but none that another artifact still uses (one CI
+    object submitted for two platforms, or an object two artifacts shared before 0009)."""
+    prefix = store.served_prefix(app.slug, release.version, artifact.platform, artifact.id)
+    leftovers = set(await store.keys(prefix))
+    for key in ({artifact.object_key, artifact.upload_key} | leftovers) - (keep or set()):
+        if key is not None and not await _used_elsewhere(key, artifact.id):
+            await store.delete(key)
+
+
+async def _used_elsewhere(key: str, artifact_id: str) -> bool:
+    return (
+        await Artifact.filter(Q(object_key=key) | Q(upload_key=key))
+        .exclude(id=artifact_id)
+        .exists()
+    )
 
 
 async def _settle(
     actor: Actor, artifact: Artifact, release: Release, app: App, store: ObjectStore, read: ReadBack
 ) -> Artifact:
-    """Record the outcome: FAILED with the read's failure, or judged from its reading."""
+    """Record the outcome: FAILED with the read's failure, or judged from its reading.
+
+    READY points the artifact at the key that was read (the verified copy); FAILED points
+    it back at where the file was uploaded, and the copy is deleted.
+    """
     failure, reading = read.failure, read.reading
     if reading is not None:
         failure = _verification_failure(reading.check, app, release)
@@ -378,14 +496,27 @@ async def _settle(
         artifact.checksum = reading.digest.hexdigest()
     else:
         artifact.checksum = None
+    previous = artifact.object_key
     artifact.status = ArtifactStatus.FAILED if failure else ArtifactStatus.READY
     artifact.failure_reason = failure
     artifact.download_url = None
-    if not failure:
+    if failure:
+        artifact.object_key = artifact.upload_key or artifact.object_key
+    else:
+        assert read.key is not None
+        artifact.object_key = read.key
         artifact.download_url = store.download_url(
-            app.slug, release.version, artifact.platform, artifact.object_key
+            app.id, release.version, artifact.platform, read.key
         )
     async with in_transaction():
+        current = await Artifact.select_for_update().get_or_none(id=artifact.id)
+        if current is not None and current.status is ArtifactStatus.READY:
+            # Another confirm of this artifact got there first: its verified copy stays.
+            await _discard({read.key} - {current.object_key}, current.id, store)
+            return current
+        if current is None:
+            await _discard({read.key}, artifact.id, store)
+            raise NotFound(f"artifact {artifact.id} was deleted while it was checked", ("id",))
         await artifact.save()
         outcome = f"failed: {failure}" if failure else "ready"
         await audit_event.record(
@@ -395,15 +526,58 @@ async def _settle(
             app.id,
             f"{artifact.platform} artifact of {release.version} {outcome}",
         )
+    # What is no longer of use: a copy that failed, an earlier attempt's copy (also one a
+    # crash or an outage cut short), and, once verified, the upload URL's own object (a
+    # PUT there later changes nothing served).
+    unused: set[str | None] = {read.key, previous}
+    with contextlib.suppress(Exception):
+        prefix = store.served_prefix(app.slug, release.version, artifact.platform, artifact.id)
+        unused |= set(await store.keys(prefix))
+    unused -= {artifact.object_key, artifact.upload_key}  # a pipeline's object is its own
+    if not failure and artifact.upload_key and store.is_upload_key(artifact.upload_key):
+        unused.add(artifact.upload_key)
+    await _discard(unused, artifact.id, store)
     return artifact
+
+
+async def _discard(keys: set[str | None], artifact_id: str, store: ObjectStore) -> None:
+    """Delete objects no artifact uses, as far as the store lets us: one left behind is
+    never served, and a lifecycle rule may clear it."""
+    for key in keys:
+        if key is not None and not await _used_elsewhere(key, artifact_id):
+            with contextlib.suppress(Exception):
+                await store.delete(key)
+
+
+def _before_reading(
+    check: SignatureCheck, app: App, size: int, expected: int | None, limit: int
+) -> str | None:
+    """Why the stored file cannot pass, as far as that is known without reading it."""
+    if expected is not None and size != expected:
+        return (
+            f"the stored file is {size} bytes but fileSize said {expected}: "
+            "upload the whole file again"
+        )
+    if size > limit:
+        return (
+            f"the stored file is {size} bytes, more than the {limit} an update file may have "
+            "on this server (FERRYMAN_MAX_ARTIFACT_BYTES)"
+        )
+    if not app.public_key:
+        return _no_public_key(app)
+    return check.key_failure(app.public_key) or check.size_failure(size)
+
+
+def _no_public_key(app: App) -> str:
+    return (
+        f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
+        "appUpdate, then confirm again"
+    )
 
 
 def _verification_failure(check: SignatureCheck, app: App, release: Release) -> str | None:
     if not app.public_key:
-        return (
-            f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
-            "appUpdate, then confirm again"
-        )
+        return _no_public_key(app)
     return (
         check.failure(app.public_key)
         or _version_mismatch(check, release)

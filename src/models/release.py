@@ -120,6 +120,7 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
                     "create a new release instead",
                     ("input", "version"),
                 )
+            await _require_no_artifacts(release, version)
             values["version"] = version
     if changes.notes is not None:
         values["notes"] = _validated_notes(changes.notes)
@@ -366,6 +367,30 @@ async def _change_live(
     return updated
 
 
+async def _require_no_artifacts(release: Release, version: str) -> None:
+    """A draft's files were checked against its version (their signatures may name it):
+    the version may change only while it has none."""
+    platforms = (
+        await release.artifacts.all().order_by("platform").values_list("platform", flat=True)
+    )
+    if platforms:
+        raise InvalidState(
+            f"release {release.version} has artifacts ({', '.join(map(str, platforms))}) "
+            f"checked for version {release.version}: delete them first (artifactDelete), "
+            f"then change the version to {version} and upload files built and signed for it",
+            ("input", "version"),
+        )
+
+
+def _signed_for_another(signed: str | None, version: str) -> bool:
+    if signed is None:
+        return False
+    try:
+        return Version.parse(signed) != Version.parse(version)
+    except InvalidVersion:
+        return signed != version
+
+
 async def _require_ready_artifacts(release: Release, app: App) -> None:
     artifacts = await release.artifacts.all().order_by("platform")
     unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
@@ -374,6 +399,15 @@ async def _require_ready_artifacts(release: Release, app: App) -> None:
         raise InvalidState(
             f"release {release.version} has artifacts that are not READY: {named}; confirm "
             "or delete them before publishing",
+            ("id",),
+        )
+    other = [a for a in artifacts if _signed_for_another(a.signed_version, release.version)]
+    if other:
+        named = ", ".join(f"{a.platform} (version:{a.signed_version})" for a in other)
+        raise InvalidState(
+            f"release {release.version} has artifacts signed for another version: {named}; "
+            "the updater refuses them: delete them and upload files signed with "
+            f"--app-version {release.version}",
             ("id",),
         )
     unsigned = [a.platform for a in artifacts if a.signed_version is None]

@@ -3,11 +3,14 @@
 Both doors (``ciReleaseSubmit`` and ``POST /ci/apps/{slug}/releases``) call :func:`submit`.
 It is idempotent, so matrix jobs may each submit their own platform at the same moment,
 and a retried job changes nothing: the same submission twice gives the same release.
-Every object is read back and verified exactly as ``artifactUploadConfirm`` does.
+Every object is checked exactly as ``artifactUploadConfirm`` checks an upload: copied to
+a key of Ferryman's own, and that copy verified and served. The pipeline may write its
+``r2_key`` again afterwards (it has bucket credentials of its own); installs never see it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from tortoise.exceptions import IntegrityError
@@ -20,6 +23,7 @@ from ferryman.models.actor import Actor
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact, ObjectStore, SignatureParser
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.ids import new_id
 from ferryman.models.platform import validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
@@ -75,26 +79,35 @@ async def submit(
     if existing is not None and existing.status is not ReleaseStatus.DRAFT:
         return await _already_out(existing, submission)
     reads: dict[str, artifacts.ReadBack] = {}
-    for item in submission.artifacts:
-        if existing is None or not await _same_ready(existing.id, item):
-            check = parse(item.signature)
-            reads[item.platform] = await artifacts.read_back(item.object_key, check, store)
-
-    for _ in range(_RACE_ATTEMPTS):
-        try:
-            async with in_transaction():
-                release, created = await _draft(actor, app.id, version, submission)
-                if release.status is not ReleaseStatus.DRAFT:  # published meanwhile
-                    break
-                changed = await _write(actor, release, app, submission, news, reads, store, parse)
-        except IntegrityError:  # another job of the pipeline wrote the same rows first
-            continue
-        break
-    else:
-        raise InvalidState(
-            f"other submissions of {version} kept changing it at the same moment; retry",
-            ("input", "version"),
-        )
+    artifact_ids = {item.platform: new_id("art") for item in submission.artifacts}
+    try:
+        for item, filename in zip(submission.artifacts, files, strict=True):
+            if existing is None or not await _same_ready(existing.id, item):
+                check = parse(item.signature)
+                artifact_id = artifact_ids[item.platform]
+                target = store.served_key(app.slug, version, item.platform, artifact_id, filename)
+                reads[item.platform] = await artifacts.read_back(
+                    item.object_key, check, store, app, copy_to=target
+                )
+        for _ in range(_RACE_ATTEMPTS):
+            try:
+                async with in_transaction():
+                    release, created = await _draft(actor, app.id, version, submission)
+                    if release.status is not ReleaseStatus.DRAFT:  # published meanwhile
+                        break
+                    changed = await _write(
+                        actor, release, app, submission, news, artifact_ids, reads, store, parse
+                    )
+            except IntegrityError:  # another job of the pipeline wrote the same rows first
+                continue
+            break
+        else:
+            raise InvalidState(
+                f"other submissions of {version} kept changing it at the same moment; retry",
+                ("input", "version"),
+            )
+    finally:
+        await _discard_unused(reads, store)
     release = await Release.get(id=release.id)
     if release.status is not ReleaseStatus.DRAFT:
         return await _already_out(release, submission)
@@ -111,6 +124,7 @@ async def _write(
     app: App,
     submission: Submission,
     news: list[artifacts.NewArtifact],
+    artifact_ids: dict[str, str],
     reads: dict[str, artifacts.ReadBack],
     store: ObjectStore,
     parse: SignatureParser,
@@ -133,7 +147,17 @@ async def _write(
                 "submission was checked; submit again",
                 ("input", "artifacts"),
             )
-        await artifacts.attach(actor, release, app, new, read, store, parse)
+        await artifacts.attach(
+            actor,
+            release,
+            app,
+            new,
+            artifact_ids[item.platform],
+            item.object_key,
+            read,
+            store,
+            parse,
+        )
         changed = True
     return changed
 
@@ -185,7 +209,7 @@ def _checked_files(
                 (*field, "r2Key"),
             )
         try:
-            store.object_key(slug, version, filename)
+            store.file_name(filename)
         except InvalidInput as error:
             raise InvalidInput(f"r2Key: {error.message}", (*field, "r2Key")) from None
         try:
@@ -211,11 +235,20 @@ async def _draft(
         return await Release.get(app_id=app_id, version=version), False
 
 
+async def _discard_unused(reads: dict[str, artifacts.ReadBack], store: ObjectStore) -> None:
+    """Delete the copies no artifact ended up with (a platform another job of the pipeline
+    wrote first, or a submission that failed part-way)."""
+    for read in reads.values():
+        if read.key is not None and not await Artifact.exists(object_key=read.key):
+            with contextlib.suppress(Exception):  # never served; a lifecycle rule may clear it
+                await store.delete(read.key)
+
+
 async def _same_ready(release_id: str, item: SubmittedArtifact) -> bool:
     return await Artifact.exists(
         release_id=release_id,
         platform=item.platform,
-        object_key=item.object_key,
+        upload_key=item.object_key,
         signature=item.signature.strip(),
         status=ArtifactStatus.READY,
     )

@@ -35,8 +35,18 @@ _Release = Annotated["Release", strawberry.lazy("ferryman.resolvers.releases")]
 class Artifact(Node):
     platform: str = strawberry.field(description="e.g. darwin-aarch64 or linux-x86_64-deb.")
     signature: str = strawberry.field(description="Content of the .sig file, base64.")
-    object_key: str = strawberry.field(description="Where the file lives in the bucket.")
-    download_url: str | None
+    object_key: str = strawberry.field(
+        description=(
+            "Where the file lives in the bucket: where it was uploaded until it is READY, "
+            "then the copy Ferryman verified, which no upload URL can write."
+        )
+    )
+    download_url: str | None = strawberry.field(
+        description=(
+            "What installs are sent to once the release is published (READY only): "
+            "/dl/{app id}/{version}/{platform}, or the public bucket URL of objectKey."
+        )
+    )
     file_size: ByteCount | None
     checksum: str | None = strawberry.field(description="SHA-256 of the file, hex.")
     status: ArtifactStatus
@@ -100,8 +110,11 @@ class ArtifactUploadCreateInput:
     platform: str = strawberry.field(description="e.g. darwin-aarch64 or linux-x86_64-deb.")
     filename: str = strawberry.field(description="The file's own name, no folders.")
     signature: str = strawberry.field(description="Content of the file's .sig, as written.")
-    file_size: ByteCount | None = strawberry.field(
-        default=None, description="When given, the stored file must have this size."
+    file_size: ByteCount = strawberry.field(
+        description=(
+            "The file's exact size in bytes: the uploadUrl accepts a body of this length "
+            "only (at most FERRYMAN_MAX_ARTIFACT_BYTES, 2 GiB by default)."
+        )
     )
     content_type: str | None = None
 
@@ -110,7 +123,11 @@ class ArtifactUploadCreateInput:
 class ArtifactUploadCreatePayload(Payload):
     artifact: Artifact | None = None
     upload_url: str | None = strawberry.field(
-        default=None, description="PUT the file's bytes here, with uploadHeaders."
+        default=None,
+        description=(
+            "PUT the file's bytes here, with uploadHeaders (Content-Length among them: "
+            "the store refuses any other size)."
+        ),
     )
     upload_headers: list[HttpHeader] = strawberry.field(default_factory=list)
     expires_in: int | None = strawberry.field(
@@ -154,7 +171,8 @@ class ArtifactMutation:
         artifact = await artifacts.begin_upload(
             info.context.actor, release_id, new, storage, Verifier.for_upload
         )
-        upload = await storage.presign_put(artifact.object_key, content_type)
+        assert artifact.upload_key is not None
+        upload = await storage.presign_put(artifact.upload_key, content_type, input.file_size)
         return ArtifactUploadCreatePayload(
             artifact=Artifact.from_model(artifact),
             upload_url=upload.url,
@@ -164,7 +182,10 @@ class ArtifactMutation:
 
     @strawberry.mutation(
         extensions=[UserErrors()],
-        description="Check the uploaded file (size, SHA-256, Tauri signature): READY or FAILED.",
+        description=(
+            "Copy the uploaded file to a key only Ferryman writes and check that copy (size, "
+            "SHA-256, Tauri signature): READY, and served from there, or FAILED."
+        ),
     )
     async def artifact_upload_confirm(
         self, info: Info, id: strawberry.ID
@@ -198,6 +219,9 @@ class ArtifactMutation:
                 platform=platform,
                 filename=upload_file.filename or "",
                 signature=signature,
+                # Known once the request is parsed: a file that cannot pass is refused
+                # before a byte of it is stored.
+                file_size=upload_file.size,
                 content_type=_content_type(upload_file.content_type),
             )
             artifact = await artifacts.upload(
@@ -228,6 +252,7 @@ _UPLOAD_ARGUMENTS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("input", "platform"): ("platform",),
     ("input", "signature"): ("signature",),
     ("input", "filename"): ("file",),
+    ("input", "fileSize"): ("file",),
     ("input", "contentType"): ("file",),
 }
 

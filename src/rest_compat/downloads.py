@@ -1,10 +1,17 @@
-"""Downloads: ``GET /dl/{app_slug}/{version}/{platform}`` → 302 to the file, counted.
+"""Downloads: ``GET /dl/{app_id}/{version}/{platform}`` → 302 to the file, counted.
 
-The redirect goes to the public bucket URL when one is configured, else to a presigned
-GET that expires soon. A LICENSED app's files are only reached through the signed,
-short-lived links its update checks hand out (``rest_compat.links``), and always by a
-presigned GET. Counting must never slow a download down, so events are queued
-in memory and written in batches by a background task.
+A link names its app by id, which no other app can ever have: it stays right when the
+app is renamed and never leads to another app's file, even one that took the old slug.
+Links that named the slug (made before 0009) are followed only to the artifact they
+were made for (``Artifact.legacy_link``), and only while it is the one artifact with
+that link; otherwise they fail closed.
+
+The redirect goes to the verified copy of the file: its public bucket URL when one is
+configured, else a presigned GET that expires soon. A LICENSED app's files are only
+reached through the signed, short-lived links its update checks hand out
+(``rest_compat.links``), and always by a presigned GET. Counting must never slow a
+download down, so events are queued in memory and written in batches by a background
+task.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ferryman.background import BackgroundLoop
-from ferryman.models import Artifact, DownloadEvent
+from ferryman.models import Artifact, DownloadEvent, ids
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.errors import InvalidInput
 from ferryman.models.ids import new_id
@@ -76,25 +83,26 @@ class DownloadLog(BackgroundLoop):
 
 async def download(request: Request) -> Response:
     """Redirect to a published, READY artifact's file and count the download."""
-    slug = request.path_params["app_slug"]
+    app = request.path_params["app_slug"]  # the app's id (or a slug, in an old link)
     platform = request.path_params["platform"]
     try:
         version = str(Version.parse(request.path_params["version"]))
         validate_platform(platform)
     except (InvalidVersion, InvalidInput) as error:
         return error_response(400, "INVALID_INPUT", str(error))
-    artifact = await _published_artifact(slug, version, platform)
+    artifact = await _published_artifact(app, version, platform)
     if artifact is None:
         return error_response(
             404,
             "NOT_FOUND",
-            f"no published {platform[:64]} download of {slug[:64]} {version[:64]}",
+            f"no published {platform[:64]} download of {app[:64]} {version[:64]}: take the "
+            "URL from a fresh update check",
         )
     licensed = artifact.release.app.distribution is Distribution.LICENSED
     if licensed:
         resolver: Resolver = request.app.state.resolver
         refusal = resolver.links.refusal(
-            slug,
+            app,
             version,
             platform,
             request.query_params.get("expires"),
@@ -124,20 +132,20 @@ async def download(request: Request) -> Response:
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
 
 
-async def _published_artifact(slug: str, version: str, platform: str) -> Artifact | None:
-    if not SLUG_PATTERN.fullmatch(slug):
+async def _published_artifact(app: str, version: str, platform: str) -> Artifact | None:
+    published = Artifact.filter(
+        release__version=version,
+        release__status=ReleaseStatus.PUBLISHED,
+        platform=platform,
+        status=ArtifactStatus.READY,
+    ).select_related("release__app")
+    if ids.prefix_of(app) == "app":
+        return await published.filter(release__app_id=app).first()
+    if not SLUG_PATTERN.fullmatch(app):
         return None
-    return (
-        await Artifact.filter(
-            release__app__slug=slug,
-            release__version=version,
-            release__status=ReleaseStatus.PUBLISHED,
-            platform=platform,
-            status=ArtifactStatus.READY,
-        )
-        .select_related("release__app")
-        .first()
-    )
+    # A link made before 0009: the artifact it was made for, if it is the only one.
+    found = await published.filter(legacy_link=f"{app}/{version}/{platform}").limit(2)
+    return found[0] if len(found) == 1 else None
 
 
 def _country(header: str | None) -> str | None:

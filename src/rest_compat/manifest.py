@@ -97,7 +97,7 @@ class Manifests:
         return uncovered
 
     def _signed(self, offer: Offer, platform: str) -> str:
-        return self._links.url(self.index.slug, str(offer.version), platform, self._expires)
+        return self._links.url(self.index.app_id, str(offer.version), platform, self._expires)
 
 
 class Resolver:

@@ -134,16 +134,26 @@ async def upload_create(
     signature: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """artifactUploadCreate for a test file, signed by its own .sig unless told otherwise."""
+    """artifactUploadCreate for a test file, signed by its own .sig unless told otherwise,
+    and declared at that file's size (fileSize=... for another file's bytes)."""
     fields = {
         "platform": platform,
         "filename": filename,
         "signature": text(filename + ".sig") if signature is None else signature,
+        "fileSize": size_of(filename),
         **extra,
     }
     result = await gql(UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=key)
     payload: dict[str, Any] = result["data"]["artifactUploadCreate"]
     return payload
+
+
+def size_of(filename: str) -> int:
+    """The size of a test file, or 1 for a name that is none (it is never uploaded)."""
+    try:
+        return (DATA / filename).stat().st_size
+    except OSError:
+        return 1
 
 
 async def put(created: dict[str, Any], body: bytes) -> httpx.Response:
@@ -290,7 +300,7 @@ async def test_presigned_upload_of_a_tauri_signed_file(
 
     assert created["userErrors"] == []
     artifact = created["artifact"]
-    key = f"my-app/releases/1.2.3/{APPIMAGE}"
+    key = f"_uploads/my-app/{artifact['id']}/{APPIMAGE}"  # the artifact's own, never served
     assert artifact["id"].startswith("art_")
     assert artifact["status"] == "PENDING"
     assert artifact["objectKey"] == key
@@ -304,7 +314,8 @@ async def test_presigned_upload_of_a_tauri_signed_file(
     assert created["uploadUrl"].startswith(f"{s3.endpoint}/{bucket}/{key}?")
     assert "X-Amz-Signature=" in created["uploadUrl"]
     assert created["uploadHeaders"] == [
-        {"name": "Content-Type", "value": "application/octet-stream"}
+        {"name": "Content-Length", "value": str(len(body))},
+        {"name": "Content-Type", "value": "application/octet-stream"},
     ]
     assert created["expiresIn"] == settings.presign_seconds == 3600
     assert objects(s3, bucket) == {}
@@ -320,8 +331,14 @@ async def test_presigned_upload_of_a_tauri_signed_file(
     assert ready["fileSize"] == len(body)
     assert ready["failureReason"] is None
     assert ready["warning"] is None
-    assert ready["downloadUrl"] == f"{settings.base_url}/dl/my-app/1.2.3/{LINUX}"
-    assert objects(s3, bucket) == {key: body}
+    app_id = (await Release.get(id=release_id)).app_id
+    assert ready["downloadUrl"] == f"{settings.base_url}/dl/{app_id}/1.2.3/{LINUX}"
+    # Served from a copy of its own: the upload's object is gone, its URL writes nothing
+    # installs see.
+    served = ready["objectKey"]
+    assert served.startswith("my-app/files/1.2.3/")
+    assert served.endswith(f"/{APPIMAGE}")
+    assert objects(s3, bucket) == {served: body}
     stored = await Artifact.get(id=artifact["id"])
     assert (stored.status, stored.checksum, stored.file_size) == (
         ArtifactStatus.READY,
@@ -341,7 +358,7 @@ async def test_presigned_upload_of_a_tauri_signed_file(
     assert published["release"]["status"] == "PUBLISHED"
 
     # The download URL works: Ferryman's redirect leads to these very bytes.
-    redirect = await client.get(f"/dl/my-app/1.2.3/{LINUX}")
+    redirect = await client.get(f"/dl/{app_id}/1.2.3/{LINUX}")
     assert redirect.status_code == 302
     async with httpx.AsyncClient() as outside:
         fetched = await outside.get(redirect.headers["location"])
@@ -357,7 +374,8 @@ async def test_a_file_signed_without_version_verifies_on_any_release(
     artifact = await presigned(gql, admin_key, release_id, TARBALL)
 
     assert artifact["status"] == "READY", artifact
-    assert artifact["objectKey"] == f"my-app/releases/4.5.6/{TARBALL}"
+    assert artifact["objectKey"].startswith("my-app/files/4.5.6/")
+    assert artifact["objectKey"].endswith(f"/{TARBALL}")
     assert artifact["checksum"] == sha256(data(TARBALL))
 
 
@@ -373,7 +391,12 @@ async def test_the_signed_version_may_be_spelled_differently(gql: GraphQL, admin
 async def test_a_signature_for_another_file_name_is_a_warning(gql: GraphQL, admin_key: str) -> None:
     release_id = await draft(gql, admin_key, "1.2.3")
     created = await upload_create(
-        gql, admin_key, release_id, "MyApp_1.2.3_x86_64.AppImage", signature=text(APPIMAGE + ".sig")
+        gql,
+        admin_key,
+        release_id,
+        "MyApp_1.2.3_x86_64.AppImage",
+        signature=text(APPIMAGE + ".sig"),
+        fileSize=len(data(APPIMAGE)),
     )
     assert created["userErrors"] == []
     assert (await put(created, data(APPIMAGE))).status_code == 200
@@ -428,14 +451,16 @@ async def test_direct_upload_of_a_tauri_signed_file(
 
     assert payload["userErrors"] == [], payload
     artifact = payload["artifact"]
-    key = f"my-app/releases/2.0.0/{TARBALL}"
+    key = artifact["objectKey"]  # written once, by this request
+    assert key.startswith("my-app/files/2.0.0/")
+    assert key.endswith(f"/{TARBALL}")
     assert artifact["status"] == "READY"
     assert artifact["platform"] == MAC
     assert artifact["filename"] == TARBALL
-    assert artifact["objectKey"] == key
     assert artifact["checksum"] == sha256(body)
     assert artifact["fileSize"] == len(body)
-    assert artifact["downloadUrl"] == f"{settings.base_url}/dl/my-app/2.0.0/{MAC}"
+    app_id = (await Release.get(id=release_id)).app_id
+    assert artifact["downloadUrl"] == f"{settings.base_url}/dl/{app_id}/2.0.0/{MAC}"
     assert artifact["release"] == {"id": release_id, "status": "DRAFT"}
     assert objects(s3, bucket) == {key: body}
     assert s3.client.head_object(Bucket=bucket, Key=key)["ContentType"] == "application/gzip"
@@ -452,7 +477,8 @@ async def test_direct_upload_needs_an_authorization_header(
 
     response = await multipart(client, None, release_id)
 
-    assert response.status_code == 400
+    assert response.status_code == 401  # refused before the body is read
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "Authorization" in response.text
     assert await snapshot() == before
     assert objects(s3, bucket) == {}
@@ -464,9 +490,10 @@ async def test_direct_upload_with_a_bad_key_is_unauthenticated(
     release_id = await draft(gql, admin_key)
     before = await snapshot()
 
-    body = await direct(client, "fm_not-a-key", release_id)
+    response = await multipart(client, "fm_not-a-key", release_id)
 
-    top_error(body, "UNAUTHENTICATED")
+    assert response.status_code == 401  # refused before the body is read
+    top_error(response.json(), "UNAUTHENTICATED")
     assert await snapshot() == before
     assert objects(s3, bucket) == {}
 
@@ -643,11 +670,19 @@ async def test_confirm_when_the_upload_never_happened(
     assert objects(s3, bucket) == {}
 
 
-async def test_confirm_of_a_file_of_another_size(gql: GraphQL, admin_key: str) -> None:
+async def test_confirm_of_a_file_of_another_size(
+    gql: GraphQL, admin_key: str, s3: LocalS3, bucket: str
+) -> None:
     release_id = await draft(gql, admin_key)
     body = data(APPIMAGE)
     created = await upload_create(gql, admin_key, release_id, fileSize=len(body) + 1)
-    assert (await put(created, body)).status_code == 200
+    # The store refuses it: the URL's signature covers the declared length.
+    async with httpx.AsyncClient() as uploader:
+        refused = await uploader.put(created["uploadUrl"], content=body)
+    assert refused.status_code == 403, refused.text
+    # One that got there another way (a URL of a version that signed no length) is
+    # refused by confirm.
+    s3.client.put_object(Bucket=bucket, Key=created["artifact"]["objectKey"], Body=body)
 
     confirmed = await confirm(gql, admin_key, created["artifact"]["id"])
 
@@ -664,7 +699,7 @@ async def test_confirm_of_a_file_tampered_after_signing(gql: GraphQL, admin_key:
     release_id = await draft(gql, admin_key)
     tampered = data(APPIMAGE).replace(b"1.2.3", b"1.2.4") + b"\n"
     assert tampered != data(APPIMAGE)
-    created = await upload_create(gql, admin_key, release_id)
+    created = await upload_create(gql, admin_key, release_id, fileSize=len(tampered))
     assert (await put(created, tampered)).status_code == 200
 
     confirmed = await confirm(gql, admin_key, created["artifact"]["id"])
@@ -994,16 +1029,23 @@ async def test_replacing_an_artifact_of_the_same_platform(
     first = await direct(client, admin_key, release_id, TARBALL, platform=MAC)
     assert first["artifact"]["status"] == "READY"
 
-    # Same platform, same file name: the row is replaced, the object overwritten.
+    # Same platform, same file name: the row is replaced, and its object goes with it.
     second = await direct(client, admin_key, release_id, TARBALL, platform=MAC)
     rows = await Artifact.filter(release_id=release_id).values_list("id", "status")
     assert rows == [(second["artifact"]["id"], ArtifactStatus.READY)]
-    assert list(objects(s3, bucket)) == [f"my-app/releases/1.2.3/{TARBALL}"]
+    assert second["artifact"]["objectKey"] != first["artifact"]["objectKey"]
+    assert list(objects(s3, bucket)) == [second["artifact"]["objectKey"]]
 
     # Same platform, another file name: the old object goes too.
     renamed = "MyApp_1.2.3_aarch64.app.tar.gz"
     third = await upload_create(
-        gql, admin_key, release_id, renamed, platform=MAC, signature=text(TARBALL + ".sig")
+        gql,
+        admin_key,
+        release_id,
+        renamed,
+        platform=MAC,
+        signature=text(TARBALL + ".sig"),
+        fileSize=len(data(TARBALL)),
     )
     assert third["userErrors"] == []
     rows = await Artifact.filter(release_id=release_id).values_list("id", "status")
@@ -1013,7 +1055,8 @@ async def test_replacing_an_artifact_of_the_same_platform(
     ready = (await confirm(gql, admin_key, third["artifact"]["id"]))["artifact"]
     assert ready["status"] == "READY"
     assert ready["warning"]  # signed as MyApp.app.tar.gz
-    assert objects(s3, bucket) == {f"my-app/releases/1.2.3/{renamed}": data(TARBALL)}
+    assert ready["objectKey"].endswith(f"/{renamed}")
+    assert objects(s3, bucket) == {ready["objectKey"]: data(TARBALL)}
 
     # Another platform is another artifact.
     await presigned(gql, admin_key, release_id, APPIMAGE)
@@ -1128,34 +1171,29 @@ async def test_one_file_for_two_platforms(
     release_id = await draft(gql, admin_key)
     arm = (await direct(client, admin_key, release_id, TARBALL, platform=MAC))["artifact"]
     intel = await direct(client, admin_key, release_id, TARBALL, platform="darwin-x86_64")
+
+    # Each platform has its own verified copy: the second upload leaves the first alone.
     assert intel["artifact"]["status"] == "READY"
-    assert arm["objectKey"] == intel["artifact"]["objectKey"]
+    assert (await Artifact.get(id=arm["id"])).status is ArtifactStatus.READY
+    assert arm["objectKey"] != intel["artifact"]["objectKey"]
+    assert objects(s3, bucket) == {
+        arm["objectKey"]: data(TARBALL),
+        intel["artifact"]["objectKey"]: data(TARBALL),
+    }
 
-    # The second upload overwrote the first one's object: it must be checked again.
-    overwritten = await Artifact.get(id=arm["id"])
-    assert overwritten.status is ArtifactStatus.FAILED
-    assert overwritten.failure_reason is not None
-    assert overwritten.failure_reason.startswith(
-        f"its file {TARBALL} was overwritten by the darwin-x86_64 upload of the same name"
-    )
-    assert (
-        f"{MAC} (FAILED)" in (await publish(gql, admin_key, release_id))["userErrors"][0]["message"]
-    )
-    assert (await confirm(gql, admin_key, arm["id"]))["artifact"]["status"] == "READY"
-
-    # Deleting one platform keeps the file the other one still uses.
+    # Deleting one platform keeps the file the other one uses.
     deleted = await gql(DELETE, {"id": intel["artifact"]["id"]}, key=admin_key)
 
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     assert objects(s3, bucket) == {arm["objectKey"]: data(TARBALL)}
     assert (await publish(gql, admin_key, release_id))["userErrors"] == []
-    redirect = await client.get(f"/dl/my-app/1.2.3/{MAC}")
+    redirect = await client.get(httpx.URL(arm["downloadUrl"]).path)
     async with httpx.AsyncClient() as outside:
         assert (await outside.get(redirect.headers["location"])).content == data(TARBALL)
 
 
 async def test_a_same_named_file_cannot_replace_another_platforms_verified_one(
-    gql: GraphQL, client: httpx.AsyncClient, admin_key: str
+    gql: GraphQL, client: httpx.AsyncClient, admin_key: str, s3: LocalS3, bucket: str
 ) -> None:
     # Tauri names the Mac archive MyApp.app.tar.gz whatever the architecture.
     release_id = await draft(gql, admin_key)
@@ -1167,13 +1205,16 @@ async def test_a_same_named_file_cannot_replace_another_platforms_verified_one(
     )
 
     assert intel["artifact"]["status"] == "FAILED"
-    assert (await Artifact.get(id=arm["id"])).status is ArtifactStatus.FAILED
-    again = (await confirm(gql, admin_key, arm["id"]))["artifact"]
+    again = (await confirm(gql, admin_key, intel["artifact"]["id"]))["artifact"]
     assert again["status"] == "FAILED"
     assert again["failureReason"].startswith("the file does not match its signature")
     assert again["checksum"] == sha256(intel_build)
+    # The verified arm file is untouched, and still READY.
+    assert (await Artifact.get(id=arm["id"])).status is ArtifactStatus.READY
+    assert objects(s3, bucket)[arm["objectKey"]] == data(TARBALL)
     refused = await publish(gql, admin_key, release_id)
-    assert "darwin-aarch64 (FAILED), darwin-x86_64 (FAILED)" in refused["userErrors"][0]["message"]
+    assert "darwin-x86_64 (FAILED)" in refused["userErrors"][0]["message"]
+    assert "darwin-aarch64" not in refused["userErrors"][0]["message"]
 
 
 async def test_renaming_one_platforms_file_keeps_a_file_another_platform_uses(
@@ -1194,7 +1235,7 @@ async def test_renaming_one_platforms_file_keeps_a_file_another_platform_uses(
 
     assert renamed["userErrors"] == []
     assert objects(s3, bucket) == {arm["artifact"]["objectKey"]: data(TARBALL)}
-    assert (await confirm(gql, admin_key, arm["artifact"]["id"]))["artifact"]["status"] == "READY"
+    assert (await Artifact.get(id=arm["artifact"]["id"])).status is ArtifactStatus.READY
 
 
 async def test_a_content_type_with_parameters_is_accepted(gql: GraphQL, admin_key: str) -> None:
@@ -1209,28 +1250,20 @@ async def test_a_content_type_with_parameters_is_accepted(gql: GraphQL, admin_ke
     assert (await put(created, data(APPIMAGE))).status_code == 200
 
 
-async def test_a_file_name_left_by_a_renamed_draft_is_not_overwritten(
+async def test_an_upload_never_writes_another_releases_file(
     gql: GraphQL, admin_key: str, s3: LocalS3, bucket: str
 ) -> None:
-    # Draft 1.2.3 uploads its file, then becomes 1.2.4: its object keeps the 1.2.3 key.
+    # Two drafts upload a file of the same name: each gets keys of its own.
     first = await draft(gql, admin_key, "1.2.3")
     stored = await presigned(gql, admin_key, first, TARBALL)
-    renamed = await gql(
-        'mutation($id: ID!) { releaseUpdate(id: $id, input: {version: "1.2.4"}) '
-        "{ userErrors { code } } }",
-        {"id": first},
-        key=admin_key,
-    )
-    assert renamed["data"]["releaseUpdate"]["userErrors"] == []
     app_id = (await Release.get(id=first)).app_id
-    second = await create_release(gql, admin_key, app_id, "1.2.3")
-    before = await snapshot()
+    second = await create_release(gql, admin_key, app_id, "1.2.4")
 
     created = await upload_create(gql, admin_key, second, TARBALL)
+    assert created["userErrors"] == []
+    assert (await put(created, data(TARBALL)[::-1])).status_code == 200
 
-    message = user_error(created, "INVALID_INPUT", ["input", "filename"])
-    assert "another release" in message
-    assert await snapshot() == before
+    assert created["artifact"]["objectKey"] != stored["objectKey"]
     assert objects(s3, bucket)[stored["objectKey"]] == data(TARBALL)
 
 

@@ -1,4 +1,4 @@
-"""GET /dl/{app}/{version}/{platform}: a counted 302 to the real file in S3."""
+"""GET /dl/{app id}/{version}/{platform}: a counted 302 to the real file in S3."""
 
 import dataclasses
 from typing import Any
@@ -49,7 +49,7 @@ async def test_redirects_to_a_presigned_get_and_counts_the_download(
 ) -> None:
     release = await published(s3, bucket)
     response = await client.get(
-        "/dl/my-app/1.2.3%2B4/darwin-aarch64", headers={"CF-IPCountry": "nl"}
+        f"/dl/{release.app_id}/1.2.3%2B4/darwin-aarch64", headers={"CF-IPCountry": "nl"}
     )
     assert response.status_code == 302
     assert response.headers["cache-control"] == "no-store"
@@ -79,10 +79,10 @@ async def test_public_base_url_redirects_there(
     public = dataclasses.replace(settings, download_base_url="https://dl.example.com/")
     application = create_app(public)
     async with application.router.lifespan_context(application):
-        await published(s3, bucket)
+        release = await published(s3, bucket)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/dl/my-app/1.2.3+4/darwin-aarch64")
+            response = await client.get(f"/dl/{release.app_id}/1.2.3+4/darwin-aarch64")
         assert response.status_code == 302
         assert response.headers["location"] == (
             "https://dl.example.com/my-app/releases/1.2.3%2B4/MyApp.app.tar.gz"
@@ -94,19 +94,20 @@ async def test_public_base_url_redirects_there(
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/dl/other-app/1.2.3+4/darwin-aarch64", 404),
-        ("/dl/my-app/1.2.3/darwin-aarch64", 404),
-        ("/dl/my-app/1.2.3+4/linux-x86_64", 404),
+        ("/dl/app_01ARZ3NDEKTSV4RRFFQ69G5FAV/1.2.3+4/darwin-aarch64", 404),  # no such app
+        ("/dl/{app}/1.2.3/darwin-aarch64", 404),
+        ("/dl/{app}/1.2.3+4/linux-x86_64", 404),
+        ("/dl/my-app/1.2.3+4/darwin-aarch64", 404),  # by slug: only links made before 0009
         ("/dl/My%20App/1.2.3+4/darwin-aarch64", 404),
-        ("/dl/my-app/latest/darwin-aarch64", 400),
-        ("/dl/my-app/1.2.3+4/darwin-universal", 400),
+        ("/dl/{app}/latest/darwin-aarch64", 400),
+        ("/dl/{app}/1.2.3+4/darwin-universal", 400),
     ],
 )
 async def test_anything_else_is_a_json_error(
     client: httpx.AsyncClient, app: Starlette, s3: LocalS3, bucket: str, path: str, status: int
 ) -> None:
-    await published(s3, bucket)
-    response = await client.get(path)
+    release = await published(s3, bucket)
+    response = await client.get(path.replace("{app}", release.app_id))
     assert response.status_code == status
     body: dict[str, Any] = response.json()
     assert body["error"]["code"] == ("NOT_FOUND" if status == 404 else "INVALID_INPUT")
@@ -130,8 +131,47 @@ async def test_only_published_ready_artifacts_are_served(
     release_status: ReleaseStatus,
     artifact_status: ArtifactStatus,
 ) -> None:
-    await published(s3, bucket, release_status, artifact_status)
-    response = await client.get("/dl/my-app/1.2.3+4/darwin-aarch64")
+    release = await published(s3, bucket, release_status, artifact_status)
+    response = await client.get(f"/dl/{release.app_id}/1.2.3+4/darwin-aarch64")
     assert response.status_code == 404
     await app.state.downloads.flush()
     assert await DownloadEvent.all().count() == 0
+
+
+async def test_a_link_made_before_0009_leads_to_the_artifact_it_was_made_for_alone(
+    client: httpx.AsyncClient, app: Starlette, s3: LocalS3, bucket: str
+) -> None:
+    # 0009 kept the slug form of every link it found as the artifact's legacy_link.
+    release = await published(s3, bucket)
+    legacy = "my-app/1.2.3+4/darwin-aarch64"
+    await Artifact.filter(release_id=release.id).update(legacy_link=legacy)
+
+    kept = await client.get("/dl/my-app/1.2.3%2B4/darwin-aarch64")
+    assert kept.status_code == 302
+    async with httpx.AsyncClient() as outside:
+        assert (await outside.get(kept.headers["location"])).content == BODY
+
+    # The app is renamed and another app takes "my-app": its files are no link's of old.
+    await apps.update(Actor.console(), release.app_id, apps.AppChanges(slug="renamed"))
+    other = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="Other"))
+    theirs = await releases.create(
+        Actor.console(), other.id, releases.ReleaseChanges(version="1.2.3+4")
+    )
+    s3.client.put_object(Bucket=bucket, Key="other/file", Body=b"not theirs to have")
+    await Artifact.create(
+        id=new_id("art"),
+        release_id=theirs.id,
+        platform="darwin-aarch64",
+        signature="s",
+        object_key="other/file",
+        status=ArtifactStatus.READY,
+    )
+    await Release.filter(id=theirs.id).update(status=ReleaseStatus.PUBLISHED)
+    still = await client.get("/dl/my-app/1.2.3%2B4/darwin-aarch64")
+    assert still.status_code == 302
+    async with httpx.AsyncClient() as outside:
+        assert (await outside.get(still.headers["location"])).content == BODY
+
+    # Were a second artifact ever to carry the same old link, it would name neither.
+    await Artifact.filter(release_id=theirs.id).update(legacy_link=legacy)
+    assert (await client.get("/dl/my-app/1.2.3%2B4/darwin-aarch64")).status_code == 404

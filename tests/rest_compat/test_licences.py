@@ -329,7 +329,7 @@ async def test_licensed_downloads_need_a_fresh_signed_link(
 
     manifest = (await client.get(f"{CHECK}/0.9.0", headers=bearer(key))).json()
     link = httpx.URL(manifest["url"])
-    assert link.path == f"/dl/{SLUG}/1.0.0/linux-x86_64"
+    assert link.path == f"/dl/{paid.id}/1.0.0/linux-x86_64"  # the app by its id: see renames
     assert set(link.params) == {"expires", "token"}
     assert int(link.params["expires"]) >= now.timestamp() + 3600
 
@@ -344,7 +344,7 @@ async def test_licensed_downloads_need_a_fresh_signed_link(
     expired_at = int(now.timestamp()) - 60
     links = app.state.resolver.links
     expired = await client.get(
-        httpx.URL(links.url(SLUG, "1.0.0", "linux-x86_64", expired_at)).raw_path.decode()
+        httpx.URL(links.url(paid.id, "1.0.0", "linux-x86_64", expired_at)).raw_path.decode()
     )
     for refused, says in (
         (bare, "need a signed link"),
