@@ -2,12 +2,13 @@
 
 Starts its own SeaweedFS and SQLite database in a temporary folder, generates a random
 file (100 MiB by default), signs it with a throw-away key written here in the format
-``tauri signer`` uses (the Tauri CLI is not needed), uploads it to the presigned URL,
-then times ``artifactUploadConfirm`` through the real ASGI app: HEAD, one streamed GET,
-SHA-256 and BLAKE2b-512 over every byte, Ed25519 verification, the READY write.
+``tauri signer`` uses (the Tauri CLI is not needed), uploads it to a fresh presigned URL
+for each run, then times ``artifactUploadConfirm`` through the real ASGI app: HEAD, the
+server-side copy to the served key, one streamed GET of that copy, SHA-256 and
+BLAKE2b-512 over every byte, Ed25519 verification, the READY write.
 
 With ``--mismatch`` the file is signed by one key and the app holds another, so every
-confirm ends FAILED; it still streams and hashes the whole file.
+confirm ends FAILED on the key id, before a byte is read: it times the refusal.
 
     .venv/bin/python bench/confirm.py [--size-mib 100] [--runs 3] [--mismatch]
 """
@@ -129,24 +130,24 @@ async def run(size: int, runs: int, mismatch: bool, workdir: Path) -> None:
                     appId=created_app["app"]["id"],
                     input={"version": VERSION},
                 )
-                upload = {"platform": "linux-x86_64", "filename": FILENAME, "signature": signature}
+                upload = {
+                    "platform": "linux-x86_64",
+                    "filename": FILENAME,
+                    "signature": signature,
+                    "fileSize": size,
+                }
                 release_id = release["release"]["id"]
-                created = await call(client, key, "Create", releaseId=release_id, input=upload)
-                headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
-                async with httpx.AsyncClient(timeout=300) as outside:
-                    with payload.open("rb") as body:
-                        put = await outside.put(
-                            created["uploadUrl"], content=body.read(), headers=headers
-                        )
-                put.raise_for_status()
-
                 timings = []
                 outcome: dict[str, Any] = {}
-                for index in range(runs):
-                    if index:  # a fresh PENDING artifact on the same object
-                        created = await call(
-                            client, key, "Create", releaseId=release_id, input=upload
-                        )
+                for _ in range(runs):  # each upload URL writes an object of its own
+                    created = await call(client, key, "Create", releaseId=release_id, input=upload)
+                    headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
+                    async with httpx.AsyncClient(timeout=300) as outside:
+                        with payload.open("rb") as body:
+                            put = await outside.put(
+                                created["uploadUrl"], content=body.read(), headers=headers
+                            )
+                    put.raise_for_status()
                     started = time.perf_counter()
                     confirmed = await call(client, key, "Confirm", id=created["artifact"]["id"])
                     timings.append(time.perf_counter() - started)

@@ -58,7 +58,6 @@ from tortoise import Tortoise, connections
 from ferryman.local_s3 import LocalS3
 from ferryman.models import App, Artifact, Release
 from ferryman.models.registry import tortoise_config
-from ferryman.storage import Storage
 from ferryman.versions import Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/, tests/
@@ -157,6 +156,12 @@ query Releases($slug: String!, $after: String) {
 """
 
 
+def ci_key(version: str, filename: str) -> str:
+    """Where a CI pipeline with bucket credentials puts a file before it submits the
+    release (the original CI contract; Ferryman serves a verified copy of it)."""
+    return f"{SLUG}/releases/{version}/{filename}"
+
+
 class Refused(Exception):
     """One step of a release was not acknowledged; the message says which and how."""
 
@@ -251,7 +256,7 @@ class Driver:
         for platform, (_, pattern) in PLATFORMS.items():
             filename = pattern.format(version)
             body = os.urandom(1024 * (1 + len(artifacts) + int(version.rsplit(".", 1)[1]) % 32))
-            key = Storage.object_key(SLUG, version, filename)
+            key = ci_key(version, filename)
             try:
                 await asyncio.to_thread(
                     self.stack.s3.client.put_object, Bucket=BUCKET, Key=key, Body=body
@@ -300,6 +305,7 @@ class Driver:
                     "platform": platform,
                     "filename": filename,
                     "signature": self.signer.sign(body, filename, version),
+                    "fileSize": len(body),
                 },
             )
             headers = {h["name"]: h["value"] for h in upload["uploadHeaders"]}
@@ -636,7 +642,7 @@ async def set_up(stack: Stack, signer: Signer) -> None:
     ).strip()
     filename = PLATFORMS["linux-x86_64"][1].format("1.0.0")
     body = os.urandom(4096)
-    key = Storage.object_key(SLUG, "1.0.0", filename)
+    key = ci_key("1.0.0", filename)
     stack.s3.client.put_object(Bucket=BUCKET, Key=key, Body=body)
     async with httpx.AsyncClient(base_url=stack.server.url, timeout=30) as http:
         response = await http.post(

@@ -438,7 +438,12 @@ def new_release(version: str, notes: str | None = None) -> Hostile:
 
 
 def upload_create(**changes: Any) -> Hostile:
-    artifact = {"platform": "linux-x86_64", "filename": "MyApp.AppImage", "signature": SIGNATURE}
+    artifact = {
+        "platform": "linux-x86_64",
+        "filename": "MyApp.AppImage",
+        "signature": SIGNATURE,
+        "fileSize": 1,  # required: an upload URL is made for exactly that many bytes
+    }
     return gql(ARTIFACT_UPLOAD_CREATE, {"release": "<draft_id>", "input": {**artifact, **changes}})
 
 
