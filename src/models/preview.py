@@ -15,13 +15,12 @@ from ferryman.models import channel as channels
 from ferryman.models.actor import Actor
 from ferryman.models.artifact import Artifact
 from ferryman.models.coverage import Coverage
+from ferryman.models.entitlement import Fresh, Presented, Refusal, Standing, Verdict, judge
 from ferryman.models.errors import InvalidInput
-from ferryman.models.license import find as find_license
 from ferryman.models.offer import (
     INSTALL_ID,
     INSTALL_ID_RULE,
     Choice,
-    OfferIndex,
     bucket,
     load,
 )
@@ -77,17 +76,6 @@ class Install:
     license_hash: str | None = None  # the SHA-256 of its licence key, as stored
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Judged:
-    """An install's standing: the releases it may not have and why, or a refusal."""
-
-    refusal: tuple[int, str] | None
-    uncovered: frozenset[str]
-    outside: frozenset[str]
-    coverage: Coverage | None
-    now: datetime
-
-
 async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     """Answer "why did my app get no update?" for one install's values.
 
@@ -117,7 +105,9 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
         raise InvalidInput(f"installId: {INSTALL_ID_RULE}", ("installId",))
     index = await load(app)
     rank = channels.rank(index.order, install.channel or index.order[0], ("channel",))
-    judged = await _judge(index, install)
+    now = datetime.now(UTC)
+    carried = Presented(install.install_id, install.license_hash)
+    verdict = await judge(index, carried, Fresh(index), now)
     if install.arch is None:
         key = install.os
         required = index.required[rank].get(key, frozenset())
@@ -125,8 +115,8 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
         key = index.key_for(install.os, install.arch, bundle, rank)
         required = frozenset({key})
     choice = None
-    if judged.refusal is None:
-        view = index.without(judged.uncovered | judged.outside)
+    if isinstance(verdict, Standing):
+        view = index.without(verdict.excluded)
         if install.arch is None:
             choice = view.for_os(install.os, installed, rank)
         else:
@@ -140,8 +130,13 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     ]
     newer.sort(key=lambda r: Version.parse(r.version), reverse=True)
     seen = index.order[: rank + 1]
-    status = judged.refusal[0] if judged.refusal else 204 if choice is None else 200
-    explain = _Explainer(key, required, app.require_signed_version, choice, seen, judged, install)
+    status = verdict.status if isinstance(verdict, Refusal) else 204 if choice is None else 200
+    coverage = None
+    if isinstance(verdict, Standing) and verdict.held is not None:
+        coverage = index.terms.coverage(verdict.held)
+    explain = _Explainer(
+        key, required, app.require_signed_version, choice, seen, verdict, coverage, now, install
+    )
     notes = await _notes(key, required, choice)
     return Preview(status, key, choice, [explain(release) for release in newer], notes)
 
@@ -176,23 +171,6 @@ async def _notes(key: str, required: frozenset[str], choice: Choice | None) -> l
     return notes
 
 
-async def _judge(index: OfferIndex, install: Install) -> _Judged:
-    outside = index.outside(install.install_id)
-    now = datetime.now(UTC)
-    if not index.terms.licensed:
-        return _Judged(None, frozenset(), outside, None, now)
-    if install.license_hash is None:
-        refusal = (401, f"{index.slug} is LICENSED and no licence key was given: 401")
-        return _Judged(refusal, frozenset(), outside, None, now)
-    held = await find_license(index.app_id, install.license_hash)
-    if held is None:
-        raise InvalidInput(f"this key is not a licence of {index.slug}", ("licenseKey",))
-    if held.refused is not None:
-        return _Judged((403, f"{held.refused}: 403"), frozenset(), outside, None, now)
-    coverage = index.terms.coverage(held)
-    return _Judged(None, index.uncovered(coverage, now), outside, coverage, now)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Explainer:
     key: str  # the platform key looked up, or a bare OS
@@ -200,7 +178,9 @@ class _Explainer:
     signed_versions_required: bool
     choice: Choice | None
     seen: tuple[str, ...]
-    judged: _Judged
+    verdict: Verdict
+    coverage: Coverage | None  # the presented licence's, judged at ``now``
+    now: datetime
     install: Install
 
     def __call__(self, release: Release) -> Skipped:
@@ -208,7 +188,7 @@ class _Explainer:
         return Skipped(release, reason, detail)
 
     def _why(self, release: Release) -> tuple[SkipReason, str]:
-        judged = self.judged
+        verdict = self.verdict
         if release.status is ReleaseStatus.DRAFT:
             return SkipReason.DRAFT, "the release is a draft; publish it"
         if release.yanked_at is not None:
@@ -218,11 +198,11 @@ class _Explainer:
         if release.channel not in self.seen:
             seen = ", ".join(self.seen)
             return SkipReason.CHANNEL, f"it is on {release.channel}; this install sees {seen}"
-        if judged.refusal is not None:
-            return SkipReason.LICENSE, f"the check is refused: {judged.refusal[1]}"
-        if release.id in judged.uncovered and judged.coverage is not None:
-            return SkipReason.LICENSE, _uncovered(release, judged.coverage, judged.now)
-        if release.id in judged.outside:
+        if isinstance(verdict, Refusal):
+            return SkipReason.LICENSE, f"the check is refused ({verdict.status}): {verdict.message}"
+        if release.id in verdict.uncovered and self.coverage is not None:
+            return SkipReason.LICENSE, _uncovered(release, self.coverage, self.now)
+        if release.id in verdict.outside:
             return SkipReason.ROLLOUT, _outside(release, self.install.install_id)
         return self._files(release) or self._superseded()
 

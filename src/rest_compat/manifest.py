@@ -19,7 +19,6 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from ferryman import auth
 from ferryman.background import BackgroundLoop
 from ferryman.metrics import RESOLVER_REBUILDS
 from ferryman.models import App
@@ -75,14 +74,13 @@ class Manifests:
             view = self._views[excluded] = self.index.without(excluded)
         return view
 
-    async def license(self, key: str) -> Held | None:
-        """The app's licence with this key (None: not one of this app's)."""
-        digest = auth.hash_key(key)
-        held = self._held.get(digest)
+    async def license(self, key_hash: str) -> Held | None:
+        """The app's licence with this key's hash (None: not one of this app's)."""
+        held = self._held.get(key_hash)
         if held is None:
-            held = await licenses.find(self.index.app_id, digest)
+            held = await licenses.find(self.index.app_id, key_hash)
             if held is not None:
-                self._held[digest] = held
+                self._held[key_hash] = held
         return held
 
     def uncovered(self, held: Held, now: datetime) -> frozenset[str]:

@@ -8,7 +8,7 @@ non-2xx makes the client try its next endpoint.
 
 A LICENSED app's checks carry a licence key (401 without a usable one, 403 when it is
 suspended or revoked), and any check may carry ``X-Install-Id`` for staged rollouts:
-:mod:`ferryman.rest_compat.entitlement` turns both into what the install may not have.
+:mod:`ferryman.models.entitlement` judges both into what the install may not have.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Hashable
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, unquote
 
 from starlette.requests import Request
@@ -25,15 +26,21 @@ from starlette.types import Scope
 from ferryman.metrics import NO_UPDATE, OFFER_HEADER
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.channel import NAME as CHANNEL_NAME
+from ferryman.models.entitlement import Refusal, Verdict, judge
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
 from ferryman.models.registry import UNAVAILABLE
-from ferryman.rest_compat.entitlement import VERDICT, Presented, Refusal, Verdict, judge
+from ferryman.rest_compat.entitlement import VERDICT, presented
 from ferryman.rest_compat.errors import error_response
 from ferryman.rest_compat.links import LIFETIME
 from ferryman.rest_compat.manifest import Resolver
 from ferryman.versions import InvalidVersion, Version
 
 BUNDLE_TYPES = ("appimage", "deb", "rpm", "app", "msi", "nsis", "unknown")
+
+
+# What the edge hands the origin: the class of installs it keys on (the releases they may
+# not have), or the refusal of the check.
+Judged = frozenset[str] | Refusal
 
 
 class BadCheck(ValueError):
@@ -142,16 +149,21 @@ async def check(request: Request) -> Response:
         return response
     # Behind the edge cache the verdict was reached there, from headers the origin never
     # gets to see; without one, it is reached here.
-    verdict: Verdict | None = request.scope.get("state", {}).get(VERDICT)
+    judged: Judged | None = request.scope.get("state", {}).get(VERDICT)
     # An answer that depends on the install's headers may only be kept by a cache that
     # keyed on what they entitle to: ours, not a CDN keyed on the URL.
-    shared = manifests.index.shared or verdict is not None
-    if verdict is None:
-        presented = Presented.read(request.scope["headers"])
-        verdict = presented if isinstance(presented, Refusal) else await judge(manifests, presented)
-    if isinstance(verdict, Refusal):
-        return _refused(verdict)
-    index = manifests.view(verdict)
+    shared = manifests.index.shared or judged is not None
+    if judged is None:
+        carried = presented(request.scope["headers"])
+        verdict = (
+            carried
+            if isinstance(carried, Refusal)
+            else await judge(manifests.index, carried, manifests, datetime.now(UTC))
+        )
+        judged = verdict if isinstance(verdict, Refusal) else verdict.excluded
+    if isinstance(judged, Refusal):
+        return _refused(judged)
+    index = manifests.view(judged)
     rank = index.rank(parsed.channel)
     if rank is None:
         response = error_response(
@@ -200,27 +212,30 @@ class CheckRule:
         origin["raw_path"] = parsed.raw_path
         origin["query_string"] = parsed.query
         origin["headers"] = [header for header in scope["headers"] if header[0] == b"host"]
-        presented = Presented.read(scope["headers"])
+        carried = presented(scope["headers"])
         try:
             manifests = self.resolver.loaded(parsed.slug) or await self.resolver.manifests(
                 parsed.slug
             )
             if manifests is None:
                 return parsed.key, origin
-            if isinstance(presented, Refusal):
-                verdict: Verdict = presented
+            if isinstance(carried, Refusal):
+                verdict: Verdict = carried
             elif manifests.index.shared:  # the common case, kept cheap: no state to pass
                 return parsed.key, origin
             else:
-                verdict = await judge(manifests, presented)
+                verdict = await judge(manifests.index, carried, manifests, datetime.now(UTC))
         except UNAVAILABLE:
             # The origin will answer 503 too: where installs all got the same answers, the
             # edge may serve its stale one instead; a licence cannot be judged, so no other.
             return (parsed.key, origin) if self.resolver.was_shared(parsed.slug) else None
-        origin["state"] = {**scope.get("state", {}), VERDICT: verdict}
-        if isinstance(verdict, Refusal):
+        # The origin answers the whole class the edge keys on: it gets the class (what the
+        # install may not have), never which licence was presented.
+        judged = verdict if isinstance(verdict, Refusal) else verdict.excluded
+        origin["state"] = {**scope.get("state", {}), VERDICT: judged}
+        if isinstance(judged, Refusal):
             return None, origin
-        return (parsed.key, verdict) if verdict else parsed.key, origin
+        return (parsed.key, judged) if judged else parsed.key, origin
 
 
 def _refused(refusal: Refusal) -> Response:

@@ -218,7 +218,7 @@ async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key
         "1.2.0",
         "1.3.0",
     }
-    assert "no licence key was given" in reasons["1.0.0"][1]
+    assert "the check is refused (401): updates of my-app need a licence" in reasons["1.0.0"][1]
 
 
 async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -> None:
@@ -248,10 +248,9 @@ async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -
     ("variables", "says"),
     [
         ({"licenseKey": "lk_short"}, "malformed licence key"),
-        ({"licenseKey": "lk_" + "N" * 40}, "not a licence of my-app"),
         ({"installId": "has space"}, "installId: must be 1 to 128 visible ASCII"),
     ],
-    ids=["malformed-key", "unknown-key", "bad-install-id"],
+    ids=["malformed-key", "bad-install-id"],
 )
 async def test_preview_refuses_a_bad_key_or_install_id(
     gql: GraphQL, admin_key: str, variables: dict[str, str], says: str
@@ -266,3 +265,25 @@ async def test_preview_refuses_a_bad_key_or_install_id(
     error = answer["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert says in error["message"]
+
+
+async def test_preview_answers_an_unknown_key_as_the_route_does(
+    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+) -> None:
+    """One judgement for both doors: a well-formed key that is not the app's is a 401."""
+    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
+    app_id = (await Release.get(id=release_id)).app_id
+    await _licensed(app_id)
+    stranger = "lk_" + "N" * 40
+
+    answer = await gql(
+        STANDING, {"appId": app_id, "current": "0.9.0", "licenseKey": stranger}, key=admin_key
+    )
+    route = await client.get(
+        "/my-app/update/linux/x86_64/0.9.0", headers={"X-License-Key": stranger}
+    )
+
+    preview = answer["data"]["updatePreview"]
+    assert (preview["status"], route.status_code) == (401, 401)
+    (skipped,) = preview["skipped"]
+    assert route.json()["error"]["message"] in skipped["detail"]
