@@ -320,3 +320,35 @@ def test_the_operations_are_valid_against_the_schema() -> None:
         assert isinstance(definition, graphql.OperationDefinitionNode)
         assert definition.name is not None
         assert definition.name.value == name
+
+
+def test_a_ci_key_that_may_not_publish_says_so_as_the_rest_route_does(
+    server: tuple[str, str], bundle: Path, tmp_path: Path
+) -> None:
+    """Both CI doors word it alike, name ciMayPublish, and keep the uploads as a draft."""
+    base, key = server
+    admin = {"Authorization": f"Bearer {key}"}
+    app_id = httpx.post(
+        f"{base}/graphql", json={"query": '{ app(slug: "my-app") { id } }'}, headers=admin
+    ).json()["data"]["app"]["id"]
+    created = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": "mutation ($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) { secret } }",
+            "variables": {"i": {"name": "ci", "scope": "CI", "appId": app_id}},
+        },
+        headers=admin,
+    ).json()
+    ci_key = created["data"]["apiKeyCreate"]["secret"]
+    result = run(
+        "--server", base, "--app", "my-app", "--version", "1.2.3", "--publish", str(bundle),
+        cwd=tmp_path, key=ci_key,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "READY" in result.stdout  # the summary table is there
+    assert "is a draft with every artifact READY" in result.stdout
+    assert "not published, kept as a draft: CI keys may not publish" in result.stderr
+    assert "ciMayPublish: true" in result.stderr
+    release = release_of(base, key)
+    assert release is not None
+    assert release["status"] == "DRAFT"

@@ -79,6 +79,8 @@ def publish_command(
         )
     except publisher.PublishError as error:
         raise click.ClickException(str(error)) from None
+    if result.not_published:
+        raise click.ClickException(result.not_published)
     if not result.ok:
         failed = [o.artifact.path.name for o in result.outcomes if o.status != "READY"]
         raise click.ClickException(

@@ -19,8 +19,8 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
-from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.actor import Actor, KeyScope
+from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.moment import utc
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
@@ -168,8 +168,11 @@ async def publish(actor: Actor, release_id: str) -> Release:
     """
     release = await get_visible(actor, release_id)
     app = await apps.App.get(id=release.app_id)
-    if not app.ci_may_publish:
-        actor.require_admin("publishing a release")
+    if not app.ci_may_publish and actor.scope is not KeyScope.ADMIN:
+        raise Forbidden(
+            f"CI keys may not publish releases of {app.slug}: an admin can allow it with "
+            "appUpdate(input: {ciMayPublish: true})"
+        )
     return await _transition(actor, release_id, ReleaseStatus.PUBLISHED)
 
 

@@ -30,6 +30,8 @@ from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import InvalidVersion, Version
 
 _RACE_ATTEMPTS = 5
+# How every door words a submission that asked to publish and could not (the release stays).
+NOT_PUBLISHED = "not published, kept as a draft"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -205,13 +207,13 @@ def _checked_files(
             or (".." in filename)
         ):
             raise InvalidInput(
-                f"r2Key {item.object_key[:200]!r} must be a file directly under {prefix}",
+                f"the file key {item.object_key[:200]!r} must name a file directly under {prefix}",
                 (*field, "r2Key"),
             )
         try:
             store.file_name(filename)
         except InvalidInput as error:
-            raise InvalidInput(f"r2Key: {error.message}", (*field, "r2Key")) from None
+            raise InvalidInput(f"the file key: {error.message}", (*field, "r2Key")) from None
         try:
             parse(item.signature)
         except InvalidInput as error:
@@ -269,14 +271,11 @@ async def _publish(actor: Actor, release: Release) -> tuple[bool, str | None]:
     failed = await Artifact.filter(release_id=release.id).exclude(status=ArtifactStatus.READY)
     if failed:
         named = "; ".join(f"{a.platform}: {a.failure_reason or a.status.value}" for a in failed)
-        return False, f"not published, kept as a draft: {named}"
+        return False, f"{NOT_PUBLISHED}: {named}"
     try:
         await releases.publish(actor, release.id)
-    except Forbidden:
-        return False, (
-            "not published, kept as a draft: CI keys may not publish this app "
-            "(an admin can allow it with appUpdate(input: {ciMayPublish: true}))"
-        )
+    except Forbidden as error:
+        return False, f"{NOT_PUBLISHED}: {error}"
     except InvalidState as error:
-        return False, f"not published, kept as a draft: {error.message}"
+        return False, f"{NOT_PUBLISHED}: {error.message}"
     return True, None

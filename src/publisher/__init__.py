@@ -134,6 +134,7 @@ class Outcome:
 class Result:
     outcomes: list[Outcome] = field(default_factory=list)
     published: bool = False
+    not_published: str = ""  # why a --publish did not publish, when it did not
 
     @property
     def ok(self) -> bool:
@@ -202,8 +203,13 @@ def publish(
             for job in jobs:
                 job.result()
         if request.publish and result.ok:
-            api.mutate("ReleasePublish", {"id": release_id})
-            result.published = True
+            try:
+                api.mutate("ReleasePublish", {"id": release_id})
+            except PublishError as error:
+                # Worded as the CI REST route words it: the uploads stand, as a draft.
+                result.not_published = f"not published, kept as a draft: {error}"
+            else:
+                result.published = True
         _summary(request, result, console)
         return result
     finally:

@@ -10,6 +10,7 @@ reads the request and words the answer (201 created, 200 updated or unchanged, J
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -62,7 +63,10 @@ async def submit_release(request: Request) -> JSONResponse:
     except Forbidden as error:
         return error_response(403, "FORBIDDEN", str(error))
     except DomainError as error:
-        return error_response(_STATUS[error.code], error.code.value, error.message)
+        message = error.message
+        if error.field and error.field != ("input",):
+            message = f"{_body_path(error.field)}: {message}"
+        return error_response(_STATUS[error.code], error.code.value, message)
     release = outcome.release
     artifacts = await Artifact.filter(release_id=release.id).order_by("platform")
     return JSONResponse(
@@ -114,3 +118,16 @@ def _submission(data: Any) -> submissions.Submission:
             submissions.SubmittedArtifact(item["platform"], item["signature"], item["r2_key"])
         )
     return submissions.Submission(version, notes, artifacts, auto_publish, channel)
+
+
+def _body_path(field: tuple[str, ...]) -> str:
+    """A rule's field path (GraphQL's names) as this body spells it: ``artifacts[0].r2_key``."""
+    path = ""
+    for part in field:
+        if part == "input" and not path:
+            continue
+        if part.isdigit():
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", part).lower()
+    return path

@@ -174,7 +174,7 @@ async def test_a_file_that_does_not_verify_is_failed_and_blocks_publishing(
                 ]
             ),
             400,
-            "must be a file",
+            "artifacts[0].r2_key: the file key",
         ),
         (
             body(
@@ -187,7 +187,7 @@ async def test_a_file_that_does_not_verify_is_failed_and_blocks_publishing(
                 ]
             ),
             400,
-            "must be a",
+            "must name a file directly under",
         ),
         (b"{not json", 400, "not a release submission"),
         (b"[1, 2]", 400, "not a release submission"),
