@@ -22,11 +22,10 @@ from ferryman.models import generation as generations
 from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
-from ferryman.models.moment import utc
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.text import reject_nul
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
-from ferryman.versions import InvalidVersion, Version, parse_stored
+from ferryman.versions import InvalidVersion, Version
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -131,7 +130,7 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
         return release
     changed = ", ".join(sorted(values))
     try:
-        return await _change_live(
+        return await change_live(
             actor,
             release,
             values,
@@ -147,7 +146,7 @@ async def delete(actor: Actor, release_id: str) -> str:
     """Delete a draft; returns its id. Published releases are archived, never deleted."""
     release = await get_visible(actor, release_id)
     async with in_transaction():
-        locked = await _locked(release.id)
+        locked = await lock(release.id)
         if locked.status is not ReleaseStatus.DRAFT:
             raise InvalidState(
                 f"release {locked.version} is {locked.status.value}; only drafts can be deleted"
@@ -201,7 +200,7 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
     source, rule, verb = _TRANSITIONS[target]
     release = await get_visible(actor, release_id)
     async with in_transaction():
-        locked = await _locked(release.id)
+        locked = await lock(release.id)
         if locked.status is not source:
             raise InvalidState(
                 f"release {locked.version} {rule.format(locked.status.value)}", ("id",)
@@ -217,144 +216,11 @@ async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> R
         await audit_event.record(
             actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
         )
-    await _announce(locked)
+    await announce(locked)
     return locked
 
 
-async def set_coverage_date(
-    actor: Actor, release_id: str, coverage_date: datetime | None, reason: str
-) -> Release:
-    """Date the release earlier for licences (to ship a fix to lapsed customers), or clear
-    the override (None); audited with the reason."""
-    actor.require_admin("setting a coverage date")
-    release = await get_visible(actor, release_id)
-    why = _validated_reason(reason)
-    if coverage_date is not None:
-        coverage_date = utc(coverage_date, ("coverageDate",))
-        latest = release.pub_date or datetime.now(UTC)
-        if coverage_date > latest:
-            what = "publish time" if release.pub_date else "the present (it is not published)"
-            raise InvalidInput(
-                f"coverageDate {coverage_date.isoformat()} is later than its {what}, "
-                f"{latest.isoformat()}: an override may only date a release earlier",
-                ("coverageDate",),
-            )
-    shown = coverage_date.isoformat() if coverage_date else "its publish time"
-    return await _change_live(
-        actor,
-        release,
-        {"coverage_date": coverage_date},
-        "release.coverage_date",
-        f"dated {release.version} {shown} for licences: {why}",
-    )
-
-
-async def rollout(actor: Actor, release_id: str, percent: int) -> Release:
-    """Offer the release to ``percent`` of installs (by their install id's bucket)."""
-    release = await get_visible(actor, release_id)
-    app = await apps.App.get(id=release.app_id)
-    if not app.ci_may_publish:
-        actor.require_admin("changing a rollout")
-    if not 0 <= percent <= 100:
-        raise InvalidInput(
-            f"percent must be a whole number from 0 to 100, got {percent}", ("percent",)
-        )
-    if release.status is ReleaseStatus.ARCHIVED:
-        raise InvalidState(
-            f"release {release.version} is archived; it is offered to nobody", ("id",)
-        )
-    return await _change_live(
-        actor,
-        release,
-        {"rollout_percent": percent},
-        "release.rollout",
-        f"rolled {release.version} out to {percent}% of installs",
-    )
-
-
-async def yank(actor: Actor, release_id: str, reason: str) -> Release:
-    """Stop offering a published release at once; its files stay in storage."""
-    actor.require_admin("yanking a release")
-    release = await get_visible(actor, release_id)
-    why = _validated_reason(reason)
-    async with in_transaction():
-        locked = await _locked(release.id)
-        await _yank(actor, locked, why, "release.yank")
-    await _announce(locked)
-    return locked
-
-
-async def rollback(
-    actor: Actor, app_id: str, channel: str, reason: str | None
-) -> tuple[Release, Release]:
-    """Yank the channel's newest release and offer the one before it again (to every
-    install, should it have been in a partial rollout), in one audited step. Returns the
-    yanked release and the one offered now."""
-    actor.require_admin("rolling back a release")
-    app = await apps.get_visible(actor, app_id, ("appId",))
-    order = channels.order_of(app.channels)
-    rank = channels.rank(order, channel, ("channel",))
-    why = _validated_reason(reason or f"rolled back on {channel}")
-    async with in_transaction():
-        live = await Release.select_for_update().filter(
-            app_id=app.id, status=ReleaseStatus.PUBLISHED
-        )
-        ordered = [
-            (version, r)
-            for r in live
-            if r.channel in order[: rank + 1] and (version := parse_stored(r.version))
-        ]
-        ordered.sort(key=lambda pair: pair[0], reverse=True)
-        visible = [r for _, r in ordered]
-        newest = visible[0] if visible else None
-        if newest is None or newest.channel != channel:
-            offered = f"{newest.version} from {newest.channel}" if newest else "nothing"
-            raise InvalidState(
-                f"{channel} installs of {app.slug} are offered {offered}, not a {channel} "
-                "release: roll back that channel instead",
-                ("channel",),
-            )
-        below = ordered[0][0]
-        previous = next((r for version, r in ordered if version < below), None)
-        if previous is None:
-            raise InvalidState(
-                f"{newest.version} is the only release {channel} installs can be offered, so "
-                "there is nothing to roll back to; use releaseYank to withdraw it",
-                ("channel",),
-            )
-        await _yank(actor, newest, why, "release.rollback")
-        if previous.rollout_percent != 100:
-            previous.rollout_percent = 100
-            await previous.save(update_fields=["rollout_percent", "updated_at"])
-        await audit_event.record(
-            actor,
-            "release.rollback",
-            previous.id,
-            app.id,
-            f"rolled {channel} back from {newest.version} to {previous.version}: {why}",
-        )
-    generations.announce(app.slug)
-    return newest, previous
-
-
-async def _yank(actor: Actor, locked: Release, why: str, action: str) -> None:
-    if locked.status is not ReleaseStatus.PUBLISHED:
-        raise InvalidState(
-            f"release {locked.version} is {locked.status.value}; only published releases "
-            "can be yanked",
-            ("id",),
-        )
-    locked.status = ReleaseStatus.ARCHIVED
-    locked.yanked_at = datetime.now(UTC)
-    locked.yank_reason = why
-    await locked.save(update_fields=["status", "yanked_at", "yank_reason", "updated_at"])
-    await apps.bump_generation(locked.app_id)
-    await audit_event.record(
-        actor, action, locked.id, locked.app_id, f"yanked {locked.version}: {why}"
-    )
-
-
-async def _change_live(
+async def change_live(
     actor: Actor, release: Release, values: dict[str, object], action: str, summary: str
 ) -> Release:
     """Set fields and audit; a live release's answers change, so its app's generation too."""
@@ -366,7 +232,7 @@ async def _change_live(
         await audit_event.record(actor, action, release.id, release.app_id, summary)
     updated = await Release.get(id=release.id)
     if live:
-        await _announce(updated)
+        await announce(updated)
     return updated
 
 
@@ -429,12 +295,12 @@ async def _require_ready_artifacts(release: Release, app: App) -> None:
         )
 
 
-async def _announce(release: Release) -> None:
+async def announce(release: Release) -> None:
     app = await apps.App.get(id=release.app_id)
     generations.announce(app.slug)
 
 
-async def _locked(release_id: str) -> Release:
+async def lock(release_id: str) -> Release:
     # Re-read inside the transaction (row-locked on PostgreSQL) so two concurrent
     # lifecycle calls cannot both pass the status check.
     release = await Release.select_for_update().get_or_none(id=release_id)
@@ -460,7 +326,7 @@ def _validated_notes(notes: str | None) -> str | None:
     return notes or None
 
 
-def _validated_reason(reason: str) -> str:
+def validated_reason(reason: str) -> str:
     reject_nul(reason, ("reason",))
     why = reason.strip()
     if not why or len(why) > REASON_MAX:

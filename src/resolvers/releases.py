@@ -10,6 +10,7 @@ import strawberry
 
 from ferryman import models
 from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.errors import DomainError
 from ferryman.models.status import ReleaseStatus
 from ferryman.resolvers.apps import App
@@ -200,7 +201,7 @@ class ReleaseMutation:
         *,
         reason: str,
     ) -> ReleaseSetCoverageDatePayload:
-        release = await releases.set_coverage_date(info.context.actor, id, coverage_date, reason)
+        release = await rollouts.set_coverage_date(info.context.actor, id, coverage_date, reason)
         return ReleaseSetCoverageDatePayload(release=Release.from_model(release))
 
     @strawberry.mutation(
@@ -212,7 +213,7 @@ class ReleaseMutation:
     async def release_rollout(
         self, info: Info, id: strawberry.ID, percent: int
     ) -> ReleaseRolloutPayload:
-        release = await releases.rollout(info.context.actor, id, percent)
+        release = await rollouts.rollout(info.context.actor, id, percent)
         return ReleaseRolloutPayload(release=Release.from_model(release))
 
     @strawberry.mutation(
@@ -221,7 +222,7 @@ class ReleaseMutation:
         "files stay in storage.",
     )
     async def release_yank(self, info: Info, id: strawberry.ID, reason: str) -> ReleaseYankPayload:
-        release = await releases.yank(info.context.actor, id, reason)
+        release = await rollouts.yank(info.context.actor, id, reason)
         return ReleaseYankPayload(release=Release.from_model(release))
 
     @strawberry.mutation(
@@ -232,7 +233,7 @@ class ReleaseMutation:
     async def release_rollback(
         self, info: Info, app_id: strawberry.ID, channel: str, reason: str | None = None
     ) -> ReleaseRollbackPayload:
-        yanked, offered = await releases.rollback(info.context.actor, app_id, channel, reason)
+        yanked, offered = await rollouts.rollback(info.context.actor, app_id, channel, reason)
         return ReleaseRollbackPayload(
             yanked=Release.from_model(yanked), offered=Release.from_model(offered)
         )

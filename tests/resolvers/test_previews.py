@@ -12,7 +12,7 @@ from ferryman import auth
 from ferryman.models import Artifact, Release
 from ferryman.models import app as apps
 from ferryman.models import license as licenses
-from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.offer import bucket
 from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
@@ -190,9 +190,9 @@ async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key
     app_id = (await Release.get(id=old)).app_id
     await Release.filter(id=old).update(pub_date=datetime.now(UTC) - timedelta(days=100))
     yanked = await publish("my-app", "1.1.0", ["linux-x86_64"])
-    await releases.yank(console, yanked, "corrupts settings")
+    await rollouts.yank(console, yanked, "corrupts settings")
     staged = await publish("my-app", "1.2.0", ["linux-x86_64"])
-    await releases.rollout(console, staged, 10)
+    await rollouts.rollout(console, staged, 10)
     await publish("my-app", "1.3.0", ["linux-x86_64"])
     outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
     key = await _licensed(app_id)
@@ -224,7 +224,7 @@ async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key
 async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -> None:
     await publish("my-app", "1.0.0", ["linux-x86_64"])
     staged = await publish("my-app", "1.1.0", ["linux-x86_64"])
-    await releases.rollout(Actor.console(), staged, 10)
+    await rollouts.rollout(Actor.console(), staged, 10)
     app_id = (await Release.get(id=staged)).app_id
     outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
 

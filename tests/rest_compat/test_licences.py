@@ -20,7 +20,7 @@ from ferryman.models import app as apps
 from ferryman.models import generation as generations
 from ferryman.models import license as licenses
 from ferryman.models import preview as previews
-from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.preview import SkipReason
 from ferryman.models.status import Distribution, ExpiredPolicy
@@ -192,7 +192,7 @@ async def test_a_lapsed_yearly_licence_is_moved_up_to_its_last_covered_release_t
 
     # A security fix published today but dated back by an admin reaches them.
     fix = await publish(SLUG, "1.2.1", LINUX)
-    await releases.set_coverage_date(CONSOLE, fix, now - 50 * DAY, "CVE fix for lapsed users")
+    await rollouts.set_coverage_date(CONSOLE, fix, now - 50 * DAY, "CVE fix for lapsed users")
     assert await offered(client, "1.2.0", bearer(key)) == "1.2.1"
 
 

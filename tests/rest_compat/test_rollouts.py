@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from ferryman.models import Release
-from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.offer import bucket
@@ -80,7 +80,7 @@ async def staged(percent: int, slug: str = "my-app") -> str:
     """1.0.0 to everyone and 1.1.0 to ``percent`` of installs; returns 1.1.0's id."""
     await publish(slug, "1.0.0", LINUX)
     release_id = await publish(slug, "1.1.0", LINUX)
-    await releases.rollout(Actor.console(), release_id, percent)
+    await rollouts.rollout(Actor.console(), release_id, percent)
     return release_id
 
 
@@ -116,7 +116,7 @@ async def test_an_install_gets_the_same_answer_on_every_check(
 
     first = await offered_to(client, installs)
     second = await offered_to(client, installs)  # from the edge cache, mostly
-    await releases.rollout(Actor.console(), release_id, 10)  # the index is rebuilt
+    await rollouts.rollout(Actor.console(), release_id, 10)  # the index is rebuilt
     third = await offered_to(client, installs)
 
     assert first == second == third
@@ -149,7 +149,7 @@ async def test_an_install_without_an_id_only_gets_full_rollouts(
 
     assert await offered(client, None) == "1.0.0"
     assert await offered(client, install_id(1)) in ("1.0.0", "1.1.0")
-    await releases.rollout(Actor.console(), release_id, 100)
+    await rollouts.rollout(Actor.console(), release_id, 100)
     assert await offered(client, None) == "1.1.0"
 
 
@@ -162,7 +162,7 @@ async def test_rollout_0_reaches_nobody_and_100_everybody(
     assert set((await offered_to(client, installs)).values()) == {"1.0.0"}
     assert await offered(client, None) == "1.0.0"
 
-    await releases.rollout(Actor.console(), release_id, 100)
+    await rollouts.rollout(Actor.console(), release_id, 100)
 
     assert set((await offered_to(client, installs)).values()) == {"1.1.0"}
     assert await offered(client, None) == "1.1.0"
@@ -173,7 +173,7 @@ async def test_a_percent_outside_0_to_100_is_refused(app: Starlette, percent: in
     release_id = await staged(30)
 
     with pytest.raises(InvalidInput) as refused:
-        await releases.rollout(Actor.console(), release_id, percent)
+        await rollouts.rollout(Actor.console(), release_id, percent)
 
     assert refused.value.field == ("percent",)
     assert str(percent) in refused.value.message
@@ -182,10 +182,10 @@ async def test_a_percent_outside_0_to_100_is_refused(app: Starlette, percent: in
 
 async def test_a_yanked_releases_rollout_cannot_change(app: Starlette) -> None:
     release_id = await staged(30)
-    await releases.yank(Actor.console(), release_id, "crash on start")
+    await rollouts.yank(Actor.console(), release_id, "crash on start")
 
     with pytest.raises(InvalidState, match="archived"):
-        await releases.rollout(Actor.console(), release_id, 100)
+        await rollouts.rollout(Actor.console(), release_id, 100)
 
     assert (await Release.get(id=release_id)).rollout_percent == 30
 
@@ -200,11 +200,11 @@ async def test_moving_a_rollout_takes_effect_on_the_next_check(
     assert warm.headers["cf-cache-status"] == "HIT"
     assert version_of(warm) == "1.0.0"
 
-    await releases.rollout(Actor.console(), release_id, 100)
+    await rollouts.rollout(Actor.console(), release_id, 100)
 
     assert await offered(client, install) == "1.1.0"
 
-    await releases.rollout(Actor.console(), release_id, 0)
+    await rollouts.rollout(Actor.console(), release_id, 0)
 
     assert await offered(client, install) == "1.0.0"
 
@@ -268,7 +268,7 @@ async def test_a_beta_in_a_partial_rollout_stays_off_the_stable_channel(
 ) -> None:
     await publish("my-app", "1.0.0", LINUX)
     beta = await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
-    await releases.rollout(Actor.console(), beta, 50)
+    await rollouts.rollout(Actor.console(), beta, 50)
     installs = ids(400)
 
     stable = await offered_to(client, installs)

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from ferryman.models import Artifact, Release
 from ferryman.models import app as apps
-from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.errors import InvalidInput, InvalidState
@@ -61,7 +61,7 @@ async def test_a_yank_takes_effect_on_the_next_check(
     assert warm.headers["cf-cache-status"] == "HIT"
     assert warm.json()["version"] == "1.1.0"
 
-    await releases.yank(Actor.console(), newest, "crash on start")
+    await rollouts.yank(Actor.console(), newest, "crash on start")
 
     assert await offered(client, "0.9.0") == "1.0.0"
 
@@ -72,7 +72,7 @@ async def test_installs_on_a_yanked_release_are_offered_a_downgrade_only_when_as
     await publish("my-app", "0.9.0", LINUX)
     await publish("my-app", "1.0.0", LINUX)
     yanked = await publish("my-app", "1.1.0", LINUX)
-    await releases.yank(Actor.console(), yanked, "crash on start")
+    await rollouts.yank(Actor.console(), yanked, "crash on start")
 
     assert await offered(client, "1.1.0") is None  # downgrades off: no update
 
@@ -99,7 +99,7 @@ async def test_yanking_the_only_release_leaves_nothing_to_offer(
     await downgrades(downgrade)
     assert await offered(client, "0.9.0") == "1.0.0"
 
-    await releases.yank(Actor.console(), only, "  crash on start  ")
+    await rollouts.yank(Actor.console(), only, "  crash on start  ")
 
     assert await offered(client, "0.9.0") is None
     assert await offered(client, "1.0.0") is None
@@ -122,13 +122,13 @@ async def test_a_rollback_yanks_the_newest_and_offers_the_previous_to_everyone(
     console = Actor.console()
     await publish("my-app", "1.0.0", LINUX)
     previous = await publish("my-app", "1.1.0", LINUX)
-    await releases.rollout(console, previous, 10)
+    await rollouts.rollout(console, previous, 10)
     newest = await publish("my-app", "1.2.0", LINUX)
     assert await offered(client, "0.9.0") == "1.2.0"
     assert (await check(client, "0.9.0")).headers["cf-cache-status"] == "HIT"
     app_id = (await apps.App.get(slug="my-app")).id
 
-    yanked, offered_now = await releases.rollback(console, app_id, "stable", None)
+    yanked, offered_now = await rollouts.rollback(console, app_id, "stable", None)
 
     assert (yanked.id, offered_now.id) == (newest, previous)
     assert await offered(client, "0.9.0") == "1.1.0"  # no install id: only full rollouts
@@ -157,7 +157,7 @@ async def test_a_rollback_with_nothing_before_it_is_refused(
     app_id = (await apps.App.get(slug="my-app")).id
 
     with pytest.raises(InvalidState, match="releaseYank"):
-        await releases.rollback(Actor.console(), app_id, "stable", "bad build")
+        await rollouts.rollback(Actor.console(), app_id, "stable", "bad build")
 
     release = await Release.get(id=only)
     assert release.status is ReleaseStatus.PUBLISHED
@@ -171,7 +171,7 @@ async def test_only_a_published_release_can_be_yanked(app: Starlette) -> None:
     draft = await publish("my-app", "1.0.0", LINUX, status=ReleaseStatus.DRAFT)
     archived = await publish("my-app", "1.1.0", LINUX, status=ReleaseStatus.ARCHIVED)
     yanked = await publish("my-app", "1.2.0", LINUX)
-    await releases.yank(console, yanked, "crash on start")
+    await rollouts.yank(console, yanked, "crash on start")
 
     for release_id, status in (
         (draft, ReleaseStatus.DRAFT),
@@ -180,7 +180,7 @@ async def test_only_a_published_release_can_be_yanked(app: Starlette) -> None:
     ):
         before = await Release.get(id=release_id)
         with pytest.raises(InvalidState, match="only published releases can be yanked"):
-            await releases.yank(console, release_id, "again")
+            await rollouts.yank(console, release_id, "again")
         after = await Release.get(id=release_id)
         assert after.status is status
         assert (after.yanked_at, after.yank_reason) == (before.yanked_at, before.yank_reason)
@@ -191,7 +191,7 @@ async def test_a_yank_needs_a_reason(app: Starlette, reason: str) -> None:
     release_id = await publish("my-app", "1.0.0", LINUX)
 
     with pytest.raises(InvalidInput) as refused:
-        await releases.yank(Actor.console(), release_id, reason)
+        await rollouts.yank(Actor.console(), release_id, reason)
 
     assert refused.value.field == ("reason",)
     release = await Release.get(id=release_id)
@@ -209,7 +209,7 @@ async def test_a_yanked_beta_downgrades_to_the_newest_its_channel_sees(
     await downgrades(True)
     assert await offered(client, "1.1.0-beta.1", "beta") == "1.1.0-beta.2"
 
-    await releases.yank(Actor.console(), yanked, "corrupts settings")
+    await rollouts.yank(Actor.console(), yanked, "corrupts settings")
 
     assert await offered(client, "1.1.0-beta.1", "beta") is None
     assert await offered(client, "1.1.0-beta.2", "beta") == "1.1.0-beta.1"
@@ -226,7 +226,7 @@ async def test_a_rollback_of_a_channel_offered_a_more_stable_release_is_refused(
     my_app = await apps.App.get(slug="my-app")
 
     with pytest.raises(InvalidState) as refused:
-        await releases.rollback(Actor.console(), my_app.id, "beta", None)
+        await rollouts.rollback(Actor.console(), my_app.id, "beta", None)
 
     assert "offered 1.1.0 from stable" in refused.value.message
     assert (await Release.get(id=beta)).status is ReleaseStatus.PUBLISHED

@@ -13,7 +13,7 @@ import httpx
 
 from ferryman.models import App
 from ferryman.models import app as apps
-from ferryman.models import release as releases
+from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.status import Distribution
 from ferryman.settings import Settings
@@ -43,7 +43,7 @@ async def test_a_yanked_release_is_not_served_stale_in_an_outage(
         assert before.status_code == 200
         assert before.json()["version"] == "1.1.0"
 
-        await releases.yank(Actor.console(), yanked, "crashes on start")
+        await rollouts.yank(Actor.console(), yanked, "crashes on start")
         answer = await outage_after(client, cluster)
 
         assert answer.headers.get("cf-cache-status") != "STALE"
