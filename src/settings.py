@@ -3,6 +3,12 @@
 Nothing else in Ferryman reads ``os.environ``: every knob is a field here, named
 ``FERRYMAN_<FIELD>``, so an operator finds all of them in one place (and in
 ``deploy/env.example``). A bad value stops start-up with one line naming the variable.
+
+Why not pydantic-settings: it would bring pydantic into a server that has no other use
+for it, and its errors are multi-line reports of a model's fields, not one line naming
+``FERRYMAN_X`` and what it accepts; the checks that span fields (production needs https
+URLs, several workers need PostgreSQL) would be validators around it anyway. A table of
+one small parser per field, below, is less code than the adapter would be.
 """
 
 from __future__ import annotations
