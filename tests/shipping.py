@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ferryman.publisher import operation
 from tests import tauri_client
 from tests.conftest import GraphQL
 from tests.signing import Signer
@@ -25,13 +26,8 @@ mutation ($input: AppCreateInput!) {
   appCreate(input: $input) { app { id slug } userErrors { field message code } }
 }
 """
-RELEASE_CREATE = """
-mutation ($appId: ID!, $input: ReleaseCreateInput!) {
-  releaseCreate(appId: $appId, input: $input) {
-    release { id } userErrors { field message code }
-  }
-}
-"""
+# What CI sends, as `ferryman publish` sends it.
+RELEASE_CREATE = operation("ReleaseCreate")
 UPLOAD = """
 mutation ($releaseId: ID!, $platform: String!, $signature: String!, $file: Upload!) {
   artifactUpload(releaseId: $releaseId, platform: $platform, signature: $signature, file: $file) {
@@ -40,11 +36,7 @@ mutation ($releaseId: ID!, $platform: String!, $signature: String!, $file: Uploa
   }
 }
 """
-PUBLISH = """
-mutation ($id: ID!) {
-  releasePublish(id: $id) { release { id status } userErrors { field message code } }
-}
-"""
+PUBLISH = operation("ReleasePublish")
 
 
 def payload_of(body: dict[str, Any], name: str) -> dict[str, Any]:
