@@ -102,6 +102,15 @@ def parse_stored(text: str) -> Version | None:
         return None
 
 
+def signed_matches(signed: str, version: str) -> bool:
+    """Whether a signature's ``version:`` field names ``version``, compared as the updater
+    compares it: as versions when both parse, else as text."""
+    try:
+        return Version.parse(signed) == Version.parse(version)
+    except InvalidVersion:
+        return signed == version
+
+
 def _prerelease_key(prerelease: str | None) -> _PreKey:
     # A release (no pre-release) sorts above every pre-release of the same triple; numeric
     # identifiers compare by value and sort below alphanumeric ones.

@@ -1,4 +1,4 @@
-"""Artifacts: one update binary per platform of a release, and the rules for accepting one.
+"""Artifacts: one update binary per platform of a release, and what happens to one.
 
 An artifact is PENDING until its file has been checked: copied inside the store to a key
 that only Ferryman ever writes, read back from there, hashed and verified against the
@@ -7,16 +7,15 @@ are sent to that verified copy and nothing else, or FAILED with a reason a perso
 act on. Whoever holds an upload URL (or bucket credentials) can still write where the
 file was uploaded, but never what is served. The object store and the signature check
 are handed in by the door (they are I/O and crypto, not rules), so GraphQL and REST
-share this one implementation.
+share this one implementation; the checks themselves are :mod:`.verification`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.expressions import Q
@@ -29,9 +28,17 @@ from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.platform import MAX_LENGTH as PLATFORM_LENGTH
-from ferryman.models.platform import validate_platform
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
-from ferryman.versions import InvalidVersion, Version
+from ferryman.models.verification import (
+    Checked,
+    ObjectStore,
+    ReadBack,
+    Reading,
+    SignatureParser,
+    check_upload,
+    read_back,
+    verification_failure,
+)
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -76,74 +83,6 @@ class Artifact(Model):
         unique_together = (("release", "platform"),)
 
 
-class SignatureCheck(Protocol):
-    """A parsed signature, fed the file's bytes, then asked whether they verify."""
-
-    @property
-    def signed_version(self) -> str | None: ...
-
-    @property
-    def signed_file(self) -> str | None: ...
-
-    def update(self, chunk: bytes) -> None: ...
-
-    def key_failure(self, public_key: str) -> str | None:
-        """Why no file can verify against ``public_key`` (another key signed), or None."""
-        ...
-
-    def size_failure(self, size: int) -> str | None:
-        """Why a file of ``size`` bytes cannot be checked (a legacy signature on a large
-        file), or None."""
-        ...
-
-    def failure(self, public_key: str) -> str | None:
-        """None when the bytes verify against ``public_key``, else why not."""
-        ...
-
-
-class ObjectStore(Protocol):
-    """What the rules need of the bucket."""
-
-    @property
-    def max_file_bytes(self) -> int: ...
-
-    def file_name(self, filename: str) -> str: ...
-
-    def upload_key(self, app_slug: str, artifact_id: str, filename: str) -> str: ...
-
-    def is_upload_key(self, key: str) -> bool: ...
-
-    def served_prefix(
-        self, app_slug: str, version: str, platform: str, artifact_id: str | None = None
-    ) -> str: ...
-
-    def served_key(
-        self, app_slug: str, version: str, platform: str, artifact_id: str, filename: str
-    ) -> str: ...
-
-    def download_url(self, app_id: str, version: str, platform: str, key: str) -> str: ...
-
-    async def head(self, key: str) -> tuple[int, str] | None: ...
-
-    async def copy(self, source: str, target: str, etag: str) -> bool: ...
-
-    async def keys(self, prefix: str) -> list[str]: ...
-
-    async def abort_unfinished(self, prefix: str) -> None: ...
-
-    def chunks(self, key: str) -> AsyncIterator[bytes]: ...
-
-    async def upload(
-        self, key: str, chunks: AsyncIterator[bytes], content_type: str | None
-    ) -> None: ...
-
-    async def delete(self, key: str) -> None: ...
-
-
-# Parses a signature's text (raising InvalidInput for what is not one).
-SignatureParser = Callable[[str], SignatureCheck]
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewArtifact:
     """What an uploader declares: the platform, the file's name and its ``.sig`` content."""
@@ -181,7 +120,7 @@ async def begin_upload(
         )
     artifact_id = new_id("art")
     key = store.upload_key(app.slug, artifact_id, new.filename)
-    checked = await _checked(release, app, new, store, parse)
+    checked = await check_upload(release, app, new, store, parse)
     return await _replace(actor, release, app, new, checked, store, artifact_id, key, key)
 
 
@@ -218,67 +157,6 @@ async def confirm(
     return await _settle(actor, artifact, release, app, store, read)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReadBack:
-    """A stored file read back whole (``reading``) at ``key``, or why it could not be
-    (``failure``)."""
-
-    reading: _Reading | None
-    failure: str | None
-    key: str | None = None
-
-
-async def read_back(
-    source: str,
-    check: SignatureCheck,
-    store: ObjectStore,
-    app: App,
-    *,
-    expected_size: int | None = None,
-    copy_to: str | None = None,
-) -> ReadBack:
-    """Read the file at ``source`` once, hashing it and feeding ``check``.
-
-    Everything that needs no bytes is checked first (the size, the key that signed, a
-    legacy signature's size limit), so a file that cannot pass is never read. With
-    ``copy_to``, the file is first copied there inside the store, and the copy is what is
-    read: that key is written by nothing else, so what was verified stays what it holds.
-    """
-    head = await store.head(source)
-    if head is None:
-        return ReadBack(
-            None,
-            "object not found: the upload never happened or went elsewhere; "
-            "upload the file to the uploadUrl, then confirm again",
-        )
-    size, etag = head
-    failure = _before_reading(check, app, size, expected_size, store.max_file_bytes)
-    if failure:
-        return ReadBack(None, failure)
-    key = source
-    if copy_to is not None:
-        if not await store.copy(source, copy_to, etag):
-            return ReadBack(None, _CHANGED)
-        key = copy_to
-    reading = _Reading(check)
-    try:
-        async for chunk in store.chunks(key):
-            reading.feed(chunk)
-    except LookupError:  # swept away by another confirm of the artifact that won
-        return ReadBack(None, _CHANGED)
-    except BaseException:
-        if key != source:
-            with contextlib.suppress(Exception):
-                await store.delete(key)
-        raise
-    if reading.size != size:
-        return ReadBack(None, _CHANGED, key)
-    return ReadBack(reading, None, key)
-
-
-_CHANGED = "the stored file changed while it was being checked; confirm again"
-
-
 async def attach(
     actor: Actor,
     release: Release,
@@ -293,7 +171,7 @@ async def attach(
     """Record artifact ``artifact_id``, uploaded to ``upload_key``, whose file was already
     read back (copied under the artifact's prefix), in its final state (READY or FAILED).
     Call it inside the caller's transaction: nothing is left PENDING."""
-    checked = await _checked(release, app, new, store, parse)
+    checked = await check_upload(release, app, new, store, parse)
     artifact = await _replace(
         actor, release, app, new, checked, store, artifact_id, upload_key, upload_key
     )
@@ -314,8 +192,8 @@ async def upload(
     release, app = await _draft_with_app(actor, release_id, ("releaseId",))
     artifact_id = new_id("art")
     key = store.served_key(app.slug, release.version, new.platform, artifact_id, new.filename)
-    checked = await _checked(release, app, new, store, parse)
-    reading = _Reading(parse(new.signature))
+    checked = await check_upload(release, app, new, store, parse)
+    reading = Reading(parse(new.signature))
     limit = min(limit, store.max_file_bytes)
 
     async def read() -> AsyncIterator[bytes]:
@@ -366,51 +244,12 @@ async def _draft_with_app(
     return release, await release.app
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Checked:
-    """What is known of an upload before its file is read: what its signature says, and
-    anything worth a warning."""
-
-    warning: str | None
-    signed_version: str | None
-
-
-async def _checked(
-    release: Release, app: App, new: NewArtifact, store: ObjectStore, parse: SignatureParser
-) -> _Checked:
-    """The upload's signature facts, or InvalidInput before anything is written (the
-    caller has made its key, which validated the file name)."""
-    validate_platform(new.platform, ("input", "platform"))
-    if new.file_size is not None:
-        if new.file_size < 0:
-            raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))
-        if new.file_size > store.max_file_bytes:
-            raise InvalidInput(
-                f"fileSize {new.file_size} is more than the {store.max_file_bytes} bytes an "
-                "update file may have on this server (FERRYMAN_MAX_ARTIFACT_BYTES)",
-                ("input", "fileSize"),
-            )
-    check = parse(new.signature)
-    refusal = _version_mismatch(check, release) or _unsigned_version(check, app, release)
-    if new.file_size is not None:
-        refusal = refusal or check.size_failure(new.file_size)
-    if refusal:
-        raise InvalidInput(refusal, ("input", "signature"))
-    warning = None
-    if check.signed_file is not None and check.signed_file != new.filename:
-        warning = (
-            f"the signature was made for the file {check.signed_file!r}, "
-            f"uploaded as {new.filename!r}"
-        )
-    return _Checked(warning, check.signed_version)
-
-
 async def _replace(
     actor: Actor,
     release: Release,
     app: App,
     new: NewArtifact,
-    checked: _Checked,
+    checked: Checked,
     store: ObjectStore,
     artifact_id: str,
     upload_key: str | None,
@@ -441,20 +280,6 @@ async def _replace(
             f"started {new.platform} artifact {new.filename} of {app.slug} {release.version}",
         )
     return artifact
-
-
-class _Reading:
-    """One pass over a file: its size, its SHA-256, and the signature check fed along."""
-
-    def __init__(self, check: SignatureCheck) -> None:
-        self.check = check
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def feed(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        self.digest.update(chunk)
-        self.check.update(chunk)
 
 
 async def _delete_objects(
@@ -491,7 +316,7 @@ async def _settle(
     """
     failure, reading = read.failure, read.reading
     if reading is not None:
-        failure = _verification_failure(reading.check, app, release)
+        failure = verification_failure(reading.check, app, release)
         artifact.file_size = reading.size
         artifact.checksum = reading.digest.hexdigest()
     else:
@@ -547,66 +372,3 @@ async def _discard(keys: set[str | None], artifact_id: str, store: ObjectStore) 
         if key is not None and not await _used_elsewhere(key, artifact_id):
             with contextlib.suppress(Exception):
                 await store.delete(key)
-
-
-def _before_reading(
-    check: SignatureCheck, app: App, size: int, expected: int | None, limit: int
-) -> str | None:
-    """Why the stored file cannot pass, as far as that is known without reading it."""
-    if expected is not None and size != expected:
-        return (
-            f"the stored file is {size} bytes but fileSize said {expected}: "
-            "upload the whole file again"
-        )
-    if size > limit:
-        return (
-            f"the stored file is {size} bytes, more than the {limit} an update file may have "
-            "on this server (FERRYMAN_MAX_ARTIFACT_BYTES)"
-        )
-    if not app.public_key:
-        return _no_public_key(app)
-    return check.key_failure(app.public_key) or check.size_failure(size)
-
-
-def _no_public_key(app: App) -> str:
-    return (
-        f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
-        "appUpdate, then confirm again"
-    )
-
-
-def _verification_failure(check: SignatureCheck, app: App, release: Release) -> str | None:
-    if not app.public_key:
-        return _no_public_key(app)
-    return (
-        check.failure(app.public_key)
-        or _version_mismatch(check, release)
-        or _unsigned_version(check, app, release)
-    )
-
-
-def _version_mismatch(check: SignatureCheck, release: Release) -> str | None:
-    signed = check.signed_version
-    if signed is None:
-        return None
-    try:
-        same = Version.parse(signed) == Version.parse(release.version)
-    except InvalidVersion:
-        same = signed == release.version
-    if same:
-        return None
-    return (
-        f"the signature is for version {signed} but the release is {release.version}; "
-        "the updater would refuse it: sign with --app-version "
-        f"{release.version} (or build that version)"
-    )
-
-
-def _unsigned_version(check: SignatureCheck, app: App, release: Release) -> str | None:
-    if check.signed_version is not None or not app.require_signed_version:
-        return None
-    return (
-        f"the signature names no version, and app {app.slug} requires one "
-        "(requireSignedVersion, as its clients do): sign with `tauri signer sign --app-version "
-        f"{release.version}`, or build with Tauri CLI 2.11.5 or newer"
-    )

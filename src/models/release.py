@@ -25,7 +25,7 @@ from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.text import reject_nul
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
-from ferryman.versions import InvalidVersion, Version
+from ferryman.versions import InvalidVersion, Version, signed_matches
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -251,15 +251,6 @@ async def _require_no_artifacts(release: Release, version: str) -> None:
         )
 
 
-def _signed_for_another(signed: str | None, version: str) -> bool:
-    if signed is None:
-        return False
-    try:
-        return Version.parse(signed) != Version.parse(version)
-    except InvalidVersion:
-        return signed != version
-
-
 async def _require_ready_artifacts(release: Release, app: App) -> None:
     artifacts = await release.artifacts.all().order_by("platform")
     unsettled = [a for a in artifacts if a.status is not ArtifactStatus.READY]
@@ -270,7 +261,11 @@ async def _require_ready_artifacts(release: Release, app: App) -> None:
             "or delete them before publishing",
             ("id",),
         )
-    other = [a for a in artifacts if _signed_for_another(a.signed_version, release.version)]
+    other = [
+        a
+        for a in artifacts
+        if a.signed_version is not None and not signed_matches(a.signed_version, release.version)
+    ]
     if other:
         named = ", ".join(f"{a.platform} (version:{a.signed_version})" for a in other)
         raise InvalidState(

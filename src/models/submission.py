@@ -19,14 +19,16 @@ from tortoise.transactions import in_transaction
 from ferryman.models import app as apps
 from ferryman.models import artifact as artifacts
 from ferryman.models import release as releases
+from ferryman.models import verification
 from ferryman.models.actor import Actor
 from ferryman.models.app import App
-from ferryman.models.artifact import Artifact, ObjectStore, SignatureParser
+from ferryman.models.artifact import Artifact
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import new_id
 from ferryman.models.platform import validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
+from ferryman.models.verification import ObjectStore, SignatureParser
 from ferryman.versions import InvalidVersion, Version
 
 _RACE_ATTEMPTS = 5
@@ -80,7 +82,7 @@ async def submit(
     existing = await Release.get_or_none(app_id=app.id, version=version)
     if existing is not None and existing.status is not ReleaseStatus.DRAFT:
         return await _already_out(existing, submission)
-    reads: dict[str, artifacts.ReadBack] = {}
+    reads: dict[str, verification.ReadBack] = {}
     artifact_ids = {item.platform: new_id("art") for item in submission.artifacts}
     try:
         for item, filename in zip(submission.artifacts, files, strict=True):
@@ -88,7 +90,7 @@ async def submit(
                 check = parse(item.signature)
                 artifact_id = artifact_ids[item.platform]
                 target = store.served_key(app.slug, version, item.platform, artifact_id, filename)
-                reads[item.platform] = await artifacts.read_back(
+                reads[item.platform] = await verification.read_back(
                     item.object_key, check, store, app, copy_to=target
                 )
         for _ in range(_RACE_ATTEMPTS):
@@ -127,7 +129,7 @@ async def _write(
     submission: Submission,
     news: list[artifacts.NewArtifact],
     artifact_ids: dict[str, str],
-    reads: dict[str, artifacts.ReadBack],
+    reads: dict[str, verification.ReadBack],
     store: ObjectStore,
     parse: SignatureParser,
 ) -> bool:
@@ -237,7 +239,7 @@ async def _draft(
         return await Release.get(app_id=app_id, version=version), False
 
 
-async def _discard_unused(reads: dict[str, artifacts.ReadBack], store: ObjectStore) -> None:
+async def _discard_unused(reads: dict[str, verification.ReadBack], store: ObjectStore) -> None:
     """Delete the copies no artifact ended up with (a platform another job of the pipeline
     wrote first, or a submission that failed part-way)."""
     for read in reads.values():
