@@ -12,11 +12,11 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
-from strawberry.schema.base import BaseSchema
+from strawberry.schema import BaseSchema
 from strawberry.types import Info as StrawberryInfo
-from strawberry.types.unset import UNSET
 from tortoise.functions import Count
 
 from ferryman import auth, models

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import FieldExtension, SchemaExtension
-from strawberry.extensions.field_extension import AsyncExtensionResolver
-from strawberry.types import Info
-from strawberry.types.execution import ExecutionResult
+from strawberry.types import ExecutionResult, Info
 from strawberry.types.field import StrawberryField
 
 from ferryman.auth import AuthenticationError
@@ -63,7 +61,7 @@ class UserErrors(FieldExtension):
         self.payload_type = payload_type
 
     async def resolve_async(
-        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         try:
             for name, value in kwargs.items():
