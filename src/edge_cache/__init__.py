@@ -33,11 +33,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ferryman.edge_cache.entry import (
     EDGE_ONLY,
     Entry,
-    RawHeaders,
     entry_from_response,
     sizeof,
     unavailable,
 )
+from ferryman.edge_cache.origin import call, request
 
 __all__ = ["CacheRule", "EdgeCache"]
 
@@ -59,11 +59,6 @@ _UPDATING = (b"cf-cache-status", b"UPDATING")
 _REVALIDATED = (b"cf-cache-status", b"REVALIDATED")
 _BYPASS = (b"cf-cache-status", b"BYPASS")
 _DYNAMIC = (b"cf-cache-status", b"DYNAMIC")
-
-# The client's validators are answered from the cache; the origin only sees the edge's own.
-_CONDITIONAL = frozenset(
-    {b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since", b"if-range"}
-)
 
 
 @dataclass(slots=True)
@@ -269,7 +264,7 @@ class EdgeCache:
     ) -> _Outcome:
         """Call the origin, store what may be stored, and say who may share the answer."""
         try:
-            status, headers, body = await _call(self.app, _to_origin(origin_scope, revalidate))
+            status, headers, body = await call(self.app, request(origin_scope, revalidate))
         except Exception:
             logger.exception("edge cache: the origin failed for key %r", key)
             return _FAILED
@@ -378,46 +373,3 @@ def _matches(validator: bytes, etag: bytes) -> bool:
         if candidate == b"*" or candidate.removeprefix(b"W/") == opaque:
             return True
     return False
-
-
-def _to_origin(scope: Scope, revalidate: Entry | None) -> Scope:
-    """The rule's scope as a GET (HEAD is filled with a GET) carrying only the edge's validator."""
-    headers = [(n, v) for n, v in scope.get("headers", ()) if n.lower() not in _CONDITIONAL]
-    if revalidate is not None and revalidate.etag is not None:
-        headers.append((b"if-none-match", revalidate.etag))
-    # The response is buffered here, so server send extensions (pathsend, ...) cannot apply.
-    return {**scope, "method": "GET", "headers": headers, "extensions": {}}
-
-
-async def _call(app: ASGIApp, scope: Scope) -> tuple[int, RawHeaders, bytes]:
-    """Run the origin with an empty request body and collect its whole response."""
-    start: Message | None = None
-    chunks: list[bytes] = []
-    complete = False
-    requested = False
-    finished = asyncio.Event()
-
-    async def receive() -> Message:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        nonlocal start, complete
-        if message["type"] == "http.response.start":
-            start = message
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-            complete = not message.get("more_body", False)
-
-    try:
-        await app(scope, receive, send)
-    finally:
-        finished.set()
-    if start is None or not complete:
-        raise RuntimeError("the origin returned without a complete response")
-    headers = [(bytes(n).lower(), bytes(v)) for n, v in start.get("headers", ())]
-    return int(start["status"]), headers, b"".join(chunks)
