@@ -31,16 +31,19 @@ _ASSET = re.compile(
 
 # What the page opens on: a Ferryman query, and the header every request needs.
 TITLE = "Ferryman GraphQL"
-EXAMPLE_QUERY = """# Ferryman's GraphQL API (the Docs panel lists every type and field).
+EXAMPLE_QUERY = """# Ferryman's GraphQL API (Docs lists it all).
 #
-# Every request needs an API key: replace uk_live_... in the Headers tab below
-# with the key "ferryman dev" printed on its first start (or "ferryman keys create").
-# Then run this query with Ctrl-Enter.
+# Every request needs an API key: in Headers
+# below, put the key "ferryman dev" printed on
+# its first start (or "ferryman keys create")
+# in place of uk_live_..., then press Ctrl-Enter.
 
 query {
   apps(first: 10) {
     totalCount
-    edges { node { id slug name latestVersion channels } }
+    edges {
+      node { id slug name latestVersion }
+    }
   }
 }
 """
