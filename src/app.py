@@ -23,7 +23,8 @@ from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.doors import Door, door_of, error_body
 from ferryman.edge_cache import EdgeCache
-from ferryman.graphiql import MOUNT, GraphiQLPage
+from ferryman.generation_watcher import GenerationWatcher
+from ferryman.graphiql import MOUNT
 from ferryman.metrics import MetricsEndpoint, Observer
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
@@ -35,7 +36,7 @@ from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
 from ferryman.rest_compat.links import DownloadLinks
-from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
+from ferryman.rest_compat.manifest import Resolver
 from ferryman.rest_compat.tauri import CachePolicy, CheckRule, check
 from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
@@ -48,8 +49,11 @@ UPLOAD_OVERHEAD = 1024 * 1024
 def create_app(settings: Settings) -> Starlette:
     """Assemble Ferryman for ``settings``; the database must already be migrated and the
     S3 endpoint known (``ferryman dev`` starts a local one first)."""
-    graphiql = GraphiQLPage(settings.graphiql_assets) if settings.graphiql_enabled else None
-    graphql = GraphQLView(build_schema(settings), graphiql=graphiql)
+    graphql = GraphQLView(
+        build_schema(settings),
+        graphiql_assets=settings.graphiql_assets if settings.graphiql_enabled else None,
+    )
+    graphiql = graphql.graphiql
 
     # Without any configured secret (no S3 credentials either), links last one process.
     secret = settings.signing_secret or secrets.token_urlsafe(32)
@@ -79,7 +83,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.resolver = resolver
         app.state.cache_policy = CachePolicy(settings.update_ttl)
         downloads = app.state.downloads = DownloadLog()
-        watcher = GenerationWatcher()
+        watcher = GenerationWatcher(settings.database_url)
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
         generations.subscribe(changed)
         try:

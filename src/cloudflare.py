@@ -2,8 +2,9 @@
 
 The updater route tags every answer ``app:{slug}``. After a change, this asks the
 Cloudflare API to purge that tag, and again a little later for fills that were in
-flight. What is owed comes from the apps' generations (``models.edge_purge``), so a
-failed call is retried with backoff until it succeeds, and a restart loses nothing.
+flight. What is owed comes from the apps' generations (``models.edge_purge``), compared
+with what was purged every tick, so a failed call is retried with backoff until it
+succeeds, a restart loses nothing, and every process's writes are seen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from tortoise.transactions import in_transaction
 
 from ferryman.background import BackgroundLoop
 from ferryman.models import App, EdgePurge
-from ferryman.models import generation as generations
 from ferryman.settings import Settings
 
 log = logging.getLogger("ferryman.cloudflare")
@@ -52,7 +52,6 @@ class CloudflarePurger(BackgroundLoop):
         self.interval = interval
         self.second_purge = second_purge
         self._client = httpx.AsyncClient(timeout=10.0)
-        self._counter = -1
         self._failures = 0
         self._retry_at = 0.0
         self._later: list[tuple[float, set[str]]] = []
@@ -64,9 +63,6 @@ class CloudflarePurger(BackgroundLoop):
     async def sync(self) -> None:
         """Purge what changed since the last successful round (raises PurgeFailed)."""
         await self._second_purges()
-        counter = await generations.current()
-        if counter == self._counter:
-            return
         apps = {
             str(app_id): (str(slug), int(gen))
             for app_id, slug, gen in await App.all().values_list("id", "slug", "generation")
@@ -87,7 +83,6 @@ class CloudflarePurger(BackgroundLoop):
                         await EdgePurge.update_or_create(
                             {"slug": slug, "generation": gen}, app_id=app_id
                         )
-        self._counter = counter
 
     async def purge(self, tags: set[str]) -> None:
         ordered = sorted(tags)

@@ -10,7 +10,6 @@ from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
-from ferryman.models.generation import CacheCounter
 from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.release import Release
 
@@ -19,7 +18,6 @@ __all__ = [
     "App",
     "Artifact",
     "AuditEvent",
-    "CacheCounter",
     "CoveragePeriod",
     "DownloadEvent",
     "EdgePurge",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -88,7 +89,8 @@ class AppChanges:
 
 async def bump_generation(app_id: str) -> None:
     """Mark the app's update answers as changed; call inside the change's transaction."""
-    await App.filter(id=app_id).update(generation=await generations.advance())
+    await App.filter(id=app_id).update(generation=F("generation") + 1)
+    await generations.notify(app_id)
 
 
 def visible(actor: Actor) -> QuerySet[App]:
@@ -166,7 +168,7 @@ async def delete(actor: Actor, app_id: str) -> str:
                 ("id",),
             )
         await audit_event.record(actor, "app.delete", app.id, app.id, f"deleted app {app.slug}")
-        await generations.advance()
+        await generations.notify(app.id)
         await app.delete()
     generations.announce(app.slug)
     return app.id

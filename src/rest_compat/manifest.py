@@ -2,9 +2,9 @@
 
 An app's :class:`~ferryman.models.offer.OfferIndex` is built from the database on first
 use and dropped when the app's generation changes: at once for writes in this process
-(``generation.announce``), within a second for writes by other workers
-(:class:`GenerationWatcher`). The JSON of each answer is rendered once per index (once
-per link expiry step for a LICENSED app, whose links are signed and short-lived).
+(``generation.announce``), promptly for writes by other workers (``generation_watcher``).
+The JSON of each answer is rendered once per index (once per link expiry step for a
+LICENSED app, whose links are signed and short-lived).
 
 The licences checks present are remembered with the index, so they are dropped with it:
 a licence change bumps the app's generation.
@@ -13,25 +13,19 @@ a licence change bumps the app's generation.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from datetime import datetime
 
 from cachetools import LRUCache
 
-from ferryman.background import BackgroundLoop
 from ferryman.metrics import RESOLVER_REBUILDS
 from ferryman.models import App
-from ferryman.models import generation as generations
 from ferryman.models import license as licenses
 from ferryman.models import offer as offers
 from ferryman.models.license import Held
 from ferryman.models.offer import Choice, Offer, OfferIndex
 from ferryman.rest_compat.links import DownloadLinks
 
-log = logging.getLogger("ferryman.manifest")
-
-POLL_SECONDS = 0.5  # a write by another worker is seen within a second
 LICENSES_KEPT = 100_000  # per app: each costs a few hundred bytes
 VIEWS_KEPT = 1_024  # distinct exclusion sets per app (licence classes x rollout buckets)
 
@@ -137,8 +131,9 @@ class Resolver:
         a later one; without a generation (a write in this process), it never is.
         """
         kept = self._apps.get(slug)
-        if generation is None:
+        if generation is None:  # perhaps another app's slug now: its count starts afresh
             self._epochs[slug] = self._epochs.get(slug, 0) + 1
+            self._needed.pop(slug, None)
         elif kept is not None and kept.generation >= generation:
             return False
         else:
@@ -163,40 +158,3 @@ class Resolver:
             if current and manifests.generation >= self._needed.get(slug, 0):
                 self._apps[slug] = manifests
         return manifests
-
-
-class GenerationWatcher(BackgroundLoop):
-    """Notices changes written by other processes: one cheap query every half second.
-
-    When the database-wide counter moved, it compares every app's generation with what
-    it saw last and announces the slugs that changed, were renamed or were removed.
-    """
-
-    def __init__(self, interval: float = POLL_SECONDS) -> None:
-        self.interval = interval
-        self._counter = -1
-        self._seen: dict[str, tuple[str, int]] = {}
-
-    async def poll(self) -> None:
-        counter = await generations.current()
-        if counter == self._counter:
-            return
-        rows = await App.all().values_list("id", "slug", "generation")
-        seen = {str(app_id): (str(slug), int(gen)) for app_id, slug, gen in rows}
-        if self._counter >= 0:
-            for app_id in self._seen.keys() | seen.keys():
-                before, after = self._seen.get(app_id), seen.get(app_id)
-                if before != after:
-                    if before is not None and (after is None or before[0] != after[0]):
-                        generations.announce(before[0])  # renamed or removed
-                    if after is not None:
-                        generations.announce(after[0], after[1])
-        self._counter, self._seen = counter, seen
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except Exception:  # an outage must not end the watch; it retries next tick
-                log.warning("could not poll cache generations", exc_info=True)
-            await asyncio.sleep(self.interval)

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from ferryman.app import create_app
+from ferryman.generation_watcher import GenerationWatcher
 from ferryman.models import Artifact, Release
 from ferryman.models import app as apps
 from ferryman.models import release as releases
@@ -23,7 +24,7 @@ from ferryman.models.actor import Actor
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.rest_compat.links import DownloadLinks
-from ferryman.rest_compat.manifest import GenerationWatcher, Resolver
+from ferryman.rest_compat.manifest import Resolver
 from ferryman.settings import Settings
 from tests.conftest import QueryCounter
 
@@ -260,7 +261,7 @@ async def test_another_workers_change_is_noticed_by_the_watcher(
 ) -> None:
     await publish("my-app", "1.0.0", ["linux-x86_64"])
     assert client_parse(await client.get("/my-app/update/linux/x86_64/1.0.0")) is None
-    watcher = GenerationWatcher()
+    watcher = GenerationWatcher(app.state.settings.database_url)
     await watcher.poll()
     # Another process publishes: rows change, but nothing is announced here.
     release_id = await publish("my-app", "1.1.0", ["linux-x86_64"], status=ReleaseStatus.DRAFT)
@@ -278,7 +279,7 @@ async def test_another_workers_change_is_noticed_by_the_watcher(
 async def test_the_watcher_keeps_answers_built_after_this_process_own_write(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
-    watcher = GenerationWatcher()
+    watcher = GenerationWatcher(app.state.settings.database_url)
     await watcher.poll()
     await publish("my-app", "1.0.0", ["linux-x86_64"])  # announced here at once
     check = "/my-app/update/linux/x86_64/0.9.0"
