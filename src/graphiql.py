@@ -16,7 +16,6 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 
 log = logging.getLogger("ferryman.graphiql")
 
@@ -53,8 +52,9 @@ HEADERS_TEMPLATE = '{\\n  "Authorization": "Bearer uk_live_..."\\n}'
 class GraphiQLPage:
     """The GraphiQL HTML, and the local files it may load."""
 
-    def __init__(self, assets: Path) -> None:
-        cdn_html = _ferryman(get_graphql_ide_html(graphql_ide="graphiql"))
+    def __init__(self, assets: Path, stock_html: str) -> None:
+        """``stock_html``: Strawberry's GraphiQL page, which loads from the CDN."""
+        cdn_html = _ferryman(stock_html)
         self.files = _verified_files(cdn_html, assets)
         self.local = self.files is not None
         self.html = cdn_html if self.files is None else _localised(cdn_html)

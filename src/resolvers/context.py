@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar, overload
 
 from cross_web import HTTPException
@@ -149,13 +150,18 @@ _REFUSAL_CODES = {
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
-    def __init__(self, schema: BaseSchema, *, graphiql: GraphiQLPage | None) -> None:
+    def __init__(self, schema: BaseSchema, *, graphiql_assets: Path | None) -> None:
+        """``graphiql_assets``: where GraphiQL's files may be installed; None: no GraphiQL."""
         super().__init__(
             schema,
-            graphql_ide="graphiql" if graphiql else None,
+            graphql_ide="graphiql" if graphiql_assets is not None else None,
             multipart_uploads_enabled=True,
         )
-        self.graphiql = graphiql
+        self.graphiql = (
+            None
+            if graphiql_assets is None
+            else GraphiQLPage(graphiql_assets, super().graphql_ide_html)
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         try:

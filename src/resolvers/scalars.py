@@ -6,7 +6,6 @@ from typing import NewType
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types.scalar import ScalarDefinition
 
 ByteCount = NewType("ByteCount", int)
 BYTE_COUNT_MAX = 2**53  # what every JSON parser reads exactly
@@ -19,11 +18,9 @@ def _byte_count(value: object) -> int:
     return value
 
 
-SCALARS: dict[object, ScalarDefinition] = {
-    ByteCount: strawberry.scalar(
-        name="ByteCount",
-        description="A size in bytes, as a JSON number (exact up to 2^53).",
-        serialize=int,
-        parse_value=_byte_count,
-    ),
-}
+BYTE_COUNT = strawberry.scalar(
+    name="ByteCount",
+    description="A size in bytes, as a JSON number (exact up to 2^53).",
+    serialize=int,
+    parse_value=_byte_count,
+)

@@ -39,7 +39,7 @@ from ferryman.resolvers.budget import Budget
 from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
-from ferryman.resolvers.scalars import SCALARS
+from ferryman.resolvers.scalars import BYTE_COUNT, ByteCount
 from ferryman.settings import Settings
 
 _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
@@ -240,7 +240,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             licenses.License,
         ],
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map={ByteCount: BYTE_COUNT}),
     )
 
 
