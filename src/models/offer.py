@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ferryman.models import channel as channels
@@ -115,35 +114,6 @@ class Choice:
     def stored_key(self) -> str | None:
         """The artifact's platform key behind a dynamic answer (None for a bare OS)."""
         return self.offer.served.get(self.key)
-
-    def manifest(self, link: Callable[[Offer, str], str] | None = None) -> bytes:
-        """The JSON the updater receives: dynamic for a platform key, static for a bare OS.
-
-        ``link(offer, platform)`` gives each file's URL in place of the stored one (the
-        short-lived signed links of a LICENSED app).
-        """
-        offer = self.offer
-
-        def entry(key: str) -> tuple[str, str]:
-            stored = offer.served[key]
-            url, signature = offer.files[stored]
-            return (url if link is None else link(offer, stored)), signature
-
-        fields: dict[str, object] = {"version": str(offer.version)}
-        if offer.notes is not None:
-            fields["notes"] = offer.notes
-        if offer.pub_date is not None:
-            # RFC 3339 with Z, as the client's parser requires; never an empty string.
-            fields["pub_date"] = offer.pub_date.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if self.key in offer.served:
-            fields["url"], fields["signature"] = entry(self.key)
-        else:
-            fields["platforms"] = {
-                key: dict(zip(("url", "signature"), entry(key), strict=True))
-                for key in sorted(offer.served)
-                if key.startswith(f"{self.key}-")
-            }
-        return json.dumps(fields, separators=(",", ":")).encode()
 
 
 class OfferIndex:

@@ -16,6 +16,7 @@ from ferryman.models.errors import InvalidInput
 from ferryman.models.preview import SkipReason
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.releases import Release
+from ferryman.rest_compat.manifest import update_json
 
 strawberry.enum(SkipReason, name="SkipReason")
 
@@ -107,7 +108,7 @@ class PreviewQuery:
             platform_key=result.platform_key,
             served_key=None if choice is None else choice.stored_key,
             offered=offered,
-            manifest=None if choice is None else choice.manifest().decode(),
+            manifest=None if choice is None else update_json(choice).decode(),
             skipped=[
                 SkippedRelease(
                     release=Release.from_model(s.release), reason=s.reason, detail=s.detail

@@ -4,7 +4,8 @@ An app's :class:`~ferryman.models.offer.OfferIndex` is built from the database o
 use and dropped when the app's generation changes: at once for writes in this process
 (``generation.announce``), promptly for writes by other workers (``generation_watcher``).
 The JSON of each answer is rendered once per index (once per link expiry step for a
-LICENSED app, whose links are signed and short-lived).
+LICENSED app, whose links are signed and short-lived) by :func:`update_json`, the one
+place that spells an offer the way the updater plugin parses it.
 
 The licences checks present are remembered with the index, so they are dropped with it:
 a licence change bumps the app's generation.
@@ -13,7 +14,9 @@ a licence change bumps the app's generation.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from cachetools import LRUCache
@@ -28,6 +31,40 @@ from ferryman.rest_compat.links import DownloadLinks
 
 LICENSES_KEPT = 100_000  # per app: each costs a few hundred bytes
 VIEWS_KEPT = 1_024  # distinct exclusion sets per app (licence classes x rollout buckets)
+
+
+# (offer, stored platform key) -> the URL to put in place of the stored one
+Link = Callable[[Offer, str], str]
+
+
+def update_json(choice: Choice, link: Link | None = None) -> bytes:
+    """Dynamic format for a platform key, static (``platforms``) for a bare OS.
+
+    ``link`` gives each file's URL in place of the stored one (the short-lived signed
+    links of a LICENSED app).
+    """
+    offer = choice.offer
+
+    def entry(key: str) -> tuple[str, str]:
+        stored = offer.served[key]
+        url, signature = offer.files[stored]
+        return (url if link is None else link(offer, stored)), signature
+
+    fields: dict[str, object] = {"version": str(offer.version)}
+    if offer.notes is not None:
+        fields["notes"] = offer.notes
+    if offer.pub_date is not None:
+        # RFC 3339 with Z, as the client's parser requires; never an empty string.
+        fields["pub_date"] = offer.pub_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if choice.key in offer.served:
+        fields["url"], fields["signature"] = entry(choice.key)
+    else:
+        fields["platforms"] = {
+            key: dict(zip(("url", "signature"), entry(key), strict=True))
+            for key in sorted(offer.served)
+            if key.startswith(f"{choice.key}-")
+        }
+    return json.dumps(fields, separators=(",", ":")).encode()
 
 
 class Manifests:
@@ -56,7 +93,7 @@ class Manifests:
         body = self._bodies.get(cache_key)
         if body is None:
             link = self._signed if self.index.terms.licensed else None
-            body = self._bodies[cache_key] = choice.manifest(link)
+            body = self._bodies[cache_key] = update_json(choice, link)
         return body
 
     def view(self, excluded: frozenset[str]) -> OfferIndex:
