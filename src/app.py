@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             ).respond,
             methods=READ,
         ),
-        Route("/dl/{app_slug}/{version}/{platform}", download, methods=READ),
+        Route("/dl/{app_id}/{version}/{platform}", download, methods=READ),
         Route(
             "/ci/apps/{app_slug}/releases",
             BodyLimit(request_response(submit_release), MAX_CI_BODY),

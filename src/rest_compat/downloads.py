@@ -83,7 +83,7 @@ class DownloadLog(BackgroundLoop):
 
 async def download(request: Request) -> Response:
     """Redirect to a published, READY artifact's file and count the download."""
-    app = request.path_params["app_slug"]  # the app's id (or a slug, in an old link)
+    app = request.path_params["app_id"]  # the app's id (or a slug, in an old link)
     platform = request.path_params["platform"]
     try:
         version = str(Version.parse(request.path_params["version"]))
