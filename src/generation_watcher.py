@@ -1,9 +1,12 @@
 """Hears of update-answer changes written by other processes, and announces them here.
 
-Each poll reads every app's (slug, generation) and announces the apps whose row changed,
-was renamed or was removed. On PostgreSQL the watcher also LISTENs on the generations
-channel: another process's commit wakes it at once, and the poll slows to a fallback
-for notifications lost while the listening connection was down.
+It keeps every app's (slug, generation) as last seen and announces the apps whose row
+changed, was renamed or was removed. Where the news comes from:
+
+* on PostgreSQL, LISTEN: each committed change arrives with the app's new row, so nothing
+  is read; a poll every ``FALLBACK_SECONDS`` (and one after each reconnection) catches
+  what a dropped connection missed;
+* otherwise (SQLite), a poll every ``POLL_SECONDS`` reads every app's row.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from ferryman.background import BackgroundLoop
 from ferryman.models import App
 from ferryman.models import generation as generations
+from ferryman.models.generation import Row
 
 log = logging.getLogger("ferryman.generations")
 
@@ -28,7 +32,7 @@ RECONNECT_SECONDS = 1.0
 
 
 class GenerationWatcher(BackgroundLoop):
-    """Polls the apps' generations, woken early by PostgreSQL notifications."""
+    """Applies PostgreSQL's notifications as they come, and polls as the fallback."""
 
     def __init__(
         self,
@@ -41,36 +45,56 @@ class GenerationWatcher(BackgroundLoop):
         self.fallback = fallback
         self._postgres = database_url.startswith("postgres")
         self._database_url = database_url
-        self._seen: dict[str, tuple[str, int]] | None = None
+        self._seen: dict[str, tuple[str, int]] | None = None  # None until the first poll
+        self._news: list[tuple[str, Row]] = []
+        self._rescan = True  # the next round polls, whatever news it has
         self._wake = asyncio.Event()
         self.listening = False
 
     async def poll(self) -> None:
+        """Read every app's row and announce the differences."""
         rows = await App.all().values_list("id", "slug", "generation")
-        seen = {str(app_id): (str(slug), int(gen)) for app_id, slug, gen in rows}
-        if self._seen is not None:
-            for app_id in self._seen.keys() | seen.keys():
-                before, after = self._seen.get(app_id), seen.get(app_id)
-                if before == after:
-                    continue
-                if before is not None and (after is None or before[0] != after[0]):
-                    generations.announce(before[0])  # renamed or removed
-                if after is not None:
-                    generations.announce(after[0], after[1])
-        self._seen = seen
+        now = {str(app_id): (str(slug), int(gen)) for app_id, slug, gen in rows}
+        if self._seen is None:
+            self._seen = now
+            return
+        for app_id in self._seen.keys() | now.keys():
+            self._apply(app_id, now.get(app_id))
+
+    def _apply(self, app_id: str, after: Row) -> None:
+        assert self._seen is not None
+        before = self._seen.get(app_id)
+        if before == after or (before and after and after[1] < before[1]):
+            return  # nothing new (a notification of a change a poll had already read)
+        if before is not None and (after is None or before[0] != after[0]):
+            generations.announce(before[0])  # renamed or removed
+        if after is None:
+            del self._seen[app_id]
+        else:
+            self._seen[app_id] = after
+            generations.announce(*after)
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen()) if self._postgres else None
         try:
             while True:
-                self._wake.clear()
+                self._wake.clear()  # news from here on wakes the next round
+                news, self._news = self._news, []
                 try:
-                    await self.poll()
+                    if self._rescan or self._seen is None:
+                        self._rescan = False
+                        await self.poll()
+                    else:
+                        for app_id, row in news:
+                            self._apply(app_id, row)
                 except Exception:  # an outage must not end the watch; it retries next tick
+                    self._rescan = True
                     log.warning("could not poll cache generations", exc_info=True)
                 wait = self.fallback if self.listening else self.interval
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    self._rescan = True
         finally:
             if listener is not None:
                 listener.cancel()
@@ -95,15 +119,17 @@ class GenerationWatcher(BackgroundLoop):
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _hear(self, connection: asyncpg.Connection) -> None:
-        """Wake the poll on every notification until the connection is lost."""
+        """Queue every notification until the connection is lost."""
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
-        await connection.add_listener(generations.CHANNEL, self._woken)
+        await connection.add_listener(generations.CHANNEL, self._notified)
         self.listening = True
-        self._wake.set()  # what changed while nobody listened
+        self._rescan = True  # what changed while nobody listened
+        self._wake.set()
         await lost.wait()
 
-    def _woken(self, *_notification: object) -> None:
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        self._news.append(generations.parse(payload))
         self._wake.set()
 
 

@@ -168,7 +168,7 @@ async def delete(actor: Actor, app_id: str) -> str:
                 ("id",),
             )
         await audit_event.record(actor, "app.delete", app.id, app.id, f"deleted app {app.slug}")
-        await generations.notify(app.id)
+        await generations.notify(app.id, removed=True)
         await app.delete()
     generations.announce(app.slug)
     return app.id

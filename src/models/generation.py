@@ -9,8 +9,9 @@ cache) at once. Other processes hear of it from their
 
 Each app counts on its own row, which that app's writes lock anyway: writes to different
 apps never queue behind one shared counter. The price is that no single value says
-"something changed since", so the watcher compares every app's row when it polls; on
-PostgreSQL :func:`notify` wakes it at the commit, so the poll is only the fallback.
+"something changed since", so the watcher compares every app's row when it polls. On
+PostgreSQL :func:`notify` sends the app's new row at the commit instead, so the poll is
+only the fallback.
 """
 
 from __future__ import annotations
@@ -19,22 +20,42 @@ from collections.abc import Callable
 
 from tortoise import connections
 
-CHANNEL = "ferryman_generations"  # PostgreSQL's LISTEN/NOTIFY channel; payload: an app id
+CHANNEL = "ferryman_generations"  # PostgreSQL's LISTEN/NOTIFY channel; see notify()
+
+# An app's (slug, generation) as a watcher last saw it; None: the app is gone.
+Row = tuple[str, int] | None
 
 # (app slug, the generation the change produced; None when not known, as after a local write)
 Listener = Callable[[str, int | None], None]
 _listeners: list[Listener] = []
 
 
-async def notify(app_id: str) -> None:
-    """Wake other processes' watchers when this transaction commits (PostgreSQL only).
+async def notify(app_id: str, *, removed: bool = False) -> None:
+    """Tell other processes' watchers the app's new row when this transaction commits.
 
-    ``pg_notify`` is transactional: a rolled-back change sends nothing, and a committed
-    one is delivered after its rows are visible.
+    PostgreSQL only (elsewhere the watchers poll). ``pg_notify`` is transactional: a
+    rolled-back change sends nothing, and a committed one is delivered after its rows are
+    visible. The payload is ``"{id} {generation} {slug}"``, or the id alone for a removal.
     """
     connection = connections.get("default")  # the transaction's, inside one
-    if connection.capabilities.dialect == "postgres":
+    if connection.capabilities.dialect != "postgres":
+        return
+    if removed:
         await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, app_id])
+    else:
+        await connection.execute_query(
+            "SELECT pg_notify($1, id || ' ' || generation || ' ' || slug) FROM apps WHERE id = $2",
+            [CHANNEL, app_id],
+        )
+
+
+def parse(payload: str) -> tuple[str, Row]:
+    """A notification's app id and new row, as :func:`notify` wrote them."""
+    app_id, _, rest = payload.partition(" ")
+    if not rest:
+        return app_id, None
+    generation, _, slug = rest.partition(" ")
+    return app_id, (slug, int(generation))
 
 
 def subscribe(listener: Listener) -> None:
