@@ -34,6 +34,9 @@ from ferryman.models.actor import Actor, KeyScope
 from ferryman.models.registry import migrate
 from ferryman.settings import Settings
 from tests.services import PostgresCluster, ServerProcess, sqlite_url
+from tests.support import live_server as live
+from tests.support.shipping import Shipyard
+from tests.support.tauri_files import APPIMAGE, DATA
 
 BASE_URL = "http://ferryman.test"
 
@@ -211,6 +214,12 @@ async def admin_key(app: Starlette) -> str:
     return await make_key(KeyScope.ADMIN, name="global admin")
 
 
+@pytest.fixture
+async def yard(client: httpx.AsyncClient, gql: GraphQL, admin_key: str) -> Shipyard:
+    """my-app, with an updater key of its own, shipping through the real upload path."""
+    return await Shipyard.open(client, gql, admin_key)
+
+
 class QueryCounter(logging.Handler):
     """Counts the SQL statements Tortoise's database clients log for requests (not those of
     background jobs, such as the generation watcher's polls, which run beside them)."""
@@ -269,3 +278,39 @@ def live_server(
     with server:
         server.start()
         yield server.url, key
+
+
+@pytest.fixture
+def publish_server(live_server: tuple[str, str]) -> tuple[str, str]:
+    """The real server with the app my-app, whose updater key signed the committed files."""
+    live.create_app(live_server)
+    return live_server
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    """A Tauri bundle folder as CI has it: the committed AppImage with its .sig, and a
+    .deb without one (not an updater file)."""
+    directory = tmp_path / "bundle"
+    (directory / "appimage").mkdir(parents=True)
+    (directory / "deb").mkdir()
+    for name in (APPIMAGE, f"{APPIMAGE}.sig"):
+        shutil.copy(DATA / name, directory / "appimage" / name)
+    (directory / "deb" / "MyApp_1.2.3_amd64.deb").write_bytes(b"unsigned: not an updater file")
+    return directory
+
+
+@pytest.fixture
+def cluster(databases: Databases) -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of this test's own, so it can be stopped under the running app.
+
+    Tortoise keeps per-model SQL for the engine a process first used, so this runs in the
+    PostgreSQL pass of the suite, not beside SQLite.
+    """
+    if databases.engine != "postgres":
+        pytest.skip("stops a PostgreSQL server under the app: runs with --db postgres")
+    started = PostgresCluster.start()
+    started.create_database("ferryman")
+    yield started
+    if started.directory.exists():
+        started.stop()

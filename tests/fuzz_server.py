@@ -34,6 +34,7 @@ import httpx
 
 from ferryman.local_s3 import LocalS3
 from tests.services import free_port, sqlite_url
+from tests.support.documents import APP_CREATE
 
 DATA = Path(__file__).parent / "data" / "tauri"
 APP_SLUG = "my-app"
@@ -44,12 +45,6 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _PR_SET_PDEATHSIG = 1
 METRICS_TOKEN = secrets.token_urlsafe(24)
-
-APP_CREATE = """
-mutation ($input: AppCreateInput!) {
-  appCreate(input: $input) { app { id slug } userErrors { field message code } }
-}
-"""
 
 
 class SetupError(RuntimeError):

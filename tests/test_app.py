@@ -10,6 +10,7 @@ from ferryman.models.registry import SQLITE_BUSY_MS
 from ferryman.settings import Settings
 from tests.conftest import peer, serving
 from tests.services import free_port
+from tests.support.documents import APPS
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -34,7 +35,7 @@ async def test_without_a_database_readyz_and_graphql_answer_503(settings: Settin
         assert ready.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
         graphql = await client.post(
             "/graphql",
-            json={"query": "{ apps { totalCount } }"},
+            json={"query": APPS},
             headers={"Authorization": "Bearer uk_live_" + "a" * 40},
         )
         assert graphql.status_code == 503

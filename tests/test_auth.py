@@ -12,9 +12,10 @@ from ferryman import auth
 from ferryman.models import ApiKey, App
 from ferryman.models.actor import KeyScope
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import create_app, key_row, snapshot
+from tests.support.api import create_app
+from tests.support.database import key_row, snapshot
+from tests.support.documents import VIEWER
 
-VIEWER = "{ viewer { id name scope app { slug } } }"
 UNKNOWN_KEY = "uk_live_" + "A1b2C3d4E5" * 4
 
 

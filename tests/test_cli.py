@@ -4,7 +4,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import os
 import stat
 import subprocess
 import sys
@@ -21,21 +20,9 @@ from ferryman.models import app as apps
 from ferryman.models.actor import Actor
 from ferryman.models.registry import tortoise_config
 from tests.conftest import Databases
+from tests.support.cli import ferryman
 
 ROOT = Path(__file__).parent.parent
-
-
-def ferryman(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FERRYMAN_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Purging Cloudflare by tag, against a local server that answers like its API."""
+"""Purging Cloudflare by tag, against a local server that answers like its API.
+
+Releases are rows written directly (:mod:`tests.support.rows`): the subject is the purges.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ from ferryman.models import EdgePurge
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor
 from ferryman.settings import Settings
-from tests.rest_compat.test_tauri import publish
 from tests.services import FakeCloudflare
+from tests.support import rows
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ async def purger(cf_settings: Settings, app: Starlette) -> CloudflarePurger:
 async def test_a_publish_purges_its_apps_tag(
     purger: CloudflarePurger, cloudflare: FakeCloudflare
 ) -> None:
-    await publish("my-app", "1.0.0", ["linux-x86_64"])
+    await rows.publish("my-app", "1.0.0", ["linux-x86_64"])
     await purger.sync()
     assert cloudflare.purged == [["app:my-app"]]
     path, headers, _ = cloudflare.calls[0]
@@ -52,8 +55,8 @@ async def test_a_publish_purges_its_apps_tag(
     assert headers["Authorization"] == "Bearer cf-token"
     await purger.sync()  # nothing changed since: no call
     assert len(cloudflare.calls) == 1
-    await publish("my-app", "1.1.0", ["linux-x86_64"])
-    await publish("other", "1.0.0", ["linux-x86_64"])
+    await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
+    await rows.publish("other", "1.0.0", ["linux-x86_64"])
     await purger.sync()
     assert cloudflare.purged[1:] == [["app:my-app", "app:other"]]
 
@@ -61,7 +64,7 @@ async def test_a_publish_purges_its_apps_tag(
 async def test_a_failed_purge_stays_owed_until_it_succeeds(
     purger: CloudflarePurger, cloudflare: FakeCloudflare
 ) -> None:
-    await publish("my-app", "1.0.0", ["linux-x86_64"])
+    await rows.publish("my-app", "1.0.0", ["linux-x86_64"])
     cloudflare.fail_next = 1
     with pytest.raises(PurgeFailed, match="refused with 500"):
         await purger.sync()
@@ -92,7 +95,7 @@ async def test_the_second_purge_follows(
     cf_settings: Settings, app: Starlette, cloudflare: FakeCloudflare
 ) -> None:
     purger = CloudflarePurger(cf_settings, second_purge=0)
-    await publish("my-app", "1.0.0", ["linux-x86_64"])
+    await rows.publish("my-app", "1.0.0", ["linux-x86_64"])
     await purger.sync()
     await purger.sync()
     assert cloudflare.purged == [["app:my-app"], ["app:my-app"]]
@@ -103,7 +106,7 @@ async def test_the_server_purges_in_the_background(
 ) -> None:
     application = create_app(cf_settings)
     async with application.router.lifespan_context(application):
-        await publish("my-app", "1.0.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.0.0", ["linux-x86_64"])
         for _ in range(100):
             if ["app:my-app"] in cloudflare.purged:
                 break

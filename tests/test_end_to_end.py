@@ -10,86 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
-from typing import Any
 
 import httpx
 
 from ferryman.signatures import PublicKey, Signature, Verifier
-
-DATA = Path(__file__).parent / "data" / "tauri"
-FILE = "MyApp_1.2.3_amd64.AppImage"
-
-
-def graphql(server: tuple[str, str], query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    base, key = server
-    response = httpx.post(
-        f"{base}/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = next(iter(body["data"].values()))
-    assert data.get("userErrors", []) == [], data
-    return data
-
-
-def draft_with_artifact(server: tuple[str, str], slug: str = "my-app") -> str:
-    """A draft 1.2.3 of a new app with its Linux AppImage uploaded and confirmed; its id."""
-    app = graphql(
-        server,
-        "mutation($i: AppCreateInput!) { appCreate(input: $i) { app { id } "
-        "userErrors { message } } }",
-        {"i": {"slug": slug, "name": "My App", "publicKey": (DATA / "app.pub").read_text()}},
-    )["app"]
-    release = graphql(
-        server,
-        "mutation($a: ID!) { releaseCreate(appId: $a, input: "
-        '{version: "1.2.3", notes: "Faster"}) { release { id } '
-        "userErrors { message } } }",
-        {"a": app["id"]},
-    )["release"]
-    created = graphql(
-        server,
-        "mutation($r: ID!, $i: ArtifactUploadCreateInput!) { artifactUploadCreate(releaseId: $r, "
-        "input: $i) { artifact { id } uploadUrl uploadHeaders { name value } "
-        "userErrors { message } } }",
-        {
-            "r": release["id"],
-            "i": {
-                "platform": "linux-x86_64",
-                "filename": FILE,
-                "signature": (DATA / f"{FILE}.sig").read_text(),
-                "fileSize": (DATA / FILE).stat().st_size,
-            },
-        },
-    )
-    headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
-    assert (
-        httpx.put(
-            created["uploadUrl"], content=(DATA / FILE).read_bytes(), headers=headers
-        ).status_code
-        == 200
-    )
-    confirmed = graphql(
-        server,
-        "mutation($id: ID!) { artifactUploadConfirm(id: $id) { "
-        "artifact { status } userErrors { message } } }",
-        {"id": created["artifact"]["id"]},
-    )
-    assert confirmed["artifact"]["status"] == "READY"
-    release_id: str = release["id"]
-    return release_id
-
-
-def publish(server: tuple[str, str], release_id: str) -> None:
-    graphql(
-        server,
-        "mutation($id: ID!) { releasePublish(id: $id) { release { status } "
-        "userErrors { message } } }",
-        {"id": release_id},
-    )
+from tests.support.live_server import archive, draft_with_artifact, publish
+from tests.support.tauri_files import APP_PUB, APPIMAGE, data
 
 
 def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[str, str]) -> None:
@@ -123,21 +49,16 @@ def test_publish_check_download_and_verify_like_the_updater(live_server: tuple[s
     # Download as the client does (redirects followed), then verify before "installing".
     download = httpx.get(manifest["url"], follow_redirects=True)
     assert download.status_code == 200
-    assert download.content == (DATA / FILE).read_bytes()
+    assert download.content == data(APPIMAGE)
     base64.b64decode(manifest["signature"], validate=True)  # strict, as the client decodes
     signature = Signature.parse(manifest["signature"])
     assert signature.version == manifest["version"]
     verifier = Verifier(signature)
     verifier.update(download.content)
-    verifier.verify(PublicKey.parse((DATA / "app.pub").read_text()))
+    verifier.verify(PublicKey.parse(APP_PUB))
 
     # Archiving takes it off the update path at once.
-    graphql(
-        server,
-        "mutation($id: ID!) { releaseArchive(id: $id) { release { status } "
-        "userErrors { message } } }",
-        {"id": release_id},
-    )
+    archive(server, release_id)
     after = httpx.get(check)
     assert after.status_code == 204
     assert after.content == b""

@@ -33,17 +33,17 @@ from ferryman.models.status import ArtifactStatus
 from ferryman.settings import Settings
 from ferryman.storage import Storage
 from tests.conftest import GraphQL, make_key, peer, server_env, serving
-from tests.resolvers.helpers import snapshot, top_error
-from tests.resolvers.test_artifacts import (
-    UPLOAD_CONFIRM,
-    draft,
-    multipart,
-    put,
-    unfinished_uploads,
-    upload_create,
-)
 from tests.services import ServerProcess
 from tests.signing import Signer
+from tests.support.database import snapshot
+from tests.support.documents import (
+    API_KEY_CREATE,
+    APP_CREATE,
+    ARTIFACT_UPLOAD_CONFIRM,
+    CI_RELEASE_SUBMIT,
+)
+from tests.support.refusals import top_error
+from tests.support.uploads import draft, multipart, put, unfinished_uploads, upload_create
 
 MiB = 1024 * 1024
 LINUX = "linux-x86_64"
@@ -77,15 +77,6 @@ KILL_AFTER = 12  # acknowledged submissions before the SIGKILL may come
 KILL_LATEST = 8  # acknowledged after KILL_AFTER when no submission was ever seen midway
 SPREAD = 0.05  # seconds between the starts of two submissions: all start within 2 s
 FILE_BYTES = 512 * 1024
-
-CI_SUBMIT = """
-mutation ($i: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: "my-app", input: $i) {
-    release { id status artifacts { platform status } }
-    created published notice userErrors { field message code }
-  }
-}
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,17 +112,18 @@ class Planned:
             }
             return await client.post("/ci/apps/my-app/releases", json=body, headers=headers)
         variables = {
-            "i": {
+            "slug": "my-app",
+            "input": {
                 "version": self.version,
                 "notes": self.notes,
                 "artifacts": [
                     {"platform": platform, "signature": f.signature, "r2Key": f.key}
                     for platform, f in self.files.items()
                 ],
-            }
+            },
         }
         return await client.post(
-            "/graphql", json={"query": CI_SUBMIT, "variables": variables}, headers=headers
+            "/graphql", json={"query": CI_RELEASE_SUBMIT, "variables": variables}, headers=headers
         )
 
     def accepted(self, response: httpx.Response) -> Answer | None:
@@ -466,16 +458,10 @@ async def ci_app(client: httpx.AsyncClient, admin: str, public_key: str) -> tupl
         return payload
 
     created = await mutate(
-        "mutation($i: AppCreateInput!) { appCreate(input: $i) "
-        "{ app { id } userErrors { message } } }",
-        {"i": {"slug": "my-app", "name": "My App", "publicKey": public_key}},
+        APP_CREATE, {"input": {"slug": "my-app", "name": "My App", "publicKey": public_key}}
     )
     app_id: str = created["app"]["id"]
-    key = await mutate(
-        "mutation($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) "
-        "{ apiKey { id } secret userErrors { message } } }",
-        {"i": {"name": "CI", "scope": "CI", "appId": app_id}},
-    )
+    key = await mutate(API_KEY_CREATE, {"input": {"name": "CI", "scope": "CI", "appId": app_id}})
     return app_id, key["secret"], key["apiKey"]["id"]
 
 
@@ -685,7 +671,7 @@ async def test_s3_stopped_while_a_confirm_reads_the_file_back(
 
         served.storage.armed = True
         status, answer = await asyncio.wait_for(
-            served.post(UPLOAD_CONFIRM, {"id": artifact_id}), 60
+            served.post(ARTIFACT_UPLOAD_CONFIRM, {"id": artifact_id}), 60
         )
 
         assert served.storage.stopped_at is not None, "the store was not stopped mid-read"
@@ -701,7 +687,7 @@ async def test_s3_stopped_while_a_confirm_reads_the_file_back(
         assert left.pop(key) == sha256(body)
         assert all(k.startswith(f"my-app/files/1.2.3/{LINUX}/{artifact_id}/") for k in left), left
 
-        status, again = await served.post(UPLOAD_CONFIRM, {"id": artifact_id})
+        status, again = await served.post(ARTIFACT_UPLOAD_CONFIRM, {"id": artifact_id})
         assert status == 200, again
         artifact = again["data"]["artifactUploadConfirm"]["artifact"]
         assert artifact["status"] == "READY", artifact

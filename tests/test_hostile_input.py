@@ -36,16 +36,19 @@ from ferryman.models.actor import KeyScope
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.settings import Settings
 from tests.conftest import Databases, GraphQL, make_key
-from tests.resolvers.helpers import (
+from tests.support.api import create_app, create_release, publish
+from tests.support.database import snapshot
+from tests.support.documents import (
+    API_KEY_CREATE,
     APP_CREATE,
-    RELEASE_CREATE,
-    RELEASE_PUBLISH,
-    add_artifact,
-    create_app,
-    create_release,
-    publish,
-    snapshot,
+    APP_DELETE,
+    ARTIFACT_UPLOAD,
+    ARTIFACT_UPLOAD_CREATE,
+    CI_RELEASE_SUBMIT,
+    operation,
 )
+from tests.support.refusals import assert_rest_refusal, useful
+from tests.support.rows import add_artifact
 
 DATA = Path(__file__).parent / "data" / "tauri"
 SIGNATURE = (DATA / "MyApp.app.tar.gz.sig").read_text()
@@ -56,7 +59,6 @@ SMALL_UPLOAD = 64 * 1024
 ROUTE_BODY_LIMIT = SMALL_UPLOAD + UPLOAD_OVERHEAD
 JSON_BODY_LIMIT = Settings().graphql_max_body_bytes
 assert JSON_BODY_LIMIT < ROUTE_BODY_LIMIT
-MESSAGE_MAX = 1_000  # an error says what was wrong; it does not echo a megabyte back
 
 TWO_TO_64 = 2**64
 HUGE_DIGITS = "9" * 5_000
@@ -69,14 +71,6 @@ FULLWIDTH = "\uff4d\uff59\uff0d\uff41\uff50\uff50"  # my-app, full width
 HOMOGLYPH = "d\u0430rwin-aarch64"  # a Cyrillic a
 SQL_DROP = "; DROP TABLE apps; --"
 
-# REST: the code that goes with each documented status.
-REST_CODES = {
-    400: "INVALID_INPUT",
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    413: "TOO_LARGE",
-}
 # GraphQL codes that are never a refusal: a bug and an outage.
 NOT_A_REFUSAL = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
 
@@ -138,7 +132,8 @@ class Stage:
         self.dirty = False
 
     async def build(self) -> World:
-        """Empty the database and the bucket, then set the world up through the API."""
+        """Empty the database and the bucket, then set the world up through the API (the
+        published release's READY artifact is a row: this module is about refusals)."""
         for model in (DownloadEvent, AuditEvent, Artifact, Release, ApiKey, App):
             await model.all().delete()
         listing = self.s3.client.list_objects_v2(Bucket=self.bucket)
@@ -314,29 +309,6 @@ def as_json(value: Any) -> bytes:
 # --- what a refusal looks like ---------------------------------------------------------------
 
 
-def useful(message: object) -> str:
-    assert isinstance(message, str), message
-    assert message.strip(), "the error message is empty"
-    assert len(message) <= MESSAGE_MAX, f"the message echoes {len(message)} characters back"
-    return message
-
-
-def assert_rest_refusal(response: httpx.Response, statuses: tuple[int, ...]) -> None:
-    detail = f"{response.status_code} {response.headers.get('content-type')} {response.text[:300]}"
-    assert response.status_code in statuses, detail
-    assert response.headers.get("content-type", "").startswith("application/json"), detail
-    body = response.json()
-    assert isinstance(body, dict), detail
-    assert set(body) == {"error"}, detail
-    error = body["error"]
-    assert isinstance(error, dict), detail
-    assert isinstance(error.get("code"), str), detail
-    assert error["code"], detail
-    documented = REST_CODES.get(response.status_code)
-    assert documented is None or error["code"] == documented, detail
-    useful(error.get("message"))
-
-
 def assert_graphql_refusal(
     response: httpx.Response, status: int | None, codes: tuple[str, ...]
 ) -> None:
@@ -383,36 +355,6 @@ BAD_VALUE = ("BAD_USER_INPUT",)
 INVALID = ("INVALID_INPUT",)
 REFUSED_INPUT = ("INVALID_INPUT", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
 
-ARTIFACT_UPLOAD_CREATE = """
-mutation ($release: ID!, $input: ArtifactUploadCreateInput!) {
-  artifactUploadCreate(releaseId: $release, input: $input) {
-    artifact { id }
-    uploadUrl
-    userErrors { field message code }
-  }
-}
-"""
-CI_RELEASE_SUBMIT = """
-mutation ($slug: String!, $input: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: $slug, input: $input) {
-    release { id }
-    userErrors { field message code }
-  }
-}
-"""
-ARTIFACT_UPLOAD = (
-    "mutation ($release: ID!, $signature: String!, $file: Upload!) { artifactUpload("
-    'releaseId: $release, platform: "darwin-aarch64", signature: $signature, file: $file) '
-    "{ artifact { id } userErrors { field message code } } }"
-)
-APP_DELETE = (
-    "mutation ($id: ID!) { appDelete(id: $id) { deletedAppId userErrors { field message code } } }"
-)
-API_KEY_CREATE = (
-    "mutation ($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) "
-    "{ secret userErrors { field message code } } }"
-)
-
 
 def gql(query: str, variables: dict[str, Any] | None = None, *, key: Role = "admin") -> Hostile:
     body = as_json({"query": query, "variables": variables or {}})
@@ -434,7 +376,10 @@ def new_app(
 
 
 def new_release(version: str, notes: str | None = None) -> Hostile:
-    return gql(RELEASE_CREATE, {"appId": "<app_id>", "input": {"version": version, "notes": notes}})
+    return gql(
+        operation("ReleaseCreate"),
+        {"appId": "<app_id>", "input": {"version": version, "notes": notes}},
+    )
 
 
 def upload_create(**changes: Any) -> Hostile:
@@ -444,7 +389,9 @@ def upload_create(**changes: Any) -> Hostile:
         "signature": SIGNATURE,
         "fileSize": 1,  # required: an upload URL is made for exactly that many bytes
     }
-    return gql(ARTIFACT_UPLOAD_CREATE, {"release": "<draft_id>", "input": {**artifact, **changes}})
+    return gql(
+        ARTIFACT_UPLOAD_CREATE, {"releaseId": "<draft_id>", "input": {**artifact, **changes}}
+    )
 
 
 def ci_submit(slug: str = "my-app", *, key: Role = "ci", **changes: Any) -> Hostile:
@@ -493,7 +440,12 @@ def multipart(*parts: tuple[str, str | None, bytes], close: bool = True) -> byte
 def upload_parts(filename: str, size: int = 24) -> tuple[tuple[str, str | None, bytes], ...]:
     operations = {
         "query": ARTIFACT_UPLOAD,
-        "variables": {"release": "<draft_id>", "signature": SIGNATURE, "file": None},
+        "variables": {
+            "releaseId": "<draft_id>",
+            "platform": "darwin-aarch64",
+            "signature": SIGNATURE,
+            "file": None,
+        },
     }
     return (
         ("operations", None, as_json(operations)),
@@ -742,7 +694,7 @@ GRAPHQL_POST = [
         id="enum-variable-not-a-member",
     ),
     pytest.param(
-        gql(RELEASE_CREATE, {"appId": "<app_id>", "input": {"version": TWO_TO_64}}),
+        gql(operation("ReleaseCreate"), {"appId": "<app_id>", "input": {"version": TWO_TO_64}}),
         None,
         BAD_VALUE,
         id="version-variable-a-json-number-2**64",
@@ -884,7 +836,9 @@ GRAPHQL_POST = [
     pytest.param(new_release("\u0661.2.0"), 200, INVALID, id="version-arabic-indic-digit"),
     pytest.param(new_release("1.2.0", "x" * 100_001), 200, INVALID, id="notes-100001-characters"),
     # Ids.
-    pytest.param(gql(RELEASE_PUBLISH, {"id": f"rel_{SQL_OR}"}), 200, (), id="release-id-sql"),
+    pytest.param(
+        gql(operation("ReleasePublish"), {"id": f"rel_{SQL_OR}"}), 200, (), id="release-id-sql"
+    ),
     pytest.param(gql(APP_DELETE, {"id": f"app_x{SQL_DROP}"}), 200, (), id="app-id-sql"),
     pytest.param(gql(APP_DELETE, {"id": "<published_id>"}), 200, INVALID, id="app-id-of-a-release"),
     # Artifacts: file names, platforms, content types.
@@ -917,7 +871,12 @@ GRAPHQL_POST = [
     pytest.param(
         gql(
             ARTIFACT_UPLOAD,
-            {"release": "<draft_id>", "signature": SIGNATURE, "file": "/etc/passwd"},
+            {
+                "releaseId": "<draft_id>",
+                "platform": "darwin-aarch64",
+                "signature": SIGNATURE,
+                "file": "/etc/passwd",
+            },
         ),
         None,
         REFUSED_INPUT,

@@ -1,4 +1,7 @@
-"""Log lines: JSON with the request id, and secrets masked wherever they appear."""
+"""Log lines: JSON with the request id, and secrets masked wherever they appear.
+
+Releases are rows written directly (:mod:`tests.support.rows`): the subject is the logs.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from ferryman.models.actor import Actor
 from ferryman.models.status import Distribution
 from ferryman.settings import Settings
 from tests.conftest import serving
-from tests.rest_compat.test_tauri import publish
+from tests.support import rows
+from tests.support.documents import APPS
 
 DATA = Path(__file__).parent / "data" / "tauri"
 SIGNATURE = (DATA / "MyApp.app.tar.gz.sig").read_text().strip()
@@ -112,10 +116,8 @@ async def test_debug_logs_of_sql_never_show_signatures_or_keys(
 ) -> None:
     logs.configure("DEBUG", json_lines=True)
 
-    await publish("logged", "1.0.0", ["darwin-aarch64"])
-    await client.post(
-        "/graphql", json={"query": "{ apps { totalCount } }"}, headers={"Authorization": KEY}
-    )
+    await rows.publish("logged", "1.0.0", ["darwin-aarch64"])
+    await client.post("/graphql", json={"query": APPS}, headers={"Authorization": KEY})
 
     err = capsys.readouterr().err
     assert "[signature masked]" in err  # the INSERT was logged, with its value masked
@@ -128,7 +130,7 @@ async def test_debug_logs_of_a_licensed_check_never_show_the_licence(
 ) -> None:
     logs.configure("DEBUG", json_lines=True)
     console = Actor.console()
-    await publish("paid", "1.0.0", ["linux-x86_64"])
+    await rows.publish("paid", "1.0.0", ["linux-x86_64"])
     paid = await apps.App.get(slug="paid")
     await apps.update(console, paid.id, apps.AppChanges(distribution=Distribution.LICENSED))
     minted = auth.mint(auth.LICENSE_PREFIX)

@@ -1,4 +1,8 @@
-"""GET /metrics and what the observer counts: requests, the edge cache, update checks."""
+"""GET /metrics and what the observer counts: requests, the edge cache, update checks.
+
+Releases are rows written directly (:mod:`tests.support.rows`), so that no request but the
+counted ones is made.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from ferryman.metrics import OFFER_HEADER
 from ferryman.settings import Settings
 from ferryman.signatures import Verifier
 from tests.conftest import peer, serving
-from tests.rest_compat.test_tauri import publish
+from tests.support import rows
 
 DATA = Path(__file__).parent / "data" / "tauri"
 CHECK = "/metered/update/linux/x86_64/1.0.0"
@@ -82,7 +86,7 @@ async def test_odd_methods_share_one_label(client: httpx.AsyncClient) -> None:
 async def test_update_checks_count_hits_misses_and_the_answered_version(
     client: httpx.AsyncClient,
 ) -> None:
-    await publish("metered", "1.2.0", ["linux-x86_64"])
+    await rows.publish("metered", "1.2.0", ["linux-x86_64"])
     rebuilds = sample("ferryman_resolver_rebuilds_total", app="metered")
     answered = sample("ferryman_update_checks_total", app="metered", answered="1.2.0")
     none = sample("ferryman_update_checks_total", app="metered", answered="none")

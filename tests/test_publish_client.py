@@ -8,9 +8,7 @@ import sys
 import venv
 from pathlib import Path
 
-from tests.test_publisher import FILE, bundle, server
-
-__all__ = ["bundle", "server"]  # fixtures
+from tests.support.tauri_files import APPIMAGE
 
 ROOT = Path(__file__).parent.parent
 SERVER_ONLY = ("tortoise-orm", "strawberry-graphql", "uvicorn", "aioboto3", "asyncpg", "starlette")
@@ -25,7 +23,7 @@ def run(*args: str | Path, cwd: Path | None = None) -> str:
 
 
 def test_the_client_installs_alone_and_publishes(
-    server: tuple[str, str], bundle: Path, tmp_path: Path
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
 ) -> None:
     wheels = tmp_path / "wheels"
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
@@ -39,10 +37,10 @@ def test_the_client_installs_alone_and_publishes(
     assert {"click", "httpx", "rich"} <= {line.split("==")[0] for line in installed.split()}
     assert not [name for name in SERVER_ONLY if f"{name}==" in installed]
 
-    base, key = server
+    base, key = publish_server
     out = run(
         clean / "bin" / "ferryman", "publish", "--server", base, "--api-key", key,
         "--app", "my-app", "--version", "1.2.3", "--publish", bundle, cwd=tmp_path,
     )  # fmt: skip
     assert "published my-app 1.2.3" in out
-    assert FILE in out
+    assert APPIMAGE in out

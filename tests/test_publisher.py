@@ -1,15 +1,13 @@
 """``ferryman publish`` run as CI runs it, against the real server on a free port.
 
-The server is conftest's ``live_server``; the bundle is made of the committed
-Tauri-CLI-signed files.
+The server is conftest's ``publish_server``; the bundle (conftest's ``bundle``) is made of
+the committed Tauri-CLI-signed files.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,79 +20,38 @@ from ferryman import publisher
 from ferryman.publisher import PublishError, find_artifacts, platform_key
 from ferryman.signatures import PublicKey, Signature, Verifier
 from tests.services import free_port
+from tests.support.cli import ferryman
+from tests.support.documents import API_KEY_CREATE, operation
+from tests.support.live_server import graphql as live_graphql
+from tests.support.tauri_files import APP_PUB, APPIMAGE, DATA, data
 
-DATA = Path(__file__).parent / "data" / "tauri"
 SCHEMA = Path(__file__).parent.parent / "schema" / "schema.graphql"
-FILE = "MyApp_1.2.3_amd64.AppImage"
-
-
-@pytest.fixture
-def server(live_server: tuple[str, str]) -> tuple[str, str]:
-    """The real server with the app my-app, signed with the test key."""
-    base, key = live_server
-    body = httpx.post(
-        f"{base}/graphql",
-        json={
-            "query": "mutation($i: AppCreateInput!) { appCreate(input: $i) "
-            "{ userErrors { message } } }",
-            "variables": {
-                "i": {
-                    "slug": "my-app",
-                    "name": "My App",
-                    "publicKey": (DATA / "app.pub").read_text(),
-                }
-            },
-        },
-        headers={"Authorization": f"Bearer {key}"},
-    ).json()
-    assert body["data"]["appCreate"]["userErrors"] == [], body
-    return base, key
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    directory = tmp_path / "bundle"
-    (directory / "appimage").mkdir(parents=True)
-    (directory / "deb").mkdir()
-    for name in (FILE, f"{FILE}.sig"):
-        shutil.copy(DATA / name, directory / "appimage" / name)
-    (directory / "deb" / "MyApp_1.2.3_amd64.deb").write_bytes(b"unsigned: not an updater file")
-    return directory
 
 
 def run(*args: str, cwd: Path, key: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    if key is not None:
-        env["FERRYMAN_API_KEY"] = key
-    env["FERRYMAN_DATABASE_URL"] = "nonsense://ignored by publish"
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "publish", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    """``ferryman publish ARGS``, with a database URL it must never need."""
+    return ferryman(
+        "publish", *args, cwd=cwd, api_key=key, database_url="nonsense://ignored by publish"
     )
 
 
-def release_of(base: str, key: str) -> dict[str, Any] | None:
-    body = httpx.post(
-        f"{base}/graphql",
-        json={
-            "query": '{ app(slug: "my-app") { release(version: "1.2.3") '
-            "{ status notes artifacts { platform status } } } }"
-        },
-        headers={"Authorization": f"Bearer {key}"},
-    ).json()
-    release: dict[str, Any] | None = body["data"]["app"]["release"]
+RELEASE = """
+query ($version: String!) {
+  app(slug: "my-app") { release(version: $version) { status notes artifacts { platform status } } }
+}
+"""
+
+
+def release_of(server: tuple[str, str]) -> dict[str, Any] | None:
+    """my-app's 1.2.3 as the server has it, if it has one."""
+    release: dict[str, Any] | None = live_graphql(server, RELEASE, {"version": "1.2.3"})["release"]
     return release
 
 
 def test_publish_a_bundle_then_the_updater_gets_it(
-    server: tuple[str, str], bundle: Path, tmp_path: Path
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
 ) -> None:
-    base, key = server
+    base, key = publish_server
     notes = tmp_path / "CHANGELOG.md"
     notes.write_text("Faster start")
     result = run(
@@ -124,22 +81,22 @@ def test_publish_a_bundle_then_the_updater_gets_it(
     assert manifest["version"] == "1.2.3"
     assert manifest["notes"] == "Faster start"
     download = httpx.get(manifest["url"], follow_redirects=True)
-    assert download.content == (DATA / FILE).read_bytes()
+    assert download.content == data(APPIMAGE)
     verifier = Verifier(Signature.parse(manifest["signature"]))  # what the updater checks
     verifier.update(download.content)
-    verifier.verify(PublicKey.parse((DATA / "app.pub").read_text()))
+    verifier.verify(PublicKey.parse(APP_PUB))
 
 
 def test_without_publish_the_release_stays_a_draft(
-    server: tuple[str, str], bundle: Path, tmp_path: Path
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
 ) -> None:
-    base, key = server
+    base, key = publish_server
     args = ("--server", base, "--app", "my-app", "--version", "1.2.3", str(bundle))
     first = run(*args, cwd=tmp_path, key=key)
     assert first.returncode == 0, first.stdout + first.stderr
     again = run(*args, cwd=tmp_path, key=key)  # a rerun of the same job reuses the draft
     assert again.returncode == 0, again.stdout + again.stderr
-    release = release_of(base, key)
+    release = release_of(publish_server)
     assert release is not None
     assert release["status"] == "DRAFT"
     assert release["artifacts"] == [{"platform": "linux-x86_64", "status": "READY"}]
@@ -147,10 +104,10 @@ def test_without_publish_the_release_stays_a_draft(
 
 
 def test_a_signature_without_its_version_is_shown_and_warned_about(
-    server: tuple[str, str], tmp_path: Path
+    publish_server: tuple[str, str], tmp_path: Path
 ) -> None:
     """Apps that set requireSignedVersion refuse such files: the summary says so."""
-    base, key = server
+    base, key = publish_server
     for name in ("MyApp.app.tar.gz", "MyApp.app.tar.gz.sig"):  # signed without --app-version
         shutil.copy(DATA / name, tmp_path / name)
     result = run(
@@ -185,10 +142,10 @@ def test_a_server_that_is_down(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_a_bad_key_gets_the_servers_message(
-    server: tuple[str, str], bundle: Path, tmp_path: Path
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
 ) -> None:
     result = run(
-        "--server", server[0], "--app", "my-app", "--version", "1.2.3", str(bundle),
+        "--server", publish_server[0], "--app", "my-app", "--version", "1.2.3", str(bundle),
         cwd=tmp_path, key="uk_live_" + "a" * 40,
     )  # fmt: skip
     assert result.returncode == 1
@@ -198,7 +155,7 @@ def test_a_bad_key_gets_the_servers_message(
 
 def test_a_file_without_its_sig_is_named(tmp_path: Path) -> None:
     lonely = tmp_path / "MyApp_1.2.3_amd64.AppImage"
-    shutil.copy(DATA / FILE, lonely)
+    shutil.copy(DATA / APPIMAGE, lonely)
     result = run(
         "--server", "http://127.0.0.1:9", "--app", "my-app", "--version", "1.2.3", str(lonely),
         cwd=tmp_path, key="uk_live_" + "a" * 40,
@@ -207,17 +164,19 @@ def test_a_file_without_its_sig_is_named(tmp_path: Path) -> None:
     assert "MyApp_1.2.3_amd64.AppImage.sig is missing" in result.stderr
 
 
-def test_dry_run_uploads_nothing(server: tuple[str, str], bundle: Path, tmp_path: Path) -> None:
-    base, key = server
+def test_dry_run_uploads_nothing(
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
+) -> None:
+    base, key = publish_server
     result = run(
         "--server", base, "--app", "my-app", "--version", "1.2.3", "--publish", "--dry-run",
         str(bundle), cwd=tmp_path, key=key,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert FILE in result.stdout
+    assert APPIMAGE in result.stdout
     assert "linux-x86_64" in result.stdout
     assert ".deb" not in result.stdout  # no .sig: not an updater artifact
-    assert release_of(base, key) is None
+    assert release_of(publish_server) is None
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -260,14 +219,14 @@ def test_a_mac_archive_without_an_arch_needs_platform(name: str) -> None:
 
 
 def test_platform_override_and_clashes(tmp_path: Path) -> None:
-    for name in ("MyApp.app.tar.gz", "MyApp.app.tar.gz.sig", FILE, f"{FILE}.sig"):
+    for name in ("MyApp.app.tar.gz", "MyApp.app.tar.gz.sig", APPIMAGE, f"{APPIMAGE}.sig"):
         shutil.copy(DATA / name, tmp_path / name)
     found = find_artifacts([tmp_path], {"MyApp.app.tar.gz": "darwin-aarch64"})
     assert {a.path.name: a.platform for a in found} == {
         "MyApp.app.tar.gz": "darwin-aarch64",
-        FILE: "linux-x86_64",
+        APPIMAGE: "linux-x86_64",
     }
-    assert found[1].signature == (DATA / f"{FILE}.sig").read_text().strip()
+    assert found[1].signature == (DATA / f"{APPIMAGE}.sig").read_text().strip()
     with pytest.raises(PublishError, match="both map to linux-x86_64"):
         find_artifacts([tmp_path], {"MyApp.app.tar.gz": "linux-x86_64"})
     with pytest.raises(PublishError, match="FILE=KEY"):
@@ -323,23 +282,13 @@ def test_the_operations_are_valid_against_the_schema() -> None:
 
 
 def test_a_ci_key_that_may_not_publish_says_so_as_the_rest_route_does(
-    server: tuple[str, str], bundle: Path, tmp_path: Path
+    publish_server: tuple[str, str], bundle: Path, tmp_path: Path
 ) -> None:
     """Both CI doors word it alike, name ciMayPublish, and keep the uploads as a draft."""
-    base, key = server
-    admin = {"Authorization": f"Bearer {key}"}
-    app_id = httpx.post(
-        f"{base}/graphql", json={"query": '{ app(slug: "my-app") { id } }'}, headers=admin
-    ).json()["data"]["app"]["id"]
-    created = httpx.post(
-        f"{base}/graphql",
-        json={
-            "query": "mutation ($i: ApiKeyCreateInput!) { apiKeyCreate(input: $i) { secret } }",
-            "variables": {"i": {"name": "ci", "scope": "CI", "appId": app_id}},
-        },
-        headers=admin,
-    ).json()
-    ci_key = created["data"]["apiKeyCreate"]["secret"]
+    base = publish_server[0]
+    app_id = live_graphql(publish_server, operation("AppBySlug"), {"slug": "my-app"})["id"]
+    ci = {"name": "ci", "scope": "CI", "appId": app_id}
+    ci_key = live_graphql(publish_server, API_KEY_CREATE, {"input": ci})["secret"]
     result = run(
         "--server", base, "--app", "my-app", "--version", "1.2.3", "--publish", str(bundle),
         cwd=tmp_path, key=ci_key,
@@ -349,6 +298,6 @@ def test_a_ci_key_that_may_not_publish_says_so_as_the_rest_route_does(
     assert "is a draft with every artifact READY" in result.stdout
     assert "not published, kept as a draft: CI keys may not publish" in result.stderr
     assert "ciMayPublish: true" in result.stderr
-    release = release_of(base, key)
+    release = release_of(publish_server)
     assert release is not None
     assert release["status"] == "DRAFT"

@@ -2,7 +2,8 @@
 
 Apps are built with small budgets and spoken to from chosen peer addresses (httpx's
 ASGITransport ``client=``). Refilling is tested on :class:`TokenBuckets` with explicit
-clock values, so nothing here waits for a minute to pass.
+clock values, so nothing here waits for a minute to pass. Releases are rows written directly
+(:mod:`tests.support.rows`): shipping them would spend the budgets under test.
 """
 
 from __future__ import annotations
@@ -21,15 +22,12 @@ from ferryman.models.actor import Actor, KeyScope
 from ferryman.rate_limits import TokenBuckets
 from ferryman.settings import Settings
 from tests.conftest import make_key, peer, serving
-from tests.resolvers.helpers import snapshot
-from tests.rest_compat.test_tauri import publish
+from tests.support import rows
+from tests.support.database import snapshot
+from tests.support.documents import APP_CREATE, APPS
 
 HOME = "203.0.113.10"  # the address most tests speak from
 AWAY = "198.51.100.20"  # somebody else
-APPS = "{ apps { totalCount } }"
-APP_CREATE = """
-mutation ($slug: String!) { appCreate(input: {slug: $slug, name: $slug}) { app { id } } }
-"""
 UNKNOWN_KEY = "uk_live_" + "Z" * 40
 
 
@@ -170,7 +168,7 @@ async def test_downloads_get_n_requests_per_address(settings: Settings) -> None:
         serving(settings, rate_limit_downloads=3) as application,
         peer(application, HOME) as client,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         before = limited("downloads", "ip")
         answers = [await client.get(await download()) for _ in range(3)]
         assert [a.status_code for a in answers] == [302, 302, 302]
@@ -185,7 +183,7 @@ async def test_update_checks_are_charged_only_for_edge_cache_misses(settings: Se
         serving(settings, rate_limit_updates=2) as application,
         peer(application, HOME) as client,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         before = limited("updates", "ip")
         first = await check(client, "1.0.0")
         assert (first.status_code, first.headers["cf-cache-status"]) == (200, "MISS")
@@ -206,7 +204,7 @@ async def test_without_the_edge_cache_every_update_check_is_charged(settings: Se
         serving(settings, rate_limit_updates=2, edge_cache_bytes=0) as application,
         peer(application, HOME) as client,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         assert (await check(client)).status_code == 200
         assert (await check(client)).status_code == 200
         over_budget(await check(client), "updates", 2, "address")
@@ -223,7 +221,7 @@ async def test_each_door_has_its_own_budget(settings: Settings) -> None:
         "rate_limit_updates": 1,
     }
     async with serving(settings, **limits) as application, peer(application, HOME) as client:
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         # One request through every door: none is charged for another's.
         assert (await graphql(client, "{ __typename }")).status_code == 200
         assert (await submit(client, None)).status_code == 401
@@ -250,7 +248,7 @@ async def test_each_client_address_has_its_own_budget(settings: Settings) -> Non
         peer(application, HOME, 50001) as home_again,
         peer(application, AWAY) as away,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         assert (await home.get(await download())).status_code == 302
         assert (
             await home_again.get(await download())
@@ -314,7 +312,7 @@ async def test_an_authorization_header_buys_no_budget_on_the_public_doors(
     no key, so a made-up Authorization header must not open a fresh budget."""
     limits = {"rate_limit_downloads": 2, "rate_limit_updates": 2, "edge_cache_bytes": 0}
     async with serving(settings, **limits) as application, peer(application, HOME) as client:
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         path = await download() if door == "downloads" else "/my-app/update/linux/x86_64/1.0.0"
         assert (await client.get(path)).status_code in (200, 302)
         assert (await client.get(path)).status_code in (200, 302)
@@ -360,7 +358,7 @@ async def test_zero_turns_a_limit_off(settings: Settings) -> None:
         serving(settings, rate_limit_graphql=0, rate_limit_downloads=1) as application,
         peer(application, HOME) as client,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         answers = await asyncio.gather(*(graphql(client, "{ __typename }") for _ in range(50)))
         assert {a.status_code for a in answers} == {200}
         # The other limits of the same app still apply.
@@ -374,7 +372,7 @@ async def test_every_limit_off(settings: Settings) -> None:
         for name in ("graphql", "ci", "downloads", "updates", "auth_failures")
     }
     async with serving(settings, **limits) as application, peer(application, HOME) as client:
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         key = await make_key(KeyScope.ADMIN)
         for n in range(30):
             assert (await graphql(client, key=UNKNOWN_KEY)).status_code == 200
@@ -399,7 +397,7 @@ async def test_failed_authentications_lock_the_address_out_of_graphql_and_ci(
         created = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="App"))
         admin = await make_key(KeyScope.ADMIN)
         ci = await make_key(KeyScope.CI, created.id)
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         graphql_before = limited("graphql", "auth_failures")
         ci_before = limited("ci", "auth_failures")
 
@@ -456,14 +454,18 @@ async def test_a_refused_request_changes_nothing(settings: Settings) -> None:
         peer(application, HOME) as client,
     ):
         admin = await make_key(KeyScope.ADMIN)
-        created = await graphql(client, APP_CREATE, {"slug": "my-app"}, key=admin)
+        created = await graphql(
+            client, APP_CREATE, {"input": {"slug": "my-app", "name": "My App"}}, key=admin
+        )
         assert created.json()["data"]["appCreate"]["app"]["id"].startswith("app_")
         ci = await make_key(KeyScope.CI, (await App.get(slug="my-app")).id)
         assert (await submit(client, ci, "1.0.0")).status_code == 201
         before = await snapshot()
 
         over_budget(
-            await graphql(client, APP_CREATE, {"slug": "other-app"}, key=admin),
+            await graphql(
+                client, APP_CREATE, {"input": {"slug": "other-app", "name": "Other"}}, key=admin
+            ),
             "graphql",
             1,
             "API key",
@@ -479,7 +481,7 @@ async def test_a_refused_update_check_is_never_cached(settings: Settings) -> Non
         peer(application, HOME) as home,
         peer(application, AWAY) as away,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         assert (await check(home, "0.1.0")).status_code == 200
         refused = await check(home, "1.0.0")
         over_budget(refused, "updates", 1, "address")
@@ -501,7 +503,7 @@ async def test_a_429_is_not_handed_to_a_client_sharing_the_origin_call(
         peer(application, HOME) as home,
         peer(application, AWAY) as away,
     ):
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         assert (await check(home, "0.1.0")).status_code == 200
         # Asked at once, the two share one origin call (the edge coalesces misses); the
         # home client's 429 is not shareable, so the other gets an answer of its own.

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
+import graphql
+import pytest
+
 from ferryman.resolvers.schema import build_schema
+from tests.support import documents
 
 SCHEMA_FILE = Path(__file__).parent.parent / "schema" / "schema.graphql"
 
@@ -27,3 +31,19 @@ def test_schema_has_the_agreed_names() -> None:
         "enum ApiKeyScope",
     ]:
         assert name in sdl, name
+
+
+SHARED = {
+    name: value
+    for name, value in vars(documents).items()
+    if name.isupper()
+    and isinstance(value, str)
+    and value.lstrip().startswith(("query", "mutation"))
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_the_documents_tests_share_are_valid(name: str) -> None:
+    """A shared document that no longer fits the schema fails here, not in every test."""
+    schema = graphql.build_schema(SCHEMA_FILE.read_text())
+    assert graphql.validate(schema, graphql.parse(SHARED[name])) == []

@@ -1,10 +1,9 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ferryman.settings import Settings, SettingsError
+from tests.support.cli import ferryman
 
 
 def test_defaults_run_on_an_embedded_sqlite_file() -> None:
@@ -76,15 +75,7 @@ def test_invalid_values_name_the_variable(name: str, value: str, expected: str) 
 
 
 def test_invalid_setting_stops_the_command_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "ferryman", "migrate"],
-        env={"FERRYMAN_PORT": "eighty", "PATH": "/usr/bin:/bin"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = ferryman("migrate", cwd=tmp_path, port="eighty")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "ferryman: invalid setting: FERRYMAN_PORT must be a port number from 1 to 65535, "

@@ -135,6 +135,7 @@ def test_bad_signatures_say_what_they_are(value: str, message: str) -> None:
         ("~/.tauri/app.key.pub", "looks like a file path"),
         ("ключ", "is not base64"),
     ],
+    ids=["private-key", "signature", "key-line", "binary", "file-path", "not-base64"],
 )
 def test_bad_public_keys_say_what_they_are(value: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

@@ -50,12 +50,12 @@ from ferryman.local_s3 import LocalS3
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor, KeyScope
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import create_app, create_release, snapshot, user_error
-from tests.resolvers.test_artifacts import multipart, objects
-from tests.rest_compat.test_ci import body as ci_body
-from tests.rest_compat.test_ci import post as ci_post
-from tests.rest_compat.test_tauri import publish
-from tests.test_hostile_input import assert_rest_refusal
+from tests.support import ci
+from tests.support.api import create_app, create_release
+from tests.support.database import snapshot
+from tests.support.refusals import assert_rest_refusal, user_error
+from tests.support.shipping import Shipyard
+from tests.support.uploads import multipart, objects
 
 SCHEMA_FILE = Path(__file__).parent.parent / "schema" / "schema.graphql"
 SURROGATE = "\ud800"
@@ -391,7 +391,7 @@ async def ci_key(app: Any) -> str:
 
 def with_surrogate(place: str) -> dict[str, Any]:
     """The CI route's body with a lone surrogate at ``place`` (``artifacts.0.platform``)."""
-    submission = ci_body(channel="stable")
+    submission = ci.body(channel="stable")
     *parents, last = place.split(".")
     holder: Any = submission
     for step in parents:
@@ -415,7 +415,7 @@ async def test_the_ci_route_refuses_a_lone_surrogate(
     client: httpx.AsyncClient, ci_key: str, place: str, named: str
 ) -> None:
     before = await snapshot()
-    response = await ci_post(client, ci_key, with_surrogate(place))
+    response = await ci.post(client, ci_key, with_surrogate(place))
     assert b"\\ud800" in response.request.read()
     assert_rest_refusal(response, (400,))
     error = response.json()["error"]
@@ -444,13 +444,12 @@ DOWNLOADS = {
 }
 
 
-@pytest.mark.usefixtures("app")
 @pytest.mark.parametrize("url", list(CHECKS.values()), ids=list(CHECKS))
 async def test_the_update_check_refuses_an_encoded_surrogate(
-    client: httpx.AsyncClient, url: str
+    client: httpx.AsyncClient, yard: Shipyard, url: str
 ) -> None:
     """An app with a live release, so that only the surrogate can make the check fail."""
-    await publish("my-app", "1.1.0", ["linux-x86_64"])
+    await yard.release("1.1.0", ["linux-x86_64"])
     assert (await client.get(CHECK)).status_code == 200
     before = await snapshot()
     response = await client.get(url)
@@ -459,10 +458,11 @@ async def test_the_update_check_refuses_an_encoded_surrogate(
     assert await snapshot() == before
 
 
-@pytest.mark.usefixtures("app")
 @pytest.mark.parametrize("url", list(DOWNLOADS.values()), ids=list(DOWNLOADS))
-async def test_a_download_refuses_an_encoded_surrogate(client: httpx.AsyncClient, url: str) -> None:
-    await publish("my-app", "1.1.0", ["linux-x86_64"])
+async def test_a_download_refuses_an_encoded_surrogate(
+    client: httpx.AsyncClient, yard: Shipyard, url: str
+) -> None:
+    await yard.release("1.1.0", ["linux-x86_64"])
     before = await snapshot()
     response = await client.get(url)
     assert ENCODED_SURROGATE in str(response.request.url)

@@ -27,21 +27,20 @@ from ferryman.models.actor import KeyScope
 from ferryman.models.ids import new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
-    RELEASE_CREATE,
-    add_artifact,
-    create_app,
-    create_release,
-    publish,
-    snapshot,
-    user_error,
+from tests.support import ci
+from tests.support.api import create_app, create_release
+from tests.support.cli import ferryman
+from tests.support.database import snapshot
+from tests.support.documents import (
+    CI_RELEASE_SUBMIT,
+    RELEASE_ROLLBACK,
+    RELEASE_UPDATE,
+    operation,
 )
-from tests.rest_compat.test_ci import body as ci_body
-from tests.rest_compat.test_ci import post as ci_post
-from tests.rest_compat.test_tauri import SIGNATURE, client_parse
-from tests.rest_compat.test_tauri import publish as publish_directly
-from tests.test_hostile_input import assert_rest_refusal
-from tests.test_publisher import DATA, FILE, run
+from tests.support.refusals import assert_rest_refusal, user_error
+from tests.support.rows import SIGNATURE
+from tests.support.shipping import Shipyard, client_parse
+from tests.support.tauri_files import APPIMAGE, DATA
 
 PAST_U64 = "18446744073709551616.0.0"  # u64::MAX + 1
 REFUSED = {
@@ -59,37 +58,11 @@ ACCEPTED = [
     "1.0.0+01",
 ]  # u64::MAX itself; build metadata may lead with 0
 
-RELEASE_UPDATE = """
-mutation ($id: ID!, $input: ReleaseUpdateInput!) {
-  releaseUpdate(id: $id, input: $input) {
-    release { id version }
-    userErrors { field message code }
-  }
-}
-"""
-CI_SUBMIT = """
-mutation ($slug: String!, $input: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: $slug, input: $input) {
-    release { id version }
-    userErrors { field message code }
-  }
-}
-"""
 refused = pytest.mark.parametrize("version", list(REFUSED.values()), ids=list(REFUSED))
 
 
 def check_url(version: str, slug: str = "my-app") -> str:
     return f"/{slug}/update/linux/x86_64/{quote(version, safe='')}"
-
-
-async def live(gql: GraphQL, key: str, app_id: str, version: str) -> dict[str, Any]:
-    """Create and publish a release through the API, its linux-x86_64 file READY with a
-    download URL (which the upload flow would have set)."""
-    release_id = await create_release(gql, key, app_id, version)
-    artifact_id = await add_artifact(release_id, "linux-x86_64")
-    url = f"https://dl.example.com/my-app/{version}/linux-x86_64"
-    await Artifact.filter(id=artifact_id).update(signature=SIGNATURE, download_url=url)
-    return await publish(gql, key, release_id)
 
 
 @pytest.fixture
@@ -104,7 +77,9 @@ async def test_release_create_refuses_it(
 ) -> None:
     before = await snapshot()
     result = await gql(
-        RELEASE_CREATE, {"appId": app_id, "input": {"version": version}}, key=admin_key
+        operation("ReleaseCreate"),
+        {"appId": app_id, "input": {"version": version}},
+        key=admin_key,
     )
     payload = result["data"]["releaseCreate"]
     message = user_error(payload, "INVALID_INPUT", ["input", "version"])
@@ -129,10 +104,10 @@ async def test_release_update_of_a_draft_refuses_it(
 
 @refused
 async def test_ci_release_submit_refuses_it(gql: GraphQL, app_id: str, version: str) -> None:
-    ci = await make_key(KeyScope.CI, app_id)
+    key = await make_key(KeyScope.CI, app_id)
     before = await snapshot()
     variables = {"slug": "my-app", "input": {"version": version, "notes": "n"}}
-    payload = (await gql(CI_SUBMIT, variables, key=ci))["data"]["ciReleaseSubmit"]
+    payload = (await gql(CI_RELEASE_SUBMIT, variables, key=key))["data"]["ciReleaseSubmit"]
     message = user_error(payload, "INVALID_INPUT", ["input", "version"])
     assert repr(version) in message
     assert await snapshot() == before
@@ -142,19 +117,20 @@ async def test_ci_release_submit_refuses_it(gql: GraphQL, app_id: str, version: 
 async def test_the_ci_route_refuses_it(
     client: httpx.AsyncClient, app_id: str, version: str
 ) -> None:
-    ci = await make_key(KeyScope.CI, app_id)
+    key = await make_key(KeyScope.CI, app_id)
     before = await snapshot()
-    response = await ci_post(client, ci, ci_body(version=version))
+    response = await ci.post(client, key, ci.body(version=version))
     assert_rest_refusal(response, (400,))
     assert repr(version) in response.json()["error"]["message"]
     assert await snapshot() == before
 
 
 @refused
-@pytest.mark.usefixtures("app")
-async def test_the_update_check_refuses_it(client: httpx.AsyncClient, version: str) -> None:
+async def test_the_update_check_refuses_it(
+    client: httpx.AsyncClient, yard: Shipyard, version: str
+) -> None:
     """On an app with a live release, so that only the version can make the check fail."""
-    await publish_directly("my-app", "1.1.0", ["linux-x86_64"])
+    await yard.release("1.1.0", ["linux-x86_64"])
     assert (await client.get(check_url("1.0.0"))).status_code == 200
     response = await client.get(check_url(version))
     assert_rest_refusal(response, (400,))
@@ -166,9 +142,9 @@ def test_publish_refuses_it_before_any_request(tmp_path: Path, version: str) -> 
     """With the committed updater file (its .sig beside it) and a closed port for a server:
     a request would fail with "cannot reach", so a refusal about the version shows that
     nothing was sent."""
-    result = run(
-        "--server", "http://127.0.0.1:9", "--app", "my-app", "--version", version, str(DATA / FILE),
-        cwd=tmp_path, key="uk_live_" + "a" * 40,
+    result = ferryman(
+        "publish", "--server", "http://127.0.0.1:9", "--app", "my-app", "--version", version,
+        str(DATA / APPIMAGE), cwd=tmp_path, api_key="uk_live_" + "a" * 40,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -181,13 +157,12 @@ def test_publish_refuses_it_before_any_request(tmp_path: Path, version: str) -> 
 
 @pytest.mark.parametrize("version", ACCEPTED)
 async def test_the_boundary_is_accepted(
-    client: httpx.AsyncClient, gql: GraphQL, admin_key: str, app_id: str, version: str
+    client: httpx.AsyncClient, yard: Shipyard, version: str
 ) -> None:
     """The largest u64 and build metadata with leading zeros are versions the client holds:
     created, checked from, and offered."""
     assert (await client.get(check_url(version))).status_code == 204  # nothing published yet
-    published = await live(gql, admin_key, app_id, version)
-    assert published["version"] == version
+    await yard.release(version, ["linux-x86_64"])
     offered = client_parse(await client.get(check_url("1.0.0")))
     assert offered is not None
     assert offered["version"] == version
@@ -218,15 +193,14 @@ async def stored_before_the_rule(app: App) -> Release:
     return release
 
 
-@pytest.mark.usefixtures("app")
 async def test_a_version_stored_before_the_rule_does_not_break_the_checks(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     """The old row is written directly with the models, because every door now refuses
     its version; the app's checks skip it and still offer the newest valid release."""
-    await publish_directly("my-app", "1.0.5", ["linux-x86_64"])
-    await stored_before_the_rule(await App.get(slug="my-app"))
-    await publish_directly("my-app", "1.1.0", ["linux-x86_64"])
+    await yard.release("1.0.5", ["linux-x86_64"])
+    await stored_before_the_rule(await App.get(id=yard.app_id))
+    await yard.release("1.1.0", ["linux-x86_64"])
     for url in (check_url("1.0.0"), "/my-app/update/linux-x86_64/1.0.0"):
         offered = client_parse(await client.get(url))
         assert offered is not None, url
@@ -238,13 +212,13 @@ async def test_a_version_stored_before_the_rule_does_not_break_the_checks(
 
 
 @pytest.fixture
-async def legacy_app(gql: GraphQL, admin_key: str, app_id: str) -> str:
+async def legacy_app(yard: Shipyard) -> str:
     """my-app with 1.0.5 and 1.1.0 live, and the old row (written directly, as the doors
     refuse its version); returns the app's id."""
     for version in ("1.0.5", "1.1.0"):
-        await live(gql, admin_key, app_id, version)
-    await stored_before_the_rule(await App.get(id=app_id))
-    return app_id
+        await yard.release(version, ["linux-x86_64"])
+    await stored_before_the_rule(await App.get(id=yard.app_id))
+    return yard.app_id
 
 
 def answered(result: dict[str, Any]) -> dict[str, Any]:
@@ -284,12 +258,8 @@ async def test_an_old_version_does_not_break_a_rollback(
 ) -> None:
     """Rolling back stable yanks the newest release installs are offered (1.1.0), not the
     old row they never were."""
-    mutation = (
-        'mutation ($appId: ID!) { releaseRollback(appId: $appId, channel: "stable", '
-        'reason: "bad build") { yanked { version } offered { version } '
-        "userErrors { field message code } } }"
-    )
-    payload = answered(await gql(mutation, {"appId": legacy_app}, key=admin_key))
+    variables = {"appId": legacy_app, "channel": "stable", "reason": "bad build"}
+    payload = answered(await gql(RELEASE_ROLLBACK, variables, key=admin_key))
     rollback = payload["releaseRollback"]
     assert rollback["userErrors"] == [], rollback
-    assert (rollback["yanked"], rollback["offered"]) == ({"version": "1.1.0"}, {"version": "1.0.5"})
+    assert (rollback["yanked"]["version"], rollback["offered"]["version"]) == ("1.1.0", "1.0.5")

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ferryman.local_s3 import LocalS3
 from tests.conftest import Databases, server_env
 from tests.services import ServerProcess
-from tests.test_end_to_end import draft_with_artifact, publish
+from tests.support.live_server import draft_with_artifact, publish
 
 CHECK = "/my-app/update/linux/x86_64/1.0.0"
 VISIBLE_WITHIN = 1.0  # seconds: the watcher polls twice a second

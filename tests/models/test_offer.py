@@ -6,7 +6,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 
 from ferryman.models import Artifact, Release, offer
 from ferryman.models import release as releases
@@ -14,7 +13,7 @@ from ferryman.models.actor import Actor
 from ferryman.models.app import App
 from ferryman.models.status import ReleaseStatus
 from ferryman.versions import Version
-from tests.rest_compat.test_tauri import publish
+from tests.support.shipping import Shipyard
 
 
 class PublishFirst:
@@ -34,10 +33,10 @@ class PublishFirst:
 
 
 async def test_a_release_published_between_the_two_reads_is_left_out(
-    app: Starlette, monkeypatch: pytest.MonkeyPatch
+    yard: Shipyard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await publish("racing", "1.0.0", ["linux-x86_64"])
-    draft_id = await publish("racing", "1.1.0", ["linux-x86_64"], status=ReleaseStatus.DRAFT)
+    await yard.release("1.0.0", ["linux-x86_64"])
+    draft_id = await yard.release("1.1.0", ["linux-x86_64"], publish=False)
     real_filter = Artifact.filter
     calls = 0
 
@@ -49,14 +48,14 @@ async def test_a_release_published_between_the_two_reads_is_left_out(
 
     monkeypatch.setattr(offer.Artifact, "filter", filter_once_late)
 
-    index = await offer.load(await App.get(slug="racing"))
+    index = await offer.load(await App.get(id=yard.app_id))
 
     monkeypatch.undo()
     assert (await Release.get(id=draft_id)).status is ReleaseStatus.PUBLISHED
     choice = index.for_platform("linux", "x86_64", None, Version.parse("0.9.0"))
     assert choice is not None
     assert str(choice.offer.version) == "1.0.0"  # as before the publish, whole
-    fresh = await offer.load(await App.get(slug="racing"))
+    fresh = await offer.load(await App.get(id=yard.app_id))
     again = fresh.for_platform("linux", "x86_64", None, Version.parse("0.9.0"))
     assert again is not None
     assert str(again.offer.version) == "1.1.0"

@@ -1,4 +1,8 @@
-"""API keys through GraphQL: minting, revoking, viewer, CI limits and app isolation."""
+"""API keys through GraphQL: minting, revoking, viewer, CI limits and app isolation.
+
+READY artifacts here are rows without a file (:mod:`tests.support.rows`): the subject is
+the API, not what an updater is offered.
+"""
 
 from __future__ import annotations
 
@@ -12,33 +16,11 @@ from ferryman.models import ApiKey, AuditEvent, Release
 from ferryman.models.actor import KeyScope
 from ferryman.models.status import ReleaseStatus
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
-    RELEASE_CREATE,
-    add_artifact,
-    create_app,
-    create_release,
-    key_row,
-    published_release,
-    snapshot,
-    top_error,
-    user_error,
-)
-
-KEY_CREATE = """
-mutation ($input: ApiKeyCreateInput!) {
-  apiKeyCreate(input: $input) {
-    secret
-    apiKey { id name scope prefix lastUsedAt revokedAt app { id slug } }
-    userErrors { field message code }
-  }
-}
-"""
-
-KEY_REVOKE = """
-mutation ($id: ID!) {
-  apiKeyRevoke(id: $id) { apiKey { id revokedAt } userErrors { field message code } }
-}
-"""
+from tests.support.api import create_app, create_release
+from tests.support.database import key_row, snapshot
+from tests.support.documents import API_KEY_CREATE, API_KEY_REVOKE, VIEWER, operation
+from tests.support.refusals import top_error, user_error
+from tests.support.rows import add_artifact, published_release
 
 KEY_LIST = """
 query ($appId: ID) {
@@ -49,7 +31,6 @@ query ($appId: ID) {
 }
 """
 
-VIEWER = "{ viewer { id name scope app { id slug } } }"
 UNKNOWN_APP = "app_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 UNKNOWN_RELEASE = "rel_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
@@ -61,7 +42,7 @@ async def test_api_key_create_shows_the_secret_once(gql: GraphQL, admin_key: str
     app_id = await create_app(gql, admin_key, slug="my-app")
 
     result = await gql(
-        KEY_CREATE,
+        API_KEY_CREATE,
         {"input": {"name": "GitHub Actions", "scope": "CI", "appId": app_id}},
         key=admin_key,
     )
@@ -106,7 +87,7 @@ async def test_api_key_create_shows_the_secret_once(gql: GraphQL, admin_key: str
 
 async def test_api_key_create_global_admin_key(gql: GraphQL, admin_key: str) -> None:
     result = await gql(
-        KEY_CREATE, {"input": {"name": "  second admin  ", "scope": "ADMIN"}}, key=admin_key
+        API_KEY_CREATE, {"input": {"name": "  second admin  ", "scope": "ADMIN"}}, key=admin_key
     )
 
     payload = result["data"]["apiKeyCreate"]
@@ -136,7 +117,7 @@ async def test_api_key_create_refuses_bad_input(
     await create_app(gql, admin_key, slug="my-app")
     before = await snapshot()
 
-    result = await gql(KEY_CREATE, {"input": variables}, key=admin_key)
+    result = await gql(API_KEY_CREATE, {"input": variables}, key=admin_key)
 
     payload = result["data"]["apiKeyCreate"]
     assert payload["secret"] is None
@@ -148,13 +129,13 @@ async def test_api_key_create_refuses_bad_input(
 async def test_api_key_revoke_refuses_the_key_from_then_on(gql: GraphQL, admin_key: str) -> None:
     app_id = await create_app(gql, admin_key)
     created = await gql(
-        KEY_CREATE, {"input": {"name": "ci", "scope": "CI", "appId": app_id}}, key=admin_key
+        API_KEY_CREATE, {"input": {"name": "ci", "scope": "CI", "appId": app_id}}, key=admin_key
     )
     secret = created["data"]["apiKeyCreate"]["secret"]
     key_id = created["data"]["apiKeyCreate"]["apiKey"]["id"]
     assert (await gql(VIEWER, key=secret))["data"]["viewer"]["id"] == key_id
 
-    result = await gql(KEY_REVOKE, {"id": key_id}, key=admin_key)
+    result = await gql(API_KEY_REVOKE, {"id": key_id}, key=admin_key)
 
     payload = result["data"]["apiKeyRevoke"]
     assert payload["userErrors"] == []
@@ -162,7 +143,7 @@ async def test_api_key_revoke_refuses_the_key_from_then_on(gql: GraphQL, admin_k
     assert payload["apiKey"]["revokedAt"] is not None
     assert (await ApiKey.get(id=key_id)).revoked_at is not None
     refused = await gql(
-        RELEASE_CREATE, {"appId": app_id, "input": {"version": "1.0.0"}}, key=secret
+        operation("ReleaseCreate"), {"appId": app_id, "input": {"version": "1.0.0"}}, key=secret
     )
     assert refused["data"] is None
     error = top_error(refused, "UNAUTHENTICATED")
@@ -173,8 +154,8 @@ async def test_api_key_revoke_refuses_the_key_from_then_on(gql: GraphQL, admin_k
 async def test_api_key_revoke_of_an_unknown_key(gql: GraphQL, admin_key: str) -> None:
     before = await snapshot()
 
-    unknown = await gql(KEY_REVOKE, {"id": "key_01ARZ3NDEKTSV4RRFFQ69G5FAV"}, key=admin_key)
-    malformed = await gql(KEY_REVOKE, {"id": "uk_live_abc"}, key=admin_key)
+    unknown = await gql(API_KEY_REVOKE, {"id": "key_01ARZ3NDEKTSV4RRFFQ69G5FAV"}, key=admin_key)
+    malformed = await gql(API_KEY_REVOKE, {"id": "uk_live_abc"}, key=admin_key)
 
     user_error(unknown["data"]["apiKeyRevoke"], "NOT_FOUND", ["id"])
     assert "key_" in user_error(malformed["data"]["apiKeyRevoke"], "INVALID_INPUT", ["id"])
@@ -202,7 +183,7 @@ async def test_api_keys_lists_keys_filtered_by_app(gql: GraphQL, admin_key: str)
 async def test_api_keys_refuses_a_malformed_app_id(
     gql: GraphQL, admin_key: str, app_id: str
 ) -> None:
-    await gql("{ viewer { id } }", key=admin_key)
+    await gql(VIEWER, key=admin_key)
     before = await snapshot()
 
     result = await gql(KEY_LIST, {"appId": app_id}, key=admin_key)
@@ -347,7 +328,7 @@ async def test_a_ci_key_sees_no_audit_event_or_key_through_node(gql: GraphQL, wo
 
 async def test_a_ci_key_creates_and_edits_drafts_of_its_app(gql: GraphQL, world: World) -> None:
     created = await gql(
-        RELEASE_CREATE,
+        operation("ReleaseCreate"),
         {"appId": world.app_id, "input": {"version": "3.0.0", "notes": "a"}},
         key=world.ci_key,
     )
@@ -553,7 +534,7 @@ async def test_an_app_scoped_admin_cannot_revoke_a_global_key(
     global_id = (await key_row(admin_key)).id
     before = await snapshot()
 
-    result = await gql(KEY_REVOKE, {"id": global_id}, key=scoped_admin)
+    result = await gql(API_KEY_REVOKE, {"id": global_id}, key=scoped_admin)
 
     user_error(result["data"]["apiKeyRevoke"], "NOT_FOUND", ["id"])
     assert await snapshot() == before
@@ -567,12 +548,14 @@ async def test_an_app_scoped_admin_manages_keys_of_its_own_app_only(
     listing = await gql(KEY_LIST, key=scoped_admin)
     other_listing = await gql(KEY_LIST, {"appId": two_apps.other_id}, key=scoped_admin)
     created = await gql(
-        KEY_CREATE,
+        API_KEY_CREATE,
         {"input": {"name": "own ci", "scope": "CI", "appId": two_apps.own_id}},
         key=scoped_admin,
     )
     before = await snapshot()
-    global_key = await gql(KEY_CREATE, {"input": {"name": "g", "scope": "ADMIN"}}, key=scoped_admin)
+    global_key = await gql(
+        API_KEY_CREATE, {"input": {"name": "g", "scope": "ADMIN"}}, key=scoped_admin
+    )
     new_app = await gql(
         'mutation { appCreate(input: {slug: "new-app", name: "x"}) { app { id } } }',
         key=scoped_admin,

@@ -1,4 +1,8 @@
-"""appCreate / appUpdate / appDelete, app(id:|slug:), releaseCount and latestVersion."""
+"""appCreate / appUpdate / appDelete, app(id:|slug:), releaseCount and latestVersion.
+
+READY artifacts here are rows without a file (:mod:`tests.support.rows`): the subject is
+the API, not what an updater is offered.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +14,11 @@ from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.actor import KeyScope
 from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
-    APP_CREATE,
-    add_artifact,
-    create_app,
-    create_release,
-    published_release,
-    snapshot,
-    top_error,
-    user_error,
-)
-
-APP_UPDATE = """
-mutation ($id: ID!, $input: AppUpdateInput!) {
-  appUpdate(id: $id, input: $input) {
-    app { id slug name description publicKey updatedAt }
-    userErrors { field message code }
-  }
-}
-"""
-
-APP_DELETE = """
-mutation ($id: ID!) {
-  appDelete(id: $id) { deletedAppId userErrors { field message code } }
-}
-"""
+from tests.support.api import create_app, create_release
+from tests.support.database import snapshot
+from tests.support.documents import APP_CREATE, APP_DELETE, APP_UPDATE, VIEWER
+from tests.support.refusals import top_error, user_error
+from tests.support.rows import add_artifact, published_release
 
 APP_QUERY = """
 query ($id: ID, $slug: String) {
@@ -405,11 +389,9 @@ async def test_app_delete_removes_the_app_its_drafts_and_its_keys(
     assert await Artifact.filter(release_id=release_id).count() == 0
     assert [r.id for r in await Release.all()] == [kept]
     assert await ApiKey.filter(app_id=app_id).count() == 0
-    refused = await gql("{ viewer { id } }", key=ci_key)
+    refused = await gql(VIEWER, key=ci_key)
     assert top_error(refused, "UNAUTHENTICATED")["message"] == "unknown API key"
-    assert (await gql("{ viewer { name } }", key=other_key))["data"]["viewer"]["name"] == (
-        "ci of the other app"
-    )
+    assert (await gql(VIEWER, key=other_key))["data"]["viewer"]["name"] == "ci of the other app"
 
 
 async def test_app_delete_is_refused_while_a_release_is_published(

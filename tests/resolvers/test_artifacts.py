@@ -29,144 +29,37 @@ from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.settings import Settings
 from ferryman.signatures import PublicKey
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
-    APP_CREATE,
-    RELEASE_PUBLISH,
-    create_release,
-    snapshot,
-    top_error,
-    user_error,
+from tests.support.api import create_release
+from tests.support.database import snapshot
+from tests.support.documents import (
+    APP_UPDATE,
+    ARTIFACT_DELETE,
+    ARTIFACT_UPLOAD,
+    ARTIFACT_UPLOAD_CONFIRM,
+    operation,
+)
+from tests.support.refusals import top_error, user_error
+from tests.support.tauri_files import APP_PUB, APPIMAGE, TARBALL, data, text
+from tests.support.uploads import (
+    LINUX,
+    MAC,
+    app_with_key,
+    confirm,
+    draft,
+    multipart,
+    objects,
+    put,
+    unfinished_uploads,
+    upload_create,
 )
 
-DATA = Path(__file__).parents[1] / "data" / "tauri"
-APPIMAGE = "MyApp_1.2.3_amd64.AppImage"  # signed by app.pub, trusted comment version:1.2.3
-TARBALL = "MyApp.app.tar.gz"  # signed by app.pub, no version
 OTHER = "other-key.AppImage"  # signed by other.pub, version:1.2.3
 NINES = "version-9.9.9.AppImage"  # signed by app.pub, version:9.9.9
-LINUX = "linux-x86_64"
-MAC = "darwin-aarch64"
-
-
-def data(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def text(name: str) -> str:
-    return (DATA / name).read_text()
-
-
-APP_PUB = text("app.pub")
 APP_KEY_ID = PublicKey.parse(APP_PUB).key_id_hex
 OTHER_KEY_ID = PublicKey.parse(text("other.pub")).key_id_hex
 
-ARTIFACT = """
-  id platform filename signature objectKey status fileSize checksum downloadUrl
-  failureReason warning release { id status }
-"""
-
-UPLOAD_CREATE = f"""
-mutation ($releaseId: ID!, $input: ArtifactUploadCreateInput!) {{
-  artifactUploadCreate(releaseId: $releaseId, input: $input) {{
-    artifact {{ {ARTIFACT} }}
-    uploadUrl uploadHeaders {{ name value }} expiresIn
-    userErrors {{ field message code }}
-  }}
-}}
-"""
-
-UPLOAD_CONFIRM = f"""
-mutation ($id: ID!) {{
-  artifactUploadConfirm(id: $id) {{
-    artifact {{ {ARTIFACT} }}
-    userErrors {{ field message code }}
-  }}
-}}
-"""
-
-UPLOAD = f"""
-mutation ($releaseId: ID!, $platform: String!, $signature: String!, $file: Upload!) {{
-  artifactUpload(releaseId: $releaseId, platform: $platform, signature: $signature, file: $file) {{
-    artifact {{ {ARTIFACT} }}
-    userErrors {{ field message code }}
-  }}
-}}
-"""
-
-DELETE = """
-mutation ($id: ID!) {
-  artifactDelete(id: $id) { deletedArtifactId userErrors { field message code } }
-}
-"""
-
-APP_UPDATE = """
-mutation ($id: ID!, $input: AppUpdateInput!) {
-  appUpdate(id: $id, input: $input) { app { id publicKey } userErrors { field message code } }
-}
-"""
-
 
 # --- set-up and calls ------------------------------------------------------------------
-
-
-async def app_with_key(
-    gql: GraphQL, key: str, slug: str = "my-app", public_key: str | None = APP_PUB
-) -> str:
-    """An app whose updater key is app.pub (or none); returns its id."""
-    variables = {"input": {"slug": slug, "name": slug.title(), "publicKey": public_key}}
-    payload = (await gql(APP_CREATE, variables, key=key))["data"]["appCreate"]
-    assert payload["userErrors"] == [], payload
-    app_id: str = payload["app"]["id"]
-    return app_id
-
-
-async def draft(gql: GraphQL, key: str, version: str = "1.2.3", **app: Any) -> str:
-    """A draft release of a new app signed with app.pub; returns the release id."""
-    return await create_release(gql, key, await app_with_key(gql, key, **app), version)
-
-
-async def upload_create(
-    gql: GraphQL,
-    key: str,
-    release_id: str,
-    filename: str = APPIMAGE,
-    *,
-    platform: str = LINUX,
-    signature: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """artifactUploadCreate for a test file, signed by its own .sig unless told otherwise,
-    and declared at that file's size (fileSize=... for another file's bytes)."""
-    fields = {
-        "platform": platform,
-        "filename": filename,
-        "signature": text(filename + ".sig") if signature is None else signature,
-        "fileSize": size_of(filename),
-        **extra,
-    }
-    result = await gql(UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=key)
-    payload: dict[str, Any] = result["data"]["artifactUploadCreate"]
-    return payload
-
-
-def size_of(filename: str) -> int:
-    """The size of a test file, or 1 for a name that is none (it is never uploaded)."""
-    try:
-        return (DATA / filename).stat().st_size
-    except OSError:
-        return 1
-
-
-async def put(created: dict[str, Any], body: bytes) -> httpx.Response:
-    """PUT the bytes to the presigned URL the way a client would: from outside Ferryman."""
-    headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
-    async with httpx.AsyncClient() as uploader:
-        return await uploader.put(created["uploadUrl"], content=body, headers=headers)
-
-
-async def confirm(gql: GraphQL, key: str, artifact_id: str) -> dict[str, Any]:
-    result = await gql(UPLOAD_CONFIRM, {"id": artifact_id}, key=key)
-    payload: dict[str, Any] = result["data"]["artifactUploadConfirm"]
-    return payload
 
 
 async def presigned(
@@ -183,34 +76,6 @@ async def presigned(
     return artifact
 
 
-async def multipart(
-    client: httpx.AsyncClient,
-    key: str | None,
-    release_id: str,
-    filename: str = TARBALL,
-    *,
-    platform: str = MAC,
-    signature: str | None = None,
-    body: bytes | None = None,
-) -> httpx.Response:
-    """artifactUpload as the GraphQL multipart request spec has it: operations, map, file."""
-    operations = {
-        "query": UPLOAD,
-        "variables": {
-            "releaseId": release_id,
-            "platform": platform,
-            "signature": text(filename + ".sig") if signature is None else signature,
-            "file": None,
-        },
-    }
-    return await client.post(
-        "/graphql",
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (filename, data(filename) if body is None else body, "application/gzip")},
-        headers={"Authorization": f"Bearer {key}"} if key else {},
-    )
-
-
 async def direct(
     client: httpx.AsyncClient, key: str, release_id: str, filename: str = TARBALL, **options: Any
 ) -> dict[str, Any]:
@@ -225,24 +90,9 @@ async def direct(
 
 
 async def publish(gql: GraphQL, key: str, release_id: str) -> dict[str, Any]:
-    payload: dict[str, Any] = (await gql(RELEASE_PUBLISH, {"id": release_id}, key=key))["data"][
-        "releasePublish"
-    ]
+    result = await gql(operation("ReleasePublish"), {"id": release_id}, key=key)
+    payload: dict[str, Any] = result["data"]["releasePublish"]
     return payload
-
-
-def objects(s3: LocalS3, bucket: str) -> dict[str, bytes]:
-    """Every object in the bucket, with its content."""
-    listed = s3.client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {
-        item["Key"]: s3.client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-        for item in listed
-    }
-
-
-def unfinished_uploads(s3: LocalS3, bucket: str) -> list[Any]:
-    uploads: list[Any] = s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    return uploads
 
 
 async def actions(target_id: str) -> list[str]:
@@ -607,7 +457,7 @@ async def test_direct_upload_refuses_a_path_as_file_name(
     release_id = await draft(gql, admin_key)
     before = await snapshot()
     operations = {
-        "query": UPLOAD,
+        "query": ARTIFACT_UPLOAD,
         "variables": {
             "releaseId": release_id,
             "platform": MAC,
@@ -930,7 +780,7 @@ async def test_publish_is_refused_while_an_artifact_is_pending_or_failed(
     assert (await confirm(gql, admin_key, pending["artifact"]["id"]))["artifact"][
         "status"
     ] == "READY"
-    deleted = await gql(DELETE, {"id": failed["artifact"]["id"]}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": failed["artifact"]["id"]}, key=admin_key)
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     assert (await publish(gql, admin_key, release_id))["release"]["status"] == "PUBLISHED"
 
@@ -955,7 +805,7 @@ async def test_artifacts_of_a_published_release_are_frozen(
     before = await snapshot()
     stored = objects(s3, bucket)
 
-    deleted = await gql(DELETE, {"id": artifact["id"]}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": artifact["id"]}, key=admin_key)
     confirmed = await confirm(gql, admin_key, artifact["id"])  # READY: answered as it is
     replaced = await upload_create(gql, admin_key, release_id)
     uploaded = await direct(client, admin_key, release_id, APPIMAGE, platform=LINUX)
@@ -977,7 +827,7 @@ async def test_delete_removes_the_row_and_the_object(
     artifact = await presigned(gql, admin_key, release_id)
     assert list(objects(s3, bucket)) == [artifact["objectKey"]]
 
-    deleted = await gql(DELETE, {"id": artifact["id"]}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": artifact["id"]}, key=admin_key)
 
     assert deleted["data"]["artifactDelete"] == {
         "deletedArtifactId": artifact["id"],
@@ -998,7 +848,7 @@ async def test_delete_of_a_pending_artifact_whose_file_never_came(
     release_id = await draft(gql, admin_key)
     created = await upload_create(gql, admin_key, release_id)
 
-    deleted = await gql(DELETE, {"id": created["artifact"]["id"]}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": created["artifact"]["id"]}, key=admin_key)
 
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     assert await Artifact.all().count() == 0
@@ -1013,7 +863,7 @@ async def test_unknown_or_malformed_artifact_ids(
 ) -> None:
     before = await snapshot()
 
-    deleted = await gql(DELETE, {"id": artifact_id}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": artifact_id}, key=admin_key)
     confirmed = await confirm(gql, admin_key, artifact_id)
 
     expected = code or "INVALID_INPUT"
@@ -1088,9 +938,9 @@ async def test_s3_outage_changes_nothing_and_passes(settings: Settings, tmp_path
             local.stop()
             before = await snapshot()
 
-            confirmed = await gql(UPLOAD_CONFIRM, {"id": artifact_id}, key=admin_key)
+            confirmed = await gql(ARTIFACT_UPLOAD_CONFIRM, {"id": artifact_id}, key=admin_key)
             uploaded = await direct(client, admin_key, release_id, TARBALL, platform=MAC)
-            deleted = await gql(DELETE, {"id": artifact_id}, key=admin_key)
+            deleted = await gql(ARTIFACT_DELETE, {"id": artifact_id}, key=admin_key)
 
             for answer in (confirmed, uploaded, deleted):
                 error = top_error(answer, "SERVICE_UNAVAILABLE")
@@ -1123,14 +973,14 @@ async def test_ci_keys_upload_to_their_apps_drafts(
 
     ready = await presigned(gql, ci, release_id, APPIMAGE)
     uploaded = await direct(client, ci, release_id, TARBALL, platform=MAC)
-    deleted = await gql(DELETE, {"id": uploaded["artifact"]["id"]}, key=ci)
+    deleted = await gql(ARTIFACT_DELETE, {"id": uploaded["artifact"]["id"]}, key=ci)
 
     assert ready["status"] == "READY"
     assert uploaded["artifact"]["status"] == "READY"
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     assert list(objects(s3, bucket)) == [ready["objectKey"]]
     # Publishing stays with admins.
-    top_error(await gql(RELEASE_PUBLISH, {"id": release_id}, key=ci), "FORBIDDEN")
+    top_error(await gql(operation("ReleasePublish"), {"id": release_id}, key=ci), "FORBIDDEN")
     assert (await publish(gql, admin_key, release_id))["userErrors"] == []
 
 
@@ -1149,7 +999,7 @@ async def test_ci_keys_cannot_touch_another_apps_artifacts(
     created = await upload_create(gql, ci, their_release, TARBALL, platform=MAC)
     uploaded = await direct(client, ci, their_release, TARBALL, platform=MAC)
     confirmed = await confirm(gql, ci, pending["artifact"]["id"])
-    deleted = await gql(DELETE, {"id": their_artifact["id"]}, key=ci)
+    deleted = await gql(ARTIFACT_DELETE, {"id": their_artifact["id"]}, key=ci)
 
     assert user_error(created, "NOT_FOUND", ["releaseId"]) == f"release {their_release} not found"
     user_error(uploaded, "NOT_FOUND", ["releaseId"])
@@ -1182,7 +1032,7 @@ async def test_one_file_for_two_platforms(
     }
 
     # Deleting one platform keeps the file the other one uses.
-    deleted = await gql(DELETE, {"id": intel["artifact"]["id"]}, key=admin_key)
+    deleted = await gql(ARTIFACT_DELETE, {"id": intel["artifact"]["id"]}, key=admin_key)
 
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     assert objects(s3, bucket) == {arm["objectKey"]: data(TARBALL)}
@@ -1272,7 +1122,7 @@ async def test_a_file_sent_as_a_json_value_is_a_user_error(gql: GraphQL, admin_k
     before = await snapshot()
 
     result = await gql(
-        UPLOAD,
+        ARTIFACT_UPLOAD,
         {
             "releaseId": release_id,
             "platform": LINUX,

@@ -1,4 +1,8 @@
-"""The audit trail: one event per change, carrying who, what, which app and which request."""
+"""The audit trail: one event per change, carrying who, what, which app and which request.
+
+READY artifacts here are rows without a file (:mod:`tests.support.rows`): the subject is
+the API, not what an updater is offered.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,11 @@ import pytest
 from ferryman.models import AuditEvent
 from ferryman.models.actor import KeyScope
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
-    add_artifact,
-    create_app,
-    create_release,
-    key_row,
-    post,
-    published_release,
-    snapshot,
-    top_error,
-)
+from tests.support.api import create_app, create_release, post
+from tests.support.database import key_row, snapshot
+from tests.support.documents import NODE, VIEWER
+from tests.support.refusals import top_error
+from tests.support.rows import add_artifact, published_release
 
 
 @dataclass
@@ -283,7 +282,7 @@ async def test_a_forbidden_mutation_writes_no_audit_event(
     gql: GraphQL, admin_key: str, scene: Scene
 ) -> None:
     ci_key = await make_key(KeyScope.CI, scene.app_id, name="another ci")
-    await gql("{ viewer { id } }", key=ci_key)
+    await gql(VIEWER, key=ci_key)
     events = await AuditEvent.all().count()
 
     result = await gql(
@@ -348,9 +347,7 @@ async def test_an_app_scoped_admin_sees_only_its_apps_events(gql: GraphQL, admin
 
     mine = await gql(TRAIL, key=scoped)
     asked_for_other = await gql(TRAIL, {"appId": other}, key=scoped)
-    node = await gql(
-        "query ($id: ID!) { node(id: $id) { id } }", {"id": other_event.id}, key=scoped
-    )
+    node = await gql(NODE, {"id": other_event.id}, key=scoped)
     everything = await gql(TRAIL, key=admin_key)
 
     expected = {e.id for e in await AuditEvent.filter(app_id=own)}

@@ -15,59 +15,18 @@ from ferryman.models import AuditEvent, CoveragePeriod, License
 from ferryman.models.actor import KeyScope
 from ferryman.models.status import LicenseStatus
 from tests.conftest import GraphQL, QueryCounter, make_key
-from tests.resolvers.helpers import create_app, snapshot, top_error, user_error
-
-LICENSE_FIELDS = """
-  id prefix customer status statusReason createdAt updatedAt expiresAt
-  periods { startsAt endsAt }
-  app { id slug }
-"""
-
-LICENSE_CREATE = f"""
-mutation ($input: LicenseCreateInput!) {{
-  licenseCreate(input: $input) {{
-    key
-    license {{ {LICENSE_FIELDS} }}
-    userErrors {{ field message code }}
-  }}
-}}
-"""
-
-LICENSE_RENEW = f"""
-mutation ($id: ID!, $startsAt: DateTime, $endsAt: DateTime) {{
-  licenseRenew(id: $id, startsAt: $startsAt, endsAt: $endsAt) {{
-    license {{ {LICENSE_FIELDS} }}
-    userErrors {{ field message code }}
-  }}
-}}
-"""
-
-LICENSE_SUSPEND = """
-mutation ($id: ID!, $reason: String) {
-  licenseSuspend(id: $id, reason: $reason) {
-    license { id status statusReason }
-    userErrors { field message code }
-  }
-}
-"""
-
-LICENSE_REACTIVATE = """
-mutation ($id: ID!) {
-  licenseReactivate(id: $id) {
-    license { id status statusReason }
-    userErrors { field message code }
-  }
-}
-"""
-
-LICENSE_REVOKE = """
-mutation ($id: ID!, $reason: String) {
-  licenseRevoke(id: $id, reason: $reason) {
-    license { id status statusReason }
-    userErrors { field message code }
-  }
-}
-"""
+from tests.support.api import create_app
+from tests.support.database import snapshot
+from tests.support.documents import (
+    LICENSE_CREATE,
+    LICENSE_REACTIVATE,
+    LICENSE_RENEW,
+    LICENSE_REVOKE,
+    LICENSE_SUSPEND,
+    NODE,
+    VIEWER,
+)
+from tests.support.refusals import top_error, user_error
 
 APP_LICENSES = """
 query ($id: ID!, $first: Int, $after: String) {
@@ -603,7 +562,7 @@ async def test_a_ci_key_cannot_manage_licences(
     gql: GraphQL, licensed: Licensed, operation: str
 ) -> None:
     ci_key = await make_key(KeyScope.CI, licensed.app_id, name="ci")
-    await gql("{ viewer { id } }", key=ci_key)  # first use, so last_used_at is settled
+    await gql(VIEWER, key=ci_key)  # first use, so last_used_at is settled
     query, variables = CI_FORBIDDEN[operation]
     before = await snapshot()
 
@@ -620,9 +579,7 @@ async def test_a_ci_key_cannot_read_licences(gql: GraphQL, licensed: Licensed) -
     ci_key = await make_key(KeyScope.CI, licensed.app_id, name="ci")
 
     listing = await gql(APP_LICENSES, {"id": licensed.app_id}, key=ci_key)
-    node = await gql(
-        "query ($id: ID!) { node(id: $id) { id } }", {"id": licensed.license_id}, key=ci_key
-    )
+    node = await gql(NODE, {"id": licensed.license_id}, key=ci_key)
 
     assert "admin key" in top_error(listing, "FORBIDDEN")["message"]
     assert node == {"data": {"node": None}}
@@ -674,7 +631,7 @@ async def test_an_admin_key_of_another_app_gets_not_found(
     gql: GraphQL, licensed: Licensed, operation: str
 ) -> None:
     scoped_admin = await make_key(KeyScope.ADMIN, licensed.app_id, name="scoped admin")
-    await gql("{ viewer { id } }", key=scoped_admin)
+    await gql(VIEWER, key=scoped_admin)
     query, attribute, fake_id, field = SCOPED[operation]
     real_id = getattr(licensed, attribute)
     before = await snapshot()
@@ -698,7 +655,7 @@ async def test_an_admin_key_of_one_app_manages_its_own_licences_only(
     listing = await gql(APP_LICENSES, {"id": licensed.app_id}, key=scoped_admin)
     other = await gql(APP_LICENSES, {"id": licensed.other_app_id}, key=scoped_admin)
     node = await gql(
-        "query ($id: ID!) { node(id: $id) { id } }",
+        NODE,
         {"id": licensed.other_license_id},
         key=scoped_admin,
     )

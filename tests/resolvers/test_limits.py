@@ -1,4 +1,8 @@
-"""Query limits (depth, aliases, tokens) and the cost of nested fields (no N+1 queries)."""
+"""Query limits (depth, aliases, tokens) and the cost of nested fields (no N+1 queries).
+
+READY artifacts here are rows without a file (:mod:`tests.support.rows`): the subject is
+the API, not what an updater is offered.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,11 @@ from ferryman.models import App
 from ferryman.models.actor import KeyScope
 from ferryman.settings import Settings
 from tests.conftest import GraphQL, QueryCounter, make_key, peer, serving
-from tests.resolvers.helpers import create_app, published_release, snapshot, top_error
+from tests.support.api import create_app
+from tests.support.database import snapshot
+from tests.support.documents import VIEWER
+from tests.support.refusals import top_error
+from tests.support.rows import published_release
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -162,7 +170,7 @@ async def test_nested_app_fields_cost_the_same_for_3_and_12_apps(
     for n in range(3):
         app_id = await create_app(gql, admin_key, slug=f"app-{n}")
         await published_release(gql, admin_key, app_id, f"1.{n}.0")
-    await gql("{ viewer { id } }", key=admin_key)  # last_used_at is now fresh: no write
+    await gql(VIEWER, key=admin_key)  # last_used_at is now fresh: no write
 
     with_3 = await _statements_for_apps(gql, admin_key, sql_log)
     for n in range(3, 12):

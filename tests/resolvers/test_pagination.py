@@ -9,7 +9,9 @@ import pytest
 from ferryman.models import ApiKey, App, AuditEvent, Release
 from ferryman.models.actor import KeyScope
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import create_app, create_release, snapshot, top_error
+from tests.support.api import create_app, create_release
+from tests.support.database import snapshot
+from tests.support.refusals import top_error
 
 APPS_PAGE = """
 query ($first: Int, $after: String) {

@@ -8,37 +8,29 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from ferryman import auth
 from ferryman.models import Artifact, Release
-from ferryman.models import app as apps
-from ferryman.models import license as licenses
 from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.offer import bucket
-from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
+from ferryman.models.status import ArtifactStatus
 from tests.conftest import GraphQL
-from tests.rest_compat.test_tauri import publish
+from tests.support.documents import UPDATE_PREVIEW
+from tests.support.licences import lapsed_licence
+from tests.support.shipping import Shipyard
 
-PREVIEW = """
-query($appId: ID!, $target: String!, $arch: String!, $current: String!, $bundle: String) {
-  updatePreview(appId: $appId, target: $target, arch: $arch, currentVersion: $current,
-                bundleType: $bundle) {
-    status platformKey manifest offered { version }
-    skipped { release { version status } reason detail }
-  }
-}
-"""
+LINUX = {"target": "linux", "arch": "x86_64"}
 
 
 async def test_preview_explains_every_newer_release(
-    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+    gql: GraphQL, admin_key: str, yard: Shipyard, client: httpx.AsyncClient
 ) -> None:
-    await publish("my-app", "0.95.0", ["darwin-aarch64"])
-    await publish("my-app", "1.0.0", ["darwin-aarch64"])
-    await publish("my-app", "1.1.0", ["darwin-aarch64"], status=ReleaseStatus.DRAFT)
-    await publish("my-app", "1.2.0", ["darwin-aarch64"], status=ReleaseStatus.ARCHIVED)
-    await publish("my-app", "1.3.0", ["linux-x86_64"])
-    pending = await publish("my-app", "1.4.0", ["linux-x86_64"])
+    await yard.release("0.95.0", ["darwin-aarch64"])
+    await yard.release("1.0.0", ["darwin-aarch64"])
+    await yard.release("1.1.0", ["darwin-aarch64"], publish=False)
+    await yard.archive(await yard.release("1.2.0", ["darwin-aarch64"]))
+    await yard.release("1.3.0", ["linux-x86_64"])
+    pending = await yard.release("1.4.0", ["linux-x86_64"])
+    # A file whose check failed, as a row: only its status matters here.
     await Artifact.create(
         id="art_01JDXXXXXXXXXXXXXXXXXXXXXX",
         release_id=pending,
@@ -48,10 +40,10 @@ async def test_preview_explains_every_newer_release(
         status=ArtifactStatus.FAILED,
         failure_reason="object not found",
     )
-    app_id = (await Release.get(id=pending)).app_id
+    app_id = yard.app_id
     variables = {"appId": app_id, "target": "darwin", "arch": "aarch64", "current": "0.9.0"}
 
-    preview = (await gql(PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
+    preview = (await gql(UPDATE_PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
 
     assert preview["status"] == 200
     assert preview["platformKey"] == "darwin-aarch64"
@@ -71,9 +63,11 @@ async def test_preview_explains_every_newer_release(
     assert "it has: linux-x86_64" in details["1.3.0"]
 
 
-async def test_preview_of_an_up_to_date_install(gql: GraphQL, admin_key: str) -> None:
-    release_id = await publish("my-app", "1.0.0", ["linux-x86_64-deb", "linux-x86_64"])
-    app_id = (await Release.get(id=release_id)).app_id
+async def test_preview_of_an_up_to_date_install(
+    gql: GraphQL, admin_key: str, yard: Shipyard
+) -> None:
+    await yard.release("1.0.0", ["linux-x86_64-deb", "linux-x86_64"])
+    app_id = yard.app_id
     variables = {
         "appId": app_id,
         "target": "linux",
@@ -81,10 +75,12 @@ async def test_preview_of_an_up_to_date_install(gql: GraphQL, admin_key: str) ->
         "current": "1.0.0",
         "bundle": "deb",
     }
-    preview = (await gql(PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
+    preview = (await gql(UPDATE_PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
     assert preview == {
         "status": 204,
         "platformKey": "linux-x86_64-deb",
+        "servedKey": None,
+        "notes": [],
         "manifest": None,
         "offered": None,
         "skipped": [],
@@ -102,10 +98,10 @@ async def test_preview_of_an_up_to_date_install(gql: GraphQL, admin_key: str) ->
     ],
 )
 async def test_preview_refuses_bad_values(
-    gql: GraphQL, admin_key: str, changes: dict[str, str], message: str
+    gql: GraphQL, admin_key: str, yard: Shipyard, changes: dict[str, str], message: str
 ) -> None:
-    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
-    app_id = (await Release.get(id=release_id)).app_id
+    await yard.release("1.0.0", ["linux-x86_64"])
+    app_id = yard.app_id
     variables = {
         "appId": app_id,
         "target": "linux",
@@ -113,42 +109,38 @@ async def test_preview_refuses_bad_values(
         "current": "0.1.0",
         **changes,
     }
-    result = await gql(PREVIEW, variables, key=admin_key)
+    result = await gql(UPDATE_PREVIEW, variables, key=admin_key)
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert message in result["errors"][0]["message"]
 
 
-CHANNEL_PREVIEW = """
-query($appId: ID!, $current: String!, $channel: String) {
-  updatePreview(appId: $appId, target: "linux", arch: "x86_64", currentVersion: $current,
-                channel: $channel) {
-    status offered { version } skipped { release { version } reason detail }
-  }
-}
-"""
-
-
 async def test_preview_explains_a_release_on_a_less_stable_channel(
-    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+    gql: GraphQL, admin_key: str, yard: Shipyard, client: httpx.AsyncClient
 ) -> None:
-    stable = await publish("my-app", "1.0.0", ["linux-x86_64"])
-    await publish("my-app", "1.1.0-beta.1", ["linux-x86_64"], channel="beta")
-    app_id = (await Release.get(id=stable)).app_id
+    await yard.release("1.0.0", ["linux-x86_64"])
+    await yard.release("1.1.0-beta.1", ["linux-x86_64"], channel="beta")
+    app_id = yard.app_id
 
-    on_stable = await gql(CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0"}, key=admin_key)
+    on_stable = await gql(
+        UPDATE_PREVIEW, {**LINUX, "appId": app_id, "current": "0.9.0"}, key=admin_key
+    )
     on_beta = await gql(
-        CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0", "channel": "beta"}, key=admin_key
+        UPDATE_PREVIEW,
+        {**LINUX, "appId": app_id, "current": "0.9.0", "channel": "beta"},
+        key=admin_key,
     )
     unknown = await gql(
-        CHANNEL_PREVIEW, {"appId": app_id, "current": "0.9.0", "channel": "qa"}, key=admin_key
+        UPDATE_PREVIEW,
+        {**LINUX, "appId": app_id, "current": "0.9.0", "channel": "qa"},
+        key=admin_key,
     )
 
     stable_preview = on_stable["data"]["updatePreview"]
     assert stable_preview["offered"] == {"version": "1.0.0"}
     assert stable_preview["skipped"] == [
         {
-            "release": {"version": "1.1.0-beta.1"},
+            "release": {"version": "1.1.0-beta.1", "status": "PUBLISHED"},
             "reason": "CHANNEL",
             "detail": "it is on beta; this install sees stable",
         }
@@ -160,45 +152,29 @@ async def test_preview_explains_a_release_on_a_less_stable_channel(
     assert "not one of this app's channels" in unknown["errors"][0]["message"]
 
 
-STANDING = """
-query($appId: ID!, $current: String!, $installId: String, $licenseKey: String) {
-  updatePreview(appId: $appId, target: "linux", arch: "x86_64", currentVersion: $current,
-                installId: $installId, licenseKey: $licenseKey) {
-    status offered { version }
-    skipped { release { version } reason detail }
-  }
-}
-"""
-
-
-async def _licensed(app_id: str) -> str:
-    """Make the app LICENSED with a licence that lapsed 35 days ago; returns its key."""
+async def test_preview_explains_licence_rollout_and_yank(
+    gql: GraphQL, admin_key: str, yard: Shipyard
+) -> None:
     console = Actor.console()
-    await apps.update(console, app_id, apps.AppChanges(distribution=Distribution.LICENSED))
-    minted = auth.mint(auth.LICENSE_PREFIX)
-    now = datetime.now(UTC)
-    new = licenses.NewLicense(
-        minted.key_hash, minted.prefix, None, now - timedelta(days=400), now - timedelta(days=35)
-    )
-    await licenses.create(console, app_id, new)
-    return minted.secret
-
-
-async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key: str) -> None:
-    console = Actor.console()
-    old = await publish("my-app", "1.0.0", ["linux-x86_64"])
-    app_id = (await Release.get(id=old)).app_id
+    old = await yard.release("1.0.0", ["linux-x86_64"])
+    app_id = yard.app_id
     await Release.filter(id=old).update(pub_date=datetime.now(UTC) - timedelta(days=100))
-    yanked = await publish("my-app", "1.1.0", ["linux-x86_64"])
+    yanked = await yard.release("1.1.0", ["linux-x86_64"])
     await rollouts.yank(console, yanked, "corrupts settings")
-    staged = await publish("my-app", "1.2.0", ["linux-x86_64"])
+    staged = await yard.release("1.2.0", ["linux-x86_64"])
     await rollouts.rollout(console, staged, 10)
-    await publish("my-app", "1.3.0", ["linux-x86_64"])
+    await yard.release("1.3.0", ["linux-x86_64"])
     outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
-    key = await _licensed(app_id)
-    variables = {"appId": app_id, "current": "0.9.0", "installId": outside, "licenseKey": key}
+    key = await lapsed_licence(app_id)
+    variables = {
+        **LINUX,
+        "appId": app_id,
+        "current": "0.9.0",
+        "installId": outside,
+        "licenseKey": key,
+    }
 
-    preview = (await gql(STANDING, variables, key=admin_key))["data"]["updatePreview"]
+    preview = (await gql(UPDATE_PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
 
     assert preview["status"] == 200
     assert preview["offered"] == {"version": "1.0.0"}
@@ -209,7 +185,7 @@ async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key
     assert reasons["1.1.0"] == ("YANKED", "it was yanked: corrupts settings")
 
     variables["licenseKey"] = None
-    refused = (await gql(STANDING, variables, key=admin_key))["data"]["updatePreview"]
+    refused = (await gql(UPDATE_PREVIEW, variables, key=admin_key))["data"]["updatePreview"]
     assert refused["status"] == 401
     assert refused["offered"] is None
     reasons = {s["release"]["version"]: (s["reason"], s["detail"]) for s in refused["skipped"]}
@@ -221,17 +197,19 @@ async def test_preview_explains_licence_rollout_and_yank(gql: GraphQL, admin_key
     assert "the check is refused (401): updates of my-app need a licence" in reasons["1.0.0"][1]
 
 
-async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -> None:
-    await publish("my-app", "1.0.0", ["linux-x86_64"])
-    staged = await publish("my-app", "1.1.0", ["linux-x86_64"])
+async def test_preview_explains_a_rollout_bucket(
+    gql: GraphQL, admin_key: str, yard: Shipyard
+) -> None:
+    await yard.release("1.0.0", ["linux-x86_64"])
+    staged = await yard.release("1.1.0", ["linux-x86_64"])
     await rollouts.rollout(Actor.console(), staged, 10)
-    app_id = (await Release.get(id=staged)).app_id
+    app_id = yard.app_id
     outside = next(f"install-{n}" for n in range(1000) if bucket(f"install-{n}", staged) >= 10)
 
     answers = {}
     for install_id in (outside, None):
-        variables = {"appId": app_id, "current": "0.9.0", "installId": install_id}
-        answers[install_id] = (await gql(STANDING, variables, key=admin_key))["data"][
+        variables = {**LINUX, "appId": app_id, "current": "0.9.0", "installId": install_id}
+        answers[install_id] = (await gql(UPDATE_PREVIEW, variables, key=admin_key))["data"][
             "updatePreview"
         ]
 
@@ -253,13 +231,15 @@ async def test_preview_explains_a_rollout_bucket(gql: GraphQL, admin_key: str) -
     ids=["malformed-key", "bad-install-id"],
 )
 async def test_preview_refuses_a_bad_key_or_install_id(
-    gql: GraphQL, admin_key: str, variables: dict[str, str], says: str
+    gql: GraphQL, admin_key: str, yard: Shipyard, variables: dict[str, str], says: str
 ) -> None:
-    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
-    app_id = (await Release.get(id=release_id)).app_id
-    await _licensed(app_id)
+    await yard.release("1.0.0", ["linux-x86_64"])
+    app_id = yard.app_id
+    await lapsed_licence(app_id)
 
-    answer = await gql(STANDING, {"appId": app_id, "current": "0.9.0", **variables}, key=admin_key)
+    answer = await gql(
+        UPDATE_PREVIEW, {**LINUX, "appId": app_id, "current": "0.9.0", **variables}, key=admin_key
+    )
 
     assert answer["data"] is None
     error = answer["errors"][0]
@@ -268,16 +248,18 @@ async def test_preview_refuses_a_bad_key_or_install_id(
 
 
 async def test_preview_answers_an_unknown_key_as_the_route_does(
-    gql: GraphQL, admin_key: str, client: httpx.AsyncClient
+    gql: GraphQL, admin_key: str, yard: Shipyard, client: httpx.AsyncClient
 ) -> None:
     """One judgement for both doors: a well-formed key that is not the app's is a 401."""
-    release_id = await publish("my-app", "1.0.0", ["linux-x86_64"])
-    app_id = (await Release.get(id=release_id)).app_id
-    await _licensed(app_id)
+    await yard.release("1.0.0", ["linux-x86_64"])
+    app_id = yard.app_id
+    await lapsed_licence(app_id)
     stranger = "lk_" + "N" * 40
 
     answer = await gql(
-        STANDING, {"appId": app_id, "current": "0.9.0", "licenseKey": stranger}, key=admin_key
+        UPDATE_PREVIEW,
+        {**LINUX, "appId": app_id, "current": "0.9.0", "licenseKey": stranger},
+        key=admin_key,
     )
     route = await client.get(
         "/my-app/update/linux/x86_64/0.9.0", headers={"X-License-Key": stranger}

@@ -1,5 +1,9 @@
 """releaseCreate / releaseUpdate / releaseDelete / releasePublish / releaseArchive, and
-releaseRollout / releaseYank / releaseRollback / releaseSetCoverageDate."""
+releaseRollout / releaseYank / releaseRollback / releaseSetCoverageDate.
+
+READY artifacts here are rows without a file (:mod:`tests.support.rows`): the subject is
+the API, not what an updater is offered.
+"""
 
 from __future__ import annotations
 
@@ -12,31 +16,28 @@ from ferryman.models import AuditEvent, Release
 from ferryman.models.actor import KeyScope
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.helpers import (
+from tests.support.api import create_app, create_release, update_app
+from tests.support.database import snapshot
+from tests.support.documents import (
     RELEASE_ARCHIVE,
     RELEASE_CREATE,
-    RELEASE_PUBLISH,
-    add_artifact,
-    create_app,
-    create_release,
-    published_release,
-    snapshot,
-    top_error,
-    user_error,
+    RELEASE_DELETE,
+    RELEASE_ROLLBACK,
+    RELEASE_ROLLOUT,
+    RELEASE_SET_COVERAGE_DATE,
+    RELEASE_UPDATE,
+    RELEASE_YANK,
+    VIEWER,
 )
+from tests.support.refusals import top_error, user_error
+from tests.support.rows import add_artifact, published_release
 
-RELEASE_UPDATE = """
-mutation ($id: ID!, $input: ReleaseUpdateInput!) {
-  releaseUpdate(id: $id, input: $input) {
-    release { id version notes status }
+RELEASE_PUBLISH = """
+mutation ($id: ID!) {
+  releasePublish(id: $id) {
+    release { id version status pubDate }
     userErrors { field message code }
   }
-}
-"""
-
-RELEASE_DELETE = """
-mutation ($id: ID!) {
-  releaseDelete(id: $id) { deletedReleaseId userErrors { field message code } }
 }
 """
 
@@ -584,43 +585,6 @@ async def test_app_releases_filter_by_status(gql: GraphQL, admin_key: str) -> No
 
 # --- releaseRollout ---------------------------------------------------------------
 
-RELEASE_ROLLOUT = """
-mutation ($id: ID!, $percent: Int!) {
-  releaseRollout(id: $id, percent: $percent) {
-    release { id rolloutPercent status }
-    userErrors { field message code }
-  }
-}
-"""
-
-RELEASE_YANK = """
-mutation ($id: ID!, $reason: String!) {
-  releaseYank(id: $id, reason: $reason) {
-    release { id status yankedAt yankReason pubDate }
-    userErrors { field message code }
-  }
-}
-"""
-
-RELEASE_ROLLBACK = """
-mutation ($appId: ID!, $channel: String!, $reason: String) {
-  releaseRollback(appId: $appId, channel: $channel, reason: $reason) {
-    yanked { id version status yankedAt yankReason }
-    offered { id version status rolloutPercent }
-    userErrors { field message code }
-  }
-}
-"""
-
-RELEASE_SET_COVERAGE_DATE = """
-mutation ($id: ID!, $coverageDate: DateTime, $reason: String!) {
-  releaseSetCoverageDate(id: $id, coverageDate: $coverageDate, reason: $reason) {
-    release { id pubDate coverageDate effectiveDate }
-    userErrors { field message code }
-  }
-}
-"""
-
 
 async def test_a_new_release_is_fully_rolled_out_and_not_yanked(
     gql: GraphQL, admin_key: str
@@ -694,16 +658,12 @@ async def test_a_ci_key_rolls_out_only_where_it_may_publish(gql: GraphQL, admin_
     app_id = await create_app(gql, admin_key)
     release_id = await published_release(gql, admin_key, app_id, "1.0.0")
     ci_key = await make_key(KeyScope.CI, app_id, name="ci")
-    await gql("{ viewer { id } }", key=ci_key)
+    await gql(VIEWER, key=ci_key)
     before = await snapshot()
 
     refused = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 20}, key=ci_key)
     assert await snapshot() == before
-    await gql(
-        "mutation ($id: ID!) { appUpdate(id: $id, input: {ciMayPublish: true}) { app { id } } }",
-        {"id": app_id},
-        key=admin_key,
-    )
+    await update_app(gql, admin_key, app_id, ciMayPublish=True)
     allowed = await gql(RELEASE_ROLLOUT, {"id": release_id, "percent": 20}, key=ci_key)
 
     assert "admin key" in top_error(refused, "FORBIDDEN")["message"]
@@ -978,13 +938,9 @@ async def test_a_ci_key_may_not_yank_roll_back_or_date_releases(
     app_id = await create_app(gql, admin_key)
     await published_release(gql, admin_key, app_id, "1.0.0")
     release_id = await published_release(gql, admin_key, app_id, "1.1.0")
-    await gql(
-        "mutation ($id: ID!) { appUpdate(id: $id, input: {ciMayPublish: true}) { app { id } } }",
-        {"id": app_id},
-        key=admin_key,
-    )
+    await update_app(gql, admin_key, app_id, ciMayPublish=True)
     ci_key = await make_key(KeyScope.CI, app_id, name="ci")
-    await gql("{ viewer { id } }", key=ci_key)
+    await gql(VIEWER, key=ci_key)
     before = await snapshot()
 
     result = await gql(document, variables(app_id, release_id), key=ci_key)

@@ -11,7 +11,8 @@ from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from tests.conftest import GraphQL
-from tests.rest_compat.test_tauri import publish
+from tests.support.documents import APP_CREATE, CI_RELEASE_SUBMIT, RELEASE_CREATE
+from tests.support.shipping import Shipyard
 
 LINUX = ["linux-x86_64"]
 
@@ -27,27 +28,27 @@ async def offered(client: httpx.AsyncClient, current: str, channel: str | None) 
 
 
 async def test_a_beta_user_converges_back_to_stable(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
+    await yard.release("1.0.0", LINUX)
+    await yard.release("1.1.0-beta.1", LINUX, channel="beta")
 
     assert await offered(client, "1.0.0", None) is None  # stable sees no beta
     assert await offered(client, "1.0.0", "stable") is None
     assert await offered(client, "1.0.0", "beta") == "1.1.0-beta.1"
 
-    await publish("my-app", "1.1.0", LINUX)  # stable overtakes beta
+    await yard.release("1.1.0", LINUX)  # stable overtakes beta
 
     assert await offered(client, "1.1.0-beta.1", "beta") == "1.1.0"
     assert await offered(client, "1.0.0", None) == "1.1.0"
 
 
 async def test_a_less_stable_channel_sees_every_more_stable_one(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
-    await publish("my-app", "1.2.0-alpha.1", LINUX, channel="alpha")
+    await yard.release("1.0.0", LINUX)
+    await yard.release("1.1.0-beta.1", LINUX, channel="beta")
+    await yard.release("1.2.0-alpha.1", LINUX, channel="alpha")
 
     assert await offered(client, "1.0.0", "nightly") == "1.2.0-alpha.1"
     assert await offered(client, "1.0.0", "alpha") == "1.2.0-alpha.1"
@@ -65,9 +66,9 @@ async def test_a_less_stable_channel_sees_every_more_stable_one(
     ids=["unknown", "upper-case", "nul"],
 )
 async def test_a_bad_channel_is_a_clear_400(
-    client: httpx.AsyncClient, app: Starlette, channel: str, says: str
+    client: httpx.AsyncClient, yard: Shipyard, channel: str, says: str
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
+    await yard.release("1.0.0", LINUX)
 
     response = await client.get(f"/my-app/update/linux/x86_64/0.9.0?channel={channel}")
 
@@ -76,22 +77,22 @@ async def test_a_bad_channel_is_a_clear_400(
     assert says in response.json()["error"]["message"]
 
 
-async def test_an_apps_own_order_decides(client: httpx.AsyncClient, app: Starlette) -> None:
+async def test_an_apps_own_order_decides(
+    client: httpx.AsyncClient, gql: GraphQL, admin_key: str
+) -> None:
     console = Actor.console()
-    created = await apps.create(
-        console, apps.AppChanges(slug="my-app", name="My App", channels=["production", "canary"])
-    )
-    await publish("my-app", "1.0.0", LINUX)  # on the app's first channel
-    await publish("my-app", "1.1.0", LINUX, channel="canary")
+    yard = await Shipyard.open(client, gql, admin_key, channels=["production", "canary"])
+    await yard.release("1.0.0", LINUX)  # on the app's first channel
+    await yard.release("1.1.0", LINUX, channel="canary")
 
     assert await offered(client, "0.9.0", None) == "1.0.0"
     assert await offered(client, "0.9.0", "canary") == "1.1.0"
     with pytest.raises(InvalidInput, match="not one of this app's channels: production, canary"):
         await releases.create(
-            console, created.id, releases.ReleaseChanges(version="2.0.0", channel="beta")
+            console, yard.app_id, releases.ReleaseChanges(version="2.0.0", channel="beta")
         )
     with pytest.raises(InvalidState, match="releases of my-app are on canary"):
-        await apps.update(console, created.id, apps.AppChanges(channels=["production"]))
+        await apps.update(console, yard.app_id, apps.AppChanges(channels=["production"]))
 
 
 @pytest.mark.parametrize(
@@ -106,27 +107,6 @@ async def test_a_bad_channel_order_is_refused(
         await apps.create(
             Actor.console(), apps.AppChanges(slug="my-app", name="My App", channels=channels)
         )
-
-
-APP_CREATE = """
-mutation ($input: AppCreateInput!) {
-  appCreate(input: $input) { app { id channels } userErrors { field message code } }
-}
-"""
-RELEASE_CREATE = """
-mutation ($appId: ID!, $input: ReleaseCreateInput!) {
-  releaseCreate(appId: $appId, input: $input) {
-    release { channel } userErrors { field message code }
-  }
-}
-"""
-SUBMIT = """
-mutation ($slug: String!, $input: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: $slug, input: $input) {
-    release { version channel } userErrors { field message code }
-  }
-}
-"""
 
 
 async def test_channels_through_graphql_and_ci(gql: GraphQL, admin_key: str) -> None:
@@ -149,7 +129,7 @@ async def test_channels_through_graphql_and_ci(gql: GraphQL, admin_key: str) -> 
         key=admin_key,
     )
     submitted = await gql(
-        SUBMIT,
+        CI_RELEASE_SUBMIT,
         {"slug": "my-app", "input": {"version": "1.3.0", "channel": "nightly"}},
         key=admin_key,
     )
@@ -159,7 +139,5 @@ async def test_channels_through_graphql_and_ci(gql: GraphQL, admin_key: str) -> 
     errors = unknown["data"]["releaseCreate"]["userErrors"]
     assert errors[0]["field"] == ["input", "channel"]
     assert "stable, beta, alpha, nightly" in errors[0]["message"]
-    assert submitted["data"]["ciReleaseSubmit"]["release"] == {
-        "version": "1.3.0",
-        "channel": "nightly",
-    }
+    release = submitted["data"]["ciReleaseSubmit"]["release"]
+    assert (release["version"], release["channel"]) == ("1.3.0", "nightly")

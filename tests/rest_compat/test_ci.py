@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,60 +14,22 @@ from ferryman.models import App, Artifact, Release
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor, KeyScope
 from tests.conftest import GraphQL, make_key
-
-DATA = Path(__file__).parents[1] / "data" / "tauri"
-APPIMAGE = "MyApp_1.2.3_amd64.AppImage"
-TARBALL = "MyApp.app.tar.gz"
-
-
-def text(name: str) -> str:
-    return (DATA / name).read_text()
+from tests.support.ci import body, post
+from tests.support.documents import CI_RELEASE_SUBMIT
+from tests.support.tauri_files import APP_PUB, APPIMAGE, DATA, TARBALL, text
 
 
 @pytest.fixture
 async def setup(app: Starlette, s3: LocalS3, bucket: str) -> dict[str, str]:
     """An app with the test key, a CI key for it, and CI's files already in the bucket."""
     created = await apps.create(
-        Actor.console(), apps.AppChanges(slug="my-app", name="My App", public_key=text("app.pub"))
+        Actor.console(), apps.AppChanges(slug="my-app", name="My App", public_key=APP_PUB)
     )
     for name in (APPIMAGE, TARBALL):
         s3.client.put_object(
             Bucket=bucket, Key=f"my-app/releases/1.2.3/{name}", Body=(DATA / name).read_bytes()
         )
     return {"app_id": created.id, "ci": await make_key(KeyScope.CI, created.id)}
-
-
-def body(**changes: Any) -> dict[str, Any]:
-    seed = {
-        "version": "1.2.3",
-        "notes": "What's new",
-        "artifacts": [
-            {
-                "platform": "linux-x86_64",
-                "signature": text(f"{APPIMAGE}.sig"),
-                "r2_key": f"my-app/releases/1.2.3/{APPIMAGE}",
-            },
-            {
-                "platform": "darwin-aarch64",
-                "signature": text(f"{TARBALL}.sig"),
-                "r2_key": f"my-app/releases/1.2.3/{TARBALL}",
-            },
-        ],
-        "auto_publish": False,
-    }
-    return {**seed, **changes}
-
-
-async def post(
-    client: httpx.AsyncClient, key: str | None, payload: Any, slug: str = "my-app"
-) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return await client.post(
-        f"/ci/apps/{slug}/releases",
-        content=content,
-        headers={**headers, "Content-Type": "application/json"},
-    )
 
 
 async def test_the_seed_body_creates_then_is_idempotent(
@@ -92,18 +52,17 @@ async def test_graphql_and_rest_share_the_release(
 ) -> None:
     rest = (await post(client, setup["ci"], body())).json()
     result = await gql(
-        'mutation($i: CiReleaseSubmitInput!) { ciReleaseSubmit(appSlug: "my-app", input: $i) '
-        "{ release { id status artifacts { platform status } } created published notice "
-        "userErrors { field message code } } }",
+        CI_RELEASE_SUBMIT,
         {
-            "i": {
+            "slug": "my-app",
+            "input": {
                 "version": "1.2.3",
                 "notes": "What's new",
                 "artifacts": [
                     {"platform": a["platform"], "signature": a["signature"], "r2Key": a["r2_key"]}
                     for a in body()["artifacts"]
                 ],
-            }
+            },
         },
         key=setup["ci"],
     )

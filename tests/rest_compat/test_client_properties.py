@@ -11,8 +11,9 @@ updater plugin's own rules (2.13 and 2.0):
 - the version offered is newer than the install's by Rust ``semver`` order (§2.5), and is
   the newest release the install can be served.
 
-Releases here get their READY artifacts written directly: the subject is the choice and
-the wire format; uploads and verification are covered by ``test_client_rules``.
+Releases here get their READY artifacts written directly (:mod:`tests.support.rows`): the
+subject is the choice and the wire format; uploads and verification are covered by
+``test_client_rules``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ferryman.settings import Settings
 from ferryman.versions import InvalidVersion, Version
 from tests import tauri_client
 from tests.conftest import peer, serving
-from tests.rest_compat.test_tauri import publish
+from tests.support import rows
 
 POOL = [
     "0.1.0",
@@ -127,7 +128,7 @@ async def test_every_answer_is_one_the_client_takes(
 ) -> None:
     slug = f"prop-{uuid.uuid4().hex[:12]}"
     for version, files in history:
-        await publish(slug, version, sorted(files))
+        await rows.publish(slug, version, sorted(files))
     for (os, arch, bundle), plugin in itertools.product(INSTALLS, ("new", "2024")):
         query = f"?bundle_type={bundle}" if bundle else ""
         quoted = current.replace("+", "%2B")

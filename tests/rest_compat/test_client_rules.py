@@ -19,27 +19,11 @@ import pytest
 
 from tests import tauri_client
 from tests.conftest import GraphQL
-from tests.shipping import Shipyard, payload_of
+from tests.support.api import payload_of
+from tests.support.documents import APP_UPDATE, UPDATE_PREVIEW
+from tests.support.shipping import Shipyard
 
 TAURI_CLI = Path(__file__).parents[2] / "var" / "tauri-cli" / "node_modules" / ".bin" / "tauri"
-
-PREVIEW = """
-query ($appId: ID!, $target: String!, $arch: String, $current: String!, $bundle: String) {
-  updatePreview(appId: $appId, target: $target, arch: $arch, currentVersion: $current,
-                bundleType: $bundle) {
-    status platformKey servedKey notes
-    offered { version }
-    skipped { release { version } reason detail }
-  }
-}
-"""
-APP_UPDATE = """
-mutation ($id: ID!, $input: AppUpdateInput!) {
-  appUpdate(id: $id, input: $input) {
-    app { id requireSignedVersion } userErrors { field message code }
-  }
-}
-"""
 RELEASE_ARTIFACTS = """
 query ($id: ID!) { node(id: $id) { ... on Release { artifacts { platform signedVersion } } } }
 """
@@ -47,15 +31,10 @@ query ($id: ID!) { node(id: $id) { ... on Release { artifacts { platform signedV
 
 async def preview(yard: Shipyard, target: str, current: str, **values: Any) -> dict[str, Any]:
     variables = {"appId": yard.app_id, "target": target, "current": current, **values}
-    body = await yard.gql(PREVIEW, variables, key=yard.key)
+    body = await yard.gql(UPDATE_PREVIEW, variables, key=yard.key)
     assert not body.get("errors"), body
     result: dict[str, Any] = body["data"]["updatePreview"]
     return result
-
-
-@pytest.fixture
-async def yard(client: httpx.AsyncClient, gql: GraphQL, admin_key: str) -> Shipyard:
-    return await Shipyard.open(client, gql, admin_key)
 
 
 # --- 1. the bare-OS document serves every architecture ------------------------------------

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,26 +14,24 @@ from starlette.types import Receive, Scope, Send
 
 from ferryman import auth
 from ferryman.edge_cache import EdgeCache
-from ferryman.models import License, Release
-from ferryman.models import app as apps
+from ferryman.models import Artifact, Release
 from ferryman.models import generation as generations
 from ferryman.models import license as licenses
 from ferryman.models import preview as previews
 from ferryman.models import rollout as rollouts
-from ferryman.models.actor import Actor
+from ferryman.models.actor import KeyScope
 from ferryman.models.preview import SkipReason
-from ferryman.models.status import Distribution, ExpiredPolicy
+from ferryman.models.status import ExpiredPolicy
 from ferryman.rest_compat.entitlement import VERDICT
 from ferryman.rest_compat.tauri import CheckRule
 from ferryman.settings import Settings
-from tests.conftest import peer, serving
-from tests.rest_compat.test_tauri import publish
+from tests.conftest import GraphQL, make_key, peer, serving
+from tests.support.licences import CONSOLE, DAY, licensed_app, new_license
+from tests.support.shipping import Shipyard
 
 SLUG = "paid-app"
 LINUX = ["linux-x86_64"]
 CHECK = f"/{SLUG}/update/linux/x86_64"
-DAY = timedelta(days=1)
-CONSOLE = Actor.console()
 
 # Each release's effective date, in days before the test's start. P1, a licence's first
 # period, runs from 500 to 135 days ago; 1.2.0 is dated exactly at its end.
@@ -89,43 +86,18 @@ EXPECTED: dict[tuple[ExpiredPolicy, str], set[str] | int] = {
 }
 
 
-async def licensed_app(
-    policy: ExpiredPolicy = ExpiredPolicy.MAINTAIN, grace_days: int = 0, slug: str = SLUG
-) -> apps.App:
-    app = await apps.App.get_or_none(slug=slug) or await apps.create(
-        CONSOLE, apps.AppChanges(slug=slug, name=slug)
-    )
-    changes = apps.AppChanges(
-        distribution=Distribution.LICENSED, expired_policy=policy, grace_days=grace_days
-    )
-    return await apps.update(CONSOLE, app.id, changes)
+@pytest.fixture
+async def yard(client: httpx.AsyncClient, gql: GraphQL, admin_key: str) -> Shipyard:
+    """paid-app, shipping through the real upload path (the tests make it LICENSED)."""
+    return await Shipyard.open(client, gql, admin_key, SLUG)
 
 
-async def dated_releases(now: datetime, ages: dict[str, int], slug: str = SLUG) -> None:
+async def dated_releases(yard: Shipyard, now: datetime, ages: dict[str, int]) -> None:
     """Publish releases, then date each as if it had been published ``age`` days ago."""
     for version, age in ages.items():
-        release_id = await publish(slug, version, LINUX)
+        release_id = await yard.release(version, LINUX)
         await Release.filter(id=release_id).update(pub_date=now - age * DAY)
-    generations.announce(slug)  # the rows changed under the resolver
-
-
-async def new_license(
-    app: apps.App, now: datetime, periods: Iterable[tuple[int, int]] = ((30, -335),)
-) -> tuple[str, License]:
-    """A licence of ``app`` with these periods (days before ``now``); returns its key."""
-    minted = auth.mint(auth.LICENSE_PREFIX)
-    (first_start, first_end), *renewals = periods
-    new = licenses.NewLicense(
-        minted.key_hash,
-        minted.prefix,
-        "ACME",
-        now - first_start * DAY,
-        now - first_end * DAY,
-    )
-    license = await licenses.create(CONSOLE, app.id, new)
-    for start, end in renewals:
-        license = await licenses.renew(CONSOLE, license.id, now - start * DAY, now - end * DAY)
-    return minted.secret, license
+    generations.announce(yard.slug)  # the rows changed under the resolver
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -145,12 +117,12 @@ async def offered(client: httpx.AsyncClient, current: str, headers: dict[str, st
     ("policy", "state"), list(EXPECTED), ids=lambda v: str(getattr(v, "value", v))
 )
 async def test_every_policy_licence_state_and_release_date(
-    client: httpx.AsyncClient, app: Starlette, policy: ExpiredPolicy, state: str
+    client: httpx.AsyncClient, yard: Shipyard, policy: ExpiredPolicy, state: str
 ) -> None:
     now = datetime.now(UTC)
     shape = STATES[state]
-    paid = await licensed_app(policy, shape.grace_days)
-    await dated_releases(now, RELEASE_AGES)
+    paid = await licensed_app(SLUG, policy, shape.grace_days)
+    await dated_releases(yard, now, RELEASE_AGES)
     key, license = await new_license(paid, now, shape.periods)
     if shape.suspended:
         await licenses.suspend(CONSOLE, license.id, "unpaid invoice")
@@ -180,18 +152,18 @@ async def test_every_policy_licence_state_and_release_date(
 
 
 async def test_a_lapsed_yearly_licence_is_moved_up_to_its_last_covered_release_then_204(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     now = datetime.now(UTC)
-    paid = await licensed_app(ExpiredPolicy.MAINTAIN)
-    await dated_releases(now, {"1.0.0": 400, "1.1.0": 200, "1.2.0": 100, "1.3.0": 10})
+    paid = await licensed_app(SLUG, ExpiredPolicy.MAINTAIN)
+    await dated_releases(yard, now, {"1.0.0": 400, "1.1.0": 200, "1.2.0": 100, "1.3.0": 10})
     key, _ = await new_license(paid, now, [(400, 35)])  # a year that ended 35 days ago
 
     assert await offered(client, "1.0.0", bearer(key)) == "1.2.0"
     assert await offered(client, "1.2.0", bearer(key)) is None
 
     # A security fix published today but dated back by an admin reaches them.
-    fix = await publish(SLUG, "1.2.1", LINUX)
+    fix = await yard.release("1.2.1", LINUX)
     await rollouts.set_coverage_date(CONSOLE, fix, now - 50 * DAY, "CVE fix for lapsed users")
     assert await offered(client, "1.2.0", bearer(key)) == "1.2.1"
 
@@ -207,10 +179,10 @@ async def test_a_lapsed_yearly_licence_is_moved_up_to_its_last_covered_release_t
     ids=["none", "basic-auth", "malformed", "unknown"],
 )
 async def test_a_check_without_a_usable_licence_is_401_and_never_cached(
-    client: httpx.AsyncClient, app: Starlette, headers: dict[str, str], status: int, says: str
+    client: httpx.AsyncClient, yard: Shipyard, headers: dict[str, str], status: int, says: str
 ) -> None:
-    await licensed_app()
-    await publish(SLUG, "1.0.0", LINUX)
+    await licensed_app(SLUG)
+    await yard.release("1.0.0", LINUX)
 
     for _ in range(2):
         response = await client.get(f"{CHECK}/0.9.0", headers=headers)
@@ -224,12 +196,12 @@ async def test_a_check_without_a_usable_licence_is_401_and_never_cached(
 
 
 async def test_a_licence_of_another_app_is_refused(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     now = datetime.now(UTC)
-    await licensed_app()
-    other = await licensed_app(slug="other-app")
-    await publish(SLUG, "1.0.0", LINUX)
+    await licensed_app(SLUG)
+    other = await licensed_app("other-app")
+    await yard.release("1.0.0", LINUX)
     key, _ = await new_license(other, now)
 
     response = await client.get(f"{CHECK}/0.9.0", headers=bearer(key))
@@ -239,11 +211,11 @@ async def test_a_licence_of_another_app_is_refused(
 
 
 async def test_suspension_is_403_at_once_and_reactivation_lifts_it(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     now = datetime.now(UTC)
-    paid = await licensed_app()
-    await publish(SLUG, "1.0.0", LINUX)
+    paid = await licensed_app(SLUG)
+    await yard.release("1.0.0", LINUX)
     key, license = await new_license(paid, now)
     headers = {"X-License-Key": key}
     assert await offered(client, "0.9.0", headers) == "1.0.0"
@@ -262,11 +234,11 @@ async def test_suspension_is_403_at_once_and_reactivation_lifts_it(
 
 
 async def test_licences_of_one_class_share_one_cache_entry(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     now = datetime.now(UTC)
-    paid = await licensed_app()
-    await dated_releases(now, {"1.0.0": 300, "1.1.0": 10})
+    paid = await licensed_app(SLUG)
+    await dated_releases(yard, now, {"1.0.0": 300, "1.1.0": 10})
     current = [await new_license(paid, now) for _ in range(5)]
     lapsed, _ = await new_license(paid, now, [(400, 35)])
 
@@ -279,10 +251,10 @@ async def test_licences_of_one_class_share_one_cache_entry(
     assert other.json()["version"] == "1.0.0"
 
 
-async def test_the_origin_sees_the_class_never_the_licence(app: Starlette) -> None:
+async def test_the_origin_sees_the_class_never_the_licence(app: Starlette, yard: Shipyard) -> None:
     now = datetime.now(UTC)
-    paid = await licensed_app()
-    await publish(SLUG, "1.0.0", LINUX)
+    paid = await licensed_app(SLUG)
+    await yard.release("1.0.0", LINUX)
     keys = [(await new_license(paid, now))[0] for _ in range(3)]
     seen: list[Scope] = []
 
@@ -307,9 +279,10 @@ async def test_the_origin_sees_the_class_never_the_licence(app: Starlette) -> No
 
 
 async def test_an_open_app_ignores_licence_headers_and_still_caches(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, gql: GraphQL, admin_key: str
 ) -> None:
-    await publish("free-app", "1.0.0", LINUX)
+    free = await Shipyard.open(client, gql, admin_key, "free-app")
+    await free.release("1.0.0", LINUX)
     path = "/free-app/update/linux/x86_64/0.9.0"
 
     first = await client.get(path, headers=bearer("lk_" + "a" * 40))
@@ -320,11 +293,11 @@ async def test_an_open_app_ignores_licence_headers_and_still_caches(
 
 
 async def test_licensed_downloads_need_a_fresh_signed_link(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, app: Starlette, yard: Shipyard
 ) -> None:
     now = datetime.now(UTC)
-    paid = await licensed_app()
-    await publish(SLUG, "1.0.0", LINUX)
+    paid = await licensed_app(SLUG)
+    await yard.release("1.0.0", LINUX)
     key, _ = await new_license(paid, now)
 
     manifest = (await client.get(f"{CHECK}/0.9.0", headers=bearer(key))).json()
@@ -356,13 +329,15 @@ async def test_licensed_downloads_need_a_fresh_signed_link(
 
 
 async def test_an_open_apps_manifest_keeps_its_stored_urls(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("free-app", "1.0.0", LINUX)
+    release_id = await yard.release("1.0.0", LINUX)
 
-    manifest = (await client.get("/free-app/update/linux/x86_64/0.9.0")).json()
+    manifest = (await client.get(f"{CHECK}/0.9.0")).json()
 
-    assert manifest["url"] == "https://dl.example.com/free-app/1.0.0/linux-x86_64"
+    stored = await Artifact.get(release_id=release_id)
+    assert manifest["url"] == stored.download_url
+    assert "token=" not in manifest["url"]
 
 
 async def test_without_the_built_in_edge_a_cdn_is_told_not_to_keep_licensed_answers(
@@ -370,9 +345,10 @@ async def test_without_the_built_in_edge_a_cdn_is_told_not_to_keep_licensed_answ
 ) -> None:
     async with serving(settings, edge_cache_bytes=0) as application, peer(application) as client:
         now = datetime.now(UTC)
-        paid = await licensed_app()
-        await publish(SLUG, "1.0.0", LINUX)
-        await publish("free-app", "1.0.0", LINUX)
+        gql, admin = GraphQL(client), await make_key(KeyScope.ADMIN)
+        for slug in (SLUG, "free-app"):
+            await (await Shipyard.open(client, gql, admin, slug)).release("1.0.0", LINUX)
+        paid = await licensed_app(SLUG)
         key, _ = await new_license(paid, now)
 
         licensed = await client.get(f"{CHECK}/0.9.0", headers=bearer(key))

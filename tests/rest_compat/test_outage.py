@@ -1,72 +1,27 @@
-"""A database outage on the update path: the edge keeps answering with what it had."""
+"""A database outage on the update path: the edge keeps answering with what it had.
+
+Releases here are rows written directly (:mod:`tests.support.rows`): the subject is the
+outage, not what is offered.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
-import pytest
-from starlette.applications import Starlette
 
 from ferryman.app import create_app
-from ferryman.edge_cache import EdgeCache
 from ferryman.models import generation as generations
 from ferryman.models.actor import KeyScope
-from ferryman.models.registry import migrate
 from ferryman.settings import Settings
-from tests.conftest import Databases, make_key
-from tests.rest_compat.test_licences import licensed_app, new_license
-from tests.rest_compat.test_tauri import publish
+from tests.conftest import make_key
 from tests.services import PostgresCluster, free_port
-
-
-@pytest.fixture
-def cluster(databases: Databases) -> Iterator[PostgresCluster]:
-    """A cluster of this test's own, so it can be stopped under the running app.
-
-    Tortoise keeps per-model SQL for the engine a process first used, so this runs in the
-    PostgreSQL pass of the suite, not beside SQLite.
-    """
-    if databases.engine != "postgres":
-        pytest.skip("stops a PostgreSQL server under the app: runs with --db postgres")
-    started = PostgresCluster.start()
-    started.create_database("ferryman")
-    yield started
-    if started.directory.exists():
-        started.stop()
-
-
-@contextlib.asynccontextmanager
-async def on_cluster(
-    settings: Settings, cluster: PostgresCluster
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app, migrated and running on this test's own cluster, and a client of it."""
-    url = cluster.url("ferryman")
-    await migrate(url)
-    application = create_app(dataclasses.replace(settings, database_url=url))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
-
-
-def later(client: httpx.AsyncClient, seconds: float) -> None:
-    """Move the edge cache of ``client``'s app ``seconds`` into the future, so its entries
-    expire as time would expire them (no purge: nothing changed)."""
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    layer = transport.app
-    if isinstance(layer, Starlette):
-        layer = layer.middleware_stack
-    while not isinstance(layer, EdgeCache):
-        layer = layer.app  # type: ignore[attr-defined]
-    now = layer.clock
-    layer.clock = lambda: now() + seconds
+from tests.support import rows
+from tests.support.licences import licensed_app, new_license
+from tests.support.outage import later, on_cluster
 
 
 async def test_an_outage_keeps_answering_from_what_is_in_memory(
@@ -75,8 +30,8 @@ async def test_an_outage_keeps_answering_from_what_is_in_memory(
     """An app whose index is loaded needs no database to answer; one that is not loaded
     gets 503 at once. (A purged answer is never served stale: tests/security.)"""
     async with on_cluster(settings, cluster) as client:
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
-        await publish("cold-app", "1.1.0", ["linux-x86_64"])  # never checked: not loaded
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("cold-app", "1.1.0", ["linux-x86_64"])  # never checked: not loaded
         admin = await make_key(KeyScope.ADMIN)
         check = "/my-app/update/linux/x86_64/1.0.0"
         fresh = await client.get(check)
@@ -127,8 +82,8 @@ async def test_an_outage_never_serves_a_licensed_answer_it_cannot_judge(
     settings: Settings, cluster: PostgresCluster
 ) -> None:
     async with on_cluster(settings, cluster) as client:
-        await publish("paid-app", "1.1.0", ["linux-x86_64"])
-        paid = await licensed_app()
+        await rows.publish("paid-app", "1.1.0", ["linux-x86_64"])
+        paid = await licensed_app("paid-app")
         key, _ = await new_license(paid, datetime.now(UTC))
         check = "/paid-app/update/linux/x86_64/1.0.0"
         fresh = await client.get(check, headers={"X-License-Key": key})

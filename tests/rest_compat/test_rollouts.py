@@ -7,14 +7,14 @@ import uuid
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from ferryman.models import Release
 from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.offer import bucket
-from tests.rest_compat.test_tauri import publish
+from tests.conftest import GraphQL
+from tests.support.shipping import Shipyard
 
 LINUX = ["linux-x86_64"]
 NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c3e-9f3a-0d4b8e2a7c11")
@@ -76,10 +76,10 @@ async def offered_to(
     return answers
 
 
-async def staged(percent: int, slug: str = "my-app") -> str:
+async def staged(yard: Shipyard, percent: int) -> str:
     """1.0.0 to everyone and 1.1.0 to ``percent`` of installs; returns 1.1.0's id."""
-    await publish(slug, "1.0.0", LINUX)
-    release_id = await publish(slug, "1.1.0", LINUX)
+    await yard.release("1.0.0", LINUX)
+    release_id = await yard.release("1.1.0", LINUX)
     await rollouts.rollout(Actor.console(), release_id, percent)
     return release_id
 
@@ -93,9 +93,9 @@ def inside_ids(release_id: str, percent: int, count: int) -> list[str]:
 
 
 async def test_a_10_percent_rollout_reaches_about_10_percent_of_installs(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(10)
+    release_id = await staged(yard, 10)
     installs = ids(10_000)
 
     answers = await offered_to(client, installs)
@@ -109,9 +109,9 @@ async def test_a_10_percent_rollout_reaches_about_10_percent_of_installs(
 
 
 async def test_an_install_gets_the_same_answer_on_every_check(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(10)
+    release_id = await staged(yard, 10)
     installs = ids(300)
 
     first = await offered_to(client, installs)
@@ -124,10 +124,10 @@ async def test_an_install_gets_the_same_answer_on_every_check(
 
 
 async def test_each_release_buckets_installs_independently(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, gql: GraphQL, admin_key: str
 ) -> None:
-    await staged(10, slug="first")
-    await staged(10, slug="second")
+    for slug in ("first", "second"):
+        await staged(await Shipyard.open(client, gql, admin_key, slug), 10)
     installs = ids(1000)
 
     first = await offered_to(client, installs, slug="first")
@@ -143,9 +143,9 @@ async def test_each_release_buckets_installs_independently(
 
 
 async def test_an_install_without_an_id_only_gets_full_rollouts(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(99)
+    release_id = await staged(yard, 99)
 
     assert await offered(client, None) == "1.0.0"
     assert await offered(client, install_id(1)) in ("1.0.0", "1.1.0")
@@ -154,9 +154,9 @@ async def test_an_install_without_an_id_only_gets_full_rollouts(
 
 
 async def test_rollout_0_reaches_nobody_and_100_everybody(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(0)
+    release_id = await staged(yard, 0)
     installs = ids(500)
 
     assert set((await offered_to(client, installs)).values()) == {"1.0.0"}
@@ -169,8 +169,8 @@ async def test_rollout_0_reaches_nobody_and_100_everybody(
 
 
 @pytest.mark.parametrize("percent", [101, -1])
-async def test_a_percent_outside_0_to_100_is_refused(app: Starlette, percent: int) -> None:
-    release_id = await staged(30)
+async def test_a_percent_outside_0_to_100_is_refused(yard: Shipyard, percent: int) -> None:
+    release_id = await staged(yard, 30)
 
     with pytest.raises(InvalidInput) as refused:
         await rollouts.rollout(Actor.console(), release_id, percent)
@@ -180,8 +180,8 @@ async def test_a_percent_outside_0_to_100_is_refused(app: Starlette, percent: in
     assert (await Release.get(id=release_id)).rollout_percent == 30
 
 
-async def test_a_yanked_releases_rollout_cannot_change(app: Starlette) -> None:
-    release_id = await staged(30)
+async def test_a_yanked_releases_rollout_cannot_change(yard: Shipyard) -> None:
+    release_id = await staged(yard, 30)
     await rollouts.yank(Actor.console(), release_id, "crash on start")
 
     with pytest.raises(InvalidState, match="archived"):
@@ -191,9 +191,9 @@ async def test_a_yanked_releases_rollout_cannot_change(app: Starlette) -> None:
 
 
 async def test_moving_a_rollout_takes_effect_on_the_next_check(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(10)
+    release_id = await staged(yard, 10)
     install = outside_id(release_id, 10)
     assert version_of(await check(client, install)) == "1.0.0"
     warm = await check(client, install)
@@ -210,9 +210,9 @@ async def test_moving_a_rollout_takes_effect_on_the_next_check(
 
 
 async def test_without_a_partial_rollout_every_install_shares_one_cache_entry(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
+    await yard.release("1.0.0", LINUX)
 
     first = await check(client, install_id(1))
     second = await check(client, install_id(2))
@@ -224,9 +224,9 @@ async def test_without_a_partial_rollout_every_install_shares_one_cache_entry(
 
 
 async def test_installs_with_the_same_rollout_standing_share_a_cache_entry(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    release_id = await staged(50)
+    release_id = await staged(yard, 50)
     inside, other_inside = inside_ids(release_id, 50, 2)
     outside = outside_id(release_id, 50)
 
@@ -247,10 +247,10 @@ async def test_installs_with_the_same_rollout_standing_share_a_cache_entry(
     "header", ["a" * 200, "abc def", "tab\tid", "é"], ids=["long", "space", "tab", "non-ascii"]
 )
 async def test_a_malformed_install_id_is_a_clear_uncached_400(
-    client: httpx.AsyncClient, app: Starlette, header: str, rollout: int
+    client: httpx.AsyncClient, yard: Shipyard, header: str, rollout: int
 ) -> None:
     """Refused whether or not a rollout is under way: an app sending bad ids learns at once."""
-    await staged(rollout)
+    await staged(yard, rollout)
 
     response = await client.get(
         "/my-app/update/linux/x86_64/0.9.0", headers={"X-Install-Id": header.encode()}
@@ -264,10 +264,10 @@ async def test_a_malformed_install_id_is_a_clear_uncached_400(
 
 
 async def test_a_beta_in_a_partial_rollout_stays_off_the_stable_channel(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    beta = await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
+    await yard.release("1.0.0", LINUX)
+    beta = await yard.release("1.1.0-beta.1", LINUX, channel="beta")
     await rollouts.rollout(Actor.console(), beta, 50)
     installs = ids(400)
 
@@ -284,9 +284,9 @@ async def test_a_beta_in_a_partial_rollout_stays_off_the_stable_channel(
 
 @pytest.mark.parametrize("header", ["", "   "], ids=["empty", "blank"])
 async def test_a_blank_install_id_counts_as_none(
-    client: httpx.AsyncClient, app: Starlette, header: str
+    client: httpx.AsyncClient, yard: Shipyard, header: str
 ) -> None:
-    await staged(99)
+    await staged(yard, 99)
 
     response = await client.get(
         "/my-app/update/linux/x86_64/0.9.0", headers={"X-Install-Id": header}
@@ -296,9 +296,9 @@ async def test_a_blank_install_id_counts_as_none(
 
 
 async def test_a_windows_style_guid_with_braces_is_an_install_id(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await staged(100)
+    await staged(yard, 100)
     guid = "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}"
 
     response = await client.get("/my-app/update/linux/x86_64/0.9.0", headers={"X-Install-Id": guid})

@@ -6,7 +6,6 @@ import uuid
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from ferryman.models import Artifact, Release
 from ferryman.models import app as apps
@@ -15,7 +14,7 @@ from ferryman.models.actor import Actor
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
-from tests.rest_compat.test_tauri import publish
+from tests.support.shipping import Shipyard
 
 LINUX = ["linux-x86_64"]
 NAMESPACE = uuid.UUID("0b7d4c8a-2e51-4f7e-8a0c-3c9e6d1f5a24")
@@ -52,10 +51,10 @@ async def downgrades(on: bool) -> None:
 
 
 async def test_a_yank_takes_effect_on_the_next_check(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    newest = await publish("my-app", "1.1.0", LINUX)
+    await yard.release("1.0.0", LINUX)
+    newest = await yard.release("1.1.0", LINUX)
     assert await offered(client, "0.9.0") == "1.1.0"
     warm = await check(client, "0.9.0")
     assert warm.headers["cf-cache-status"] == "HIT"
@@ -67,11 +66,11 @@ async def test_a_yank_takes_effect_on_the_next_check(
 
 
 async def test_installs_on_a_yanked_release_are_offered_a_downgrade_only_when_asked(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "0.9.0", LINUX)
-    await publish("my-app", "1.0.0", LINUX)
-    yanked = await publish("my-app", "1.1.0", LINUX)
+    await yard.release("0.9.0", LINUX)
+    await yard.release("1.0.0", LINUX)
+    yanked = await yard.release("1.1.0", LINUX)
     await rollouts.yank(Actor.console(), yanked, "crash on start")
 
     assert await offered(client, "1.1.0") is None  # downgrades off: no update
@@ -82,7 +81,7 @@ async def test_installs_on_a_yanked_release_are_offered_a_downgrade_only_when_as
     assert await offered(client, "1.0.0") is None  # not yanked: no downgrade
     assert await offered(client, "0.9.0") == "1.0.0"
 
-    await publish("my-app", "1.2.0", LINUX)
+    await yard.release("1.2.0", LINUX)
 
     assert await offered(client, "1.1.0") == "1.2.0"
 
@@ -93,9 +92,9 @@ async def test_installs_on_a_yanked_release_are_offered_a_downgrade_only_when_as
 
 @pytest.mark.parametrize("downgrade", [False, True], ids=["downgrades-off", "downgrades-on"])
 async def test_yanking_the_only_release_leaves_nothing_to_offer(
-    client: httpx.AsyncClient, app: Starlette, downgrade: bool
+    client: httpx.AsyncClient, yard: Shipyard, downgrade: bool
 ) -> None:
-    only = await publish("my-app", "1.0.0", ["linux-x86_64", "darwin-aarch64"])
+    only = await yard.release("1.0.0", ["linux-x86_64", "darwin-aarch64"])
     await downgrades(downgrade)
     assert await offered(client, "0.9.0") == "1.0.0"
 
@@ -117,13 +116,13 @@ async def test_yanking_the_only_release_leaves_nothing_to_offer(
 
 
 async def test_a_rollback_yanks_the_newest_and_offers_the_previous_to_everyone(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
     console = Actor.console()
-    await publish("my-app", "1.0.0", LINUX)
-    previous = await publish("my-app", "1.1.0", LINUX)
+    await yard.release("1.0.0", LINUX)
+    previous = await yard.release("1.1.0", LINUX)
     await rollouts.rollout(console, previous, 10)
-    newest = await publish("my-app", "1.2.0", LINUX)
+    newest = await yard.release("1.2.0", LINUX)
     assert await offered(client, "0.9.0") == "1.2.0"
     assert (await check(client, "0.9.0")).headers["cf-cache-status"] == "HIT"
     app_id = (await apps.App.get(slug="my-app")).id
@@ -151,9 +150,9 @@ async def test_a_rollback_yanks_the_newest_and_offers_the_previous_to_everyone(
 
 
 async def test_a_rollback_with_nothing_before_it_is_refused(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    only = await publish("my-app", "1.0.0", LINUX)
+    only = await yard.release("1.0.0", LINUX)
     app_id = (await apps.App.get(slug="my-app")).id
 
     with pytest.raises(InvalidState, match="releaseYank"):
@@ -166,11 +165,11 @@ async def test_a_rollback_with_nothing_before_it_is_refused(
     assert await offered(client, "0.9.0") == "1.0.0"
 
 
-async def test_only_a_published_release_can_be_yanked(app: Starlette) -> None:
+async def test_only_a_published_release_can_be_yanked(yard: Shipyard) -> None:
     console = Actor.console()
-    draft = await publish("my-app", "1.0.0", LINUX, status=ReleaseStatus.DRAFT)
-    archived = await publish("my-app", "1.1.0", LINUX, status=ReleaseStatus.ARCHIVED)
-    yanked = await publish("my-app", "1.2.0", LINUX)
+    draft = await yard.release("1.0.0", LINUX, publish=False)
+    archived = await yard.archive(await yard.release("1.1.0", LINUX))
+    yanked = await yard.release("1.2.0", LINUX)
     await rollouts.yank(console, yanked, "crash on start")
 
     for release_id, status in (
@@ -187,8 +186,8 @@ async def test_only_a_published_release_can_be_yanked(app: Starlette) -> None:
 
 
 @pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
-async def test_a_yank_needs_a_reason(app: Starlette, reason: str) -> None:
-    release_id = await publish("my-app", "1.0.0", LINUX)
+async def test_a_yank_needs_a_reason(yard: Shipyard, reason: str) -> None:
+    release_id = await yard.release("1.0.0", LINUX)
 
     with pytest.raises(InvalidInput) as refused:
         await rollouts.yank(Actor.console(), release_id, reason)
@@ -200,12 +199,12 @@ async def test_a_yank_needs_a_reason(app: Starlette, reason: str) -> None:
 
 
 async def test_a_yanked_beta_downgrades_to_the_newest_its_channel_sees(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, yard: Shipyard
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
-    yanked = await publish("my-app", "1.1.0-beta.2", LINUX, channel="beta")
-    await publish("my-app", "1.2.0-alpha.1", LINUX, channel="alpha")
+    await yard.release("1.0.0", LINUX)
+    await yard.release("1.1.0-beta.1", LINUX, channel="beta")
+    yanked = await yard.release("1.1.0-beta.2", LINUX, channel="beta")
+    await yard.release("1.2.0-alpha.1", LINUX, channel="alpha")
     await downgrades(True)
     assert await offered(client, "1.1.0-beta.1", "beta") == "1.1.0-beta.2"
 
@@ -218,11 +217,11 @@ async def test_a_yanked_beta_downgrades_to_the_newest_its_channel_sees(
 
 
 async def test_a_rollback_of_a_channel_offered_a_more_stable_release_is_refused(
-    app: Starlette,
+    yard: Shipyard,
 ) -> None:
-    await publish("my-app", "1.0.0", LINUX)
-    beta = await publish("my-app", "1.1.0-beta.1", LINUX, channel="beta")
-    await publish("my-app", "1.1.0", LINUX)  # stable overtook beta
+    await yard.release("1.0.0", LINUX)
+    beta = await yard.release("1.1.0-beta.1", LINUX, channel="beta")
+    await yard.release("1.1.0", LINUX)  # stable overtook beta
     my_app = await apps.App.get(slug="my-app")
 
     with pytest.raises(InvalidState) as refused:

@@ -28,6 +28,13 @@ from ferryman.signatures import LEGACY_MAX_BYTES, Signature, Verifier
 from tests.conftest import server_env
 from tests.services import ServerProcess
 from tests.signing import Signer
+from tests.support.documents import (
+    APP_CREATE,
+    ARTIFACT_UPLOAD_CONFIRM,
+    ARTIFACT_UPLOAD_CREATE,
+    CI_RELEASE_SUBMIT,
+    operation,
+)
 
 MIB = 1024 * 1024
 SIZE = 200 * MIB
@@ -117,46 +124,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-APP_CREATE = """
-mutation ($input: AppCreateInput!) {
-  appCreate(input: $input) { app { id } userErrors { message } }
-}
-"""
-RELEASE_CREATE = """
-mutation ($appId: ID!) {
-  releaseCreate(appId: $appId, input: {version: "1.0.0"}) { release { id } userErrors { message } }
-}
-"""
-UPLOAD_CREATE = """
-mutation ($releaseId: ID!, $input: ArtifactUploadCreateInput!) {
-  artifactUploadCreate(releaseId: $releaseId, input: $input) {
-    artifact { id } uploadUrl uploadHeaders { name value } userErrors { field message code }
-  }
-}
-"""
-CONFIRM = """
-mutation ($id: ID!) {
-  artifactUploadConfirm(id: $id) {
-    artifact { status failureReason checksum fileSize } userErrors { message }
-  }
-}
-"""
-CI_SUBMIT = """
-mutation ($input: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: "big-app", input: $input) {
-    release { artifacts { status failureReason checksum } } userErrors { message }
-  }
-}
-"""
-
-
 def draft(server: Server, signer: Signer) -> str:
     app = server.gql(
         APP_CREATE, {"input": {"slug": "big-app", "name": "Big", "publicKey": signer.public_key}}
     )["appCreate"]["app"]
-    release_id: str = server.gql(RELEASE_CREATE, {"appId": app["id"]})["releaseCreate"]["release"][
-        "id"
-    ]
+    created = server.gql(
+        operation("ReleaseCreate"), {"appId": app["id"], "input": {"version": "1.0.0"}}
+    )
+    release_id: str = created["releaseCreate"]["release"]["id"]
     return release_id
 
 
@@ -168,7 +143,7 @@ def presigned_upload(server: Server, release_id: str, signature: str, path: Path
         "signature": signature,
         "fileSize": path.stat().st_size,
     }
-    created = server.gql(UPLOAD_CREATE, {"releaseId": release_id, "input": fields})
+    created = server.gql(ARTIFACT_UPLOAD_CREATE, {"releaseId": release_id, "input": fields})
     payload = created["artifactUploadCreate"]
     assert payload["userErrors"] == [], payload
     headers = {h["name"]: h["value"] for h in payload["uploadHeaders"]}
@@ -184,7 +159,7 @@ def confirm(server: Server, artifact_id: str) -> tuple[dict[str, Any], int, floa
     """Confirm; returns the artifact, the server's peak memory growth, and the seconds."""
     before = server.reset_peak()
     started = time.monotonic()
-    confirmed = server.gql(CONFIRM, {"id": artifact_id})["artifactUploadConfirm"]
+    confirmed = server.gql(ARTIFACT_UPLOAD_CONFIRM, {"id": artifact_id})["artifactUploadConfirm"]
     took = time.monotonic() - started
     artifact: dict[str, Any] = confirmed["artifact"]
     return artifact, server.peak() - before, took
@@ -207,7 +182,7 @@ def test_a_legacy_signature_on_a_large_upload_is_refused_before_anything_is_uplo
         "fileSize": SIZE,
     }
 
-    created = server.gql(UPLOAD_CREATE, {"releaseId": release_id, "input": fields})
+    created = server.gql(ARTIFACT_UPLOAD_CREATE, {"releaseId": release_id, "input": fields})
 
     payload = created["artifactUploadCreate"]
     assert payload["artifact"] is None
@@ -240,8 +215,9 @@ def test_a_pipeline_object_with_a_fabricated_legacy_signature_fails_without_bein
         ],
     }
 
+    variables = {"slug": "big-app", "input": submission}
     before = server.reset_peak()
-    submitted = server.gql(CI_SUBMIT, {"input": submission})["ciReleaseSubmit"]
+    submitted = server.gql(CI_RELEASE_SUBMIT, variables)["ciReleaseSubmit"]
     growth = server.peak() - before
 
     [artifact] = submitted["release"]["artifacts"]

@@ -13,19 +13,11 @@ import httpx
 
 from ferryman.models import Release
 from tests.conftest import GraphQL
-from tests.shipping import Shipyard, payload_of
+from tests.support.api import payload_of
+from tests.support.documents import ARTIFACT_DELETE, RELEASE_UPDATE
+from tests.support.shipping import Shipyard
 
 LINUX = "linux-x86_64"
-RELEASE_UPDATE = """
-mutation ($id: ID!, $version: String!) {
-  releaseUpdate(id: $id, input: {version: $version}) {
-    release { version } userErrors { field message code }
-  }
-}
-"""
-ARTIFACT_DELETE = """
-mutation ($id: ID!) { artifactDelete(id: $id) { userErrors { message } } }
-"""
 
 
 async def test_the_version_of_a_draft_with_artifacts_cannot_change(
@@ -37,7 +29,7 @@ async def test_the_version_of_a_draft_with_artifacts_cannot_change(
     assert uploaded["artifact"]["status"] == "READY", uploaded
 
     refused = payload_of(
-        await gql(RELEASE_UPDATE, {"id": release_id, "version": "9.0.0"}, key=admin_key),
+        await gql(RELEASE_UPDATE, {"id": release_id, "input": {"version": "9.0.0"}}, key=admin_key),
         "releaseUpdate",
     )
 
@@ -52,7 +44,7 @@ async def test_the_version_of_a_draft_with_artifacts_cannot_change(
     deleted = await gql(ARTIFACT_DELETE, {"id": uploaded["artifact"]["id"]}, key=admin_key)
     assert deleted["data"]["artifactDelete"]["userErrors"] == []
     renamed = payload_of(
-        await gql(RELEASE_UPDATE, {"id": release_id, "version": "9.0.0"}, key=admin_key),
+        await gql(RELEASE_UPDATE, {"id": release_id, "input": {"version": "9.0.0"}}, key=admin_key),
         "releaseUpdate",
     )
     assert renamed["userErrors"] == [], renamed

@@ -27,7 +27,9 @@ from ferryman.models.actor import KeyScope
 from ferryman.resolvers.budget import Budget
 from ferryman.settings import Settings
 from tests.conftest import GraphQL, make_key, peer, serving
-from tests.resolvers.helpers import create_app, top_error
+from tests.support.api import create_app
+from tests.support.documents import APPS
+from tests.support.refusals import top_error
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = sorted((ROOT / "schema" / "operations").glob("*.graphql"))
@@ -334,7 +336,7 @@ async def test_a_repeated_document_is_validated_once(
 async def test_callers_without_a_key_cannot_evict_or_poison_the_cache(
     gql: GraphQL, admin_key: str, validations: Validations
 ) -> None:
-    document = "{ apps { totalCount } }"
+    document = APPS
     # Sent first without a key: refused, and nothing about the text is kept for the admin.
     assert top_error(await gql(document, key=None), "UNAUTHENTICATED")
     assert await gql(document, key=admin_key) == {"data": {"apps": {"totalCount": 0}}}

@@ -11,24 +11,29 @@ from typing import Any
 
 import pytest
 
-from ferryman.models import Release
 from ferryman.models.actor import KeyScope
 from tests.conftest import GraphQL, make_key
-from tests.resolvers.test_previews import STANDING, _licensed
-from tests.rest_compat.test_tauri import publish
+from tests.support.documents import UPDATE_PREVIEW
+from tests.support.licences import lapsed_licence
+from tests.support.shipping import Shipyard
 
 
 @pytest.fixture
-async def licensed() -> tuple[str, str]:
+async def licensed(yard: Shipyard) -> tuple[str, str]:
     """A LICENSED app with one licence: (app id, its key)."""
-    release_id = await publish("paid-app", "1.0.0", ["linux-x86_64"])
-    app_id = (await Release.get(id=release_id)).app_id
-    return app_id, await _licensed(app_id)
+    await yard.release("1.0.0", ["linux-x86_64"])
+    return yard.app_id, await lapsed_licence(yard.app_id)
 
 
 async def preview(gql: GraphQL, key: str, app_id: str, licence: str | None) -> dict[str, Any]:
-    variables = {"appId": app_id, "current": "0.9.0", "licenseKey": licence}
-    return await gql(STANDING, variables, key=key)
+    variables = {
+        "appId": app_id,
+        "target": "linux",
+        "arch": "x86_64",
+        "current": "0.9.0",
+        "licenseKey": licence,
+    }
+    return await gql(UPDATE_PREVIEW, variables, key=key)
 
 
 @pytest.mark.parametrize("guess", ["valid", "unknown"])

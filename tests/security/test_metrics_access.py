@@ -2,7 +2,8 @@
 is not public in production.
 
 Finding (issue 12, item 9): ``/metrics`` was open in production. It now stays off (403)
-there until ``FERRYMAN_METRICS_TOKEN`` is set, and then asks for it as a bearer token.
+there until ``FERRYMAN_METRICS_TOKEN`` is set, and then asks for it as a bearer token. The
+release is rows written directly (:mod:`tests.support.rows`): the subject is the scrape.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import pytest
 
 from ferryman.settings import Settings
 from tests.conftest import peer, serving
-from tests.rest_compat.test_tauri import publish
+from tests.support import rows
 
 PRODUCTION = {"production": True, "public_url": "https://updates.example.com"}
 
 
 async def scrape(settings: Settings, headers: dict[str, str], **changes: object) -> tuple[int, str]:
     async with serving(settings, **changes) as application, peer(application) as client:
-        await publish("secret-app", "1.0.0", ["linux-x86_64"])
+        await rows.publish("secret-app", "1.0.0", ["linux-x86_64"])
         await client.get("/secret-app/update/linux/x86_64/0.9.0")  # a series naming it
         response = await client.get("/metrics", headers=headers)
         return response.status_code, response.text

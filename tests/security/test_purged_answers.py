@@ -4,7 +4,8 @@ stale-if-error may serve only what no later change invalidated, as on Cloudflare
 Finding (issue 12, item 2): after ``releaseYank``, and after an app went from OPEN to
 LICENSED, stopping the database made the edge serve the purged answer again (``200 STALE``
 with the yanked version; the open manifest to a client without a licence). Both are tried
-with a real PostgreSQL outage, so they run in the PostgreSQL pass.
+with a real PostgreSQL outage, so they run in the PostgreSQL pass. Releases are rows written
+directly (:mod:`tests.support.rows`): the subject is what a purge leaves behind.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from ferryman.models import rollout as rollouts
 from ferryman.models.actor import Actor
 from ferryman.models.status import Distribution
 from ferryman.settings import Settings
-from tests.rest_compat.test_outage import cluster, later, on_cluster
-from tests.rest_compat.test_tauri import publish
 from tests.services import PostgresCluster
-
-__all__ = ["cluster"]  # the fixture, shared with the outage tests
+from tests.support import rows
+from tests.support.outage import later, on_cluster
 
 CHECK = "/my-app/update/linux/x86_64/1.0.0"
 
@@ -37,8 +36,8 @@ async def test_a_yanked_release_is_not_served_stale_in_an_outage(
     settings: Settings, cluster: PostgresCluster
 ) -> None:
     async with on_cluster(settings, cluster) as client:
-        await publish("my-app", "1.0.0", ["linux-x86_64"])
-        yanked = await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.0.0", ["linux-x86_64"])
+        yanked = await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         before = await client.get(CHECK)
         assert before.status_code == 200
         assert before.json()["version"] == "1.1.0"
@@ -55,7 +54,7 @@ async def test_a_formerly_open_answer_is_not_served_to_an_unlicensed_client(
     settings: Settings, cluster: PostgresCluster
 ) -> None:
     async with on_cluster(settings, cluster) as client:
-        await publish("my-app", "1.1.0", ["linux-x86_64"])
+        await rows.publish("my-app", "1.1.0", ["linux-x86_64"])
         before = await client.get(CHECK)
         assert before.status_code == 200
 

@@ -26,26 +26,17 @@ from ferryman.models.registry import migrate, tortoise_config
 from ferryman.settings import Settings
 from tests import tauri_client
 from tests.conftest import Databases, GraphQL, make_key, peer, serving
-from tests.shipping import Shipyard, payload_of
 from tests.signing import Signer
+from tests.support.api import payload_of
+from tests.support.documents import (
+    APP_UPDATE,
+    ARTIFACT_UPLOAD_CONFIRM,
+    LICENSE_CREATE,
+    operation,
+)
+from tests.support.shipping import Shipyard
 
 LINUX = "linux-x86_64"
-APP_UPDATE = """
-mutation ($id: ID!, $input: AppUpdateInput!) {
-  appUpdate(id: $id, input: $input) { app { slug } userErrors { field message code } }
-}
-"""
-PUBLISH = """
-mutation ($id: ID!) { releasePublish(id: $id) { userErrors { message } } }
-"""
-CONFIRM = """
-mutation ($id: ID!) { artifactUploadConfirm(id: $id) { artifact { status objectKey } } }
-"""
-LICENSE_CREATE = """
-mutation ($input: LicenseCreateInput!) {
-  licenseCreate(input: $input) { key userErrors { field message code } }
-}
-"""
 
 
 @dataclasses.dataclass
@@ -293,13 +284,13 @@ async def test_links_made_before_the_upgrade_lead_only_to_the_files_they_were_ma
         assert (pending.status.value, pending.download_url) == ("PENDING", None)
         refused = await http.post(
             "/graphql",
-            json={"query": PUBLISH, "variables": {"id": draft}},
+            json={"query": operation("ReleasePublish"), "variables": {"id": draft}},
             headers={"Authorization": f"Bearer {key}"},
         )
         assert "(PENDING)" in refused.json()["data"]["releasePublish"]["userErrors"][0]["message"]
         confirmed = await http.post(
             "/graphql",
-            json={"query": CONFIRM, "variables": {"id": draft_file}},
+            json={"query": ARTIFACT_UPLOAD_CONFIRM, "variables": {"id": draft_file}},
             headers={"Authorization": f"Bearer {key}"},
         )
         ready = confirmed.json()["data"]["artifactUploadConfirm"]["artifact"]

@@ -15,7 +15,7 @@ from ferryman.models import AuditEvent
 from ferryman.models.actor import KeyScope
 from ferryman.settings import Settings
 from tests.conftest import make_key, peer, serving
-from tests.resolvers.helpers import APP_CREATE
+from tests.support.documents import APP_CREATE
 
 PROXY = "10.0.0.2"
 

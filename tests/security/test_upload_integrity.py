@@ -26,34 +26,15 @@ from ferryman.models.actor import KeyScope
 from ferryman.settings import Settings
 from tests import tauri_client
 from tests.conftest import GraphQL, make_key, peer, serving
-from tests.shipping import Shipyard, payload_of
+from tests.support.api import payload_of
+from tests.support.documents import (
+    ARTIFACT_UPLOAD_CONFIRM,
+    ARTIFACT_UPLOAD_CREATE,
+    CI_RELEASE_SUBMIT,
+)
+from tests.support.shipping import Shipyard
 
 LINUX = "linux-x86_64"
-UPLOAD_CREATE = """
-mutation ($releaseId: ID!, $input: ArtifactUploadCreateInput!) {
-  artifactUploadCreate(releaseId: $releaseId, input: $input) {
-    artifact { id status objectKey }
-    uploadUrl uploadHeaders { name value } expiresIn
-    userErrors { field message code }
-  }
-}
-"""
-CONFIRM = """
-mutation ($id: ID!) {
-  artifactUploadConfirm(id: $id) {
-    artifact { id status checksum fileSize objectKey failureReason }
-    userErrors { field message code }
-  }
-}
-"""
-CI_SUBMIT = """
-mutation ($slug: String!, $input: CiReleaseSubmitInput!) {
-  ciReleaseSubmit(appSlug: $slug, input: $input) {
-    release { id artifacts { id status checksum objectKey } }
-    userErrors { field message code }
-  }
-}
-"""
 
 
 def sha256(body: bytes) -> str:
@@ -69,7 +50,9 @@ async def create(yard: Shipyard, release_id: str, name: str, body: bytes, **extr
     signature = yard.signer.sign(body, name, "1.0.0")
     fields = {"platform": LINUX, "filename": name, "signature": signature, **extra}
     return payload_of(
-        await yard.gql(UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=yard.key),
+        await yard.gql(
+            ARTIFACT_UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=yard.key
+        ),
         "artifactUploadCreate",
     )
 
@@ -86,7 +69,8 @@ async def put(created: dict[str, Any], body: bytes, *, sized: bool = True) -> ht
 
 async def confirm(yard: Shipyard, artifact_id: str) -> Any:
     return payload_of(
-        await yard.gql(CONFIRM, {"id": artifact_id}, key=yard.key), "artifactUploadConfirm"
+        await yard.gql(ARTIFACT_UPLOAD_CONFIRM, {"id": artifact_id}, key=yard.key),
+        "artifactUploadConfirm",
     )
 
 
@@ -177,7 +161,7 @@ async def test_a_presigned_upload_must_declare_a_size_within_the_limit(
         fields = {"platform": LINUX, "filename": "big.AppImage", "signature": signature}
 
         undeclared = await yard.gql(
-            UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=admin
+            ARTIFACT_UPLOAD_CREATE, {"releaseId": release_id, "input": fields}, key=admin
         )
         too_big = await create(yard, release_id, "big.AppImage", body, fileSize=1001)
         at_limit = await create(yard, release_id, "big.AppImage", body[:1000], fileSize=1000)
@@ -211,7 +195,7 @@ async def test_a_pipeline_that_rewrites_its_r2_key_after_submitting_changes_noth
         ],
     }
     submitted = payload_of(
-        await gql(CI_SUBMIT, {"slug": yard.slug, "input": submission}, key=admin_key),
+        await gql(CI_RELEASE_SUBMIT, {"slug": yard.slug, "input": submission}, key=admin_key),
         "ciReleaseSubmit",
     )
     assert submitted["userErrors"] == [], submitted
@@ -223,7 +207,7 @@ async def test_a_pipeline_that_rewrites_its_r2_key_after_submitting_changes_noth
     s3.client.put_object(Bucket=bucket, Key=r2_key, Body=forged(body))
     # The same submission again is a no-op: nothing is read, nothing changes.
     resubmitted = payload_of(
-        await gql(CI_SUBMIT, {"slug": yard.slug, "input": submission}, key=admin_key),
+        await gql(CI_RELEASE_SUBMIT, {"slug": yard.slug, "input": submission}, key=admin_key),
         "ciReleaseSubmit",
     )
     assert resubmitted["release"]["artifacts"] == [artifact]
@@ -289,7 +273,9 @@ async def test_a_pipeline_credential_limited_to_its_r2_keys_cannot_reach_what_is
                 ],
             }
             submitted = payload_of(
-                await yard.gql(CI_SUBMIT, {"slug": "my-app", "input": submission}, key=admin),
+                await yard.gql(
+                    CI_RELEASE_SUBMIT, {"slug": "my-app", "input": submission}, key=admin
+                ),
                 "ciReleaseSubmit",
             )
             [artifact] = submitted["release"]["artifacts"]

@@ -4,46 +4,30 @@ A :class:`Shipyard` creates an app with a fresh updater key, uploads every platf
 through ``artifactUpload`` (the server reads it back and verifies its signature) and
 publishes through GraphQL. An :class:`Install` asks the real update route and judges the
 answer with :mod:`tests.tauri_client`, then downloads through ``/dl`` and the presigned
-redirect to the real bucket, and verifies the bytes as the client does.
+redirect to the real bucket, and verifies the bytes as the client does; :func:`client_parse`
+reads an answer's JSON after checking that the client takes it. Tests of what an updater
+is offered ship their releases here (conftest's ``yard`` is my-app's Shipyard).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from ferryman.publisher import operation
 from tests import tauri_client
-from tests.conftest import GraphQL
 from tests.signing import Signer
+from tests.support.api import payload_of
+from tests.support.documents import APP_CREATE, ARTIFACT_UPLOAD, RELEASE_ARCHIVE, operation
 
-APP_CREATE = """
-mutation ($input: AppCreateInput!) {
-  appCreate(input: $input) { app { id slug } userErrors { field message code } }
-}
-"""
-# What CI sends, as `ferryman publish` sends it.
-RELEASE_CREATE = operation("ReleaseCreate")
-UPLOAD = """
-mutation ($releaseId: ID!, $platform: String!, $signature: String!, $file: Upload!) {
-  artifactUpload(releaseId: $releaseId, platform: $platform, signature: $signature, file: $file) {
-    artifact { id status failureReason signedVersion }
-    userErrors { field message code }
-  }
-}
-"""
-PUBLISH = operation("ReleasePublish")
+if TYPE_CHECKING:
+    from tests.conftest import GraphQL
 
-
-def payload_of(body: dict[str, Any], name: str) -> dict[str, Any]:
-    """A mutation's payload, asserting it has no top-level errors."""
-    assert not body.get("errors"), body
-    payload: dict[str, Any] = body["data"][name]
-    return payload
+RFC3339_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 @dataclasses.dataclass
@@ -75,7 +59,7 @@ class Shipyard:
     async def draft(self, version: str, **fields: Any) -> str:
         variables = {"appId": self.app_id, "input": {"version": version, **fields}}
         created = payload_of(
-            await self.gql(RELEASE_CREATE, variables, key=self.key), "releaseCreate"
+            await self.gql(operation("ReleaseCreate"), variables, key=self.key), "releaseCreate"
         )
         assert created["userErrors"] == [], created
         release_id: str = created["release"]["id"]
@@ -99,7 +83,7 @@ class Shipyard:
             named = version if signed_version == "" else signed_version
             signature = self.signer.sign(body, name, named)
         operations = {
-            "query": UPLOAD,
+            "query": ARTIFACT_UPLOAD,
             "variables": {
                 "releaseId": release_id,
                 "platform": platform,
@@ -121,20 +105,36 @@ class Shipyard:
 
     async def publish(self, release_id: str) -> dict[str, Any]:
         return payload_of(
-            await self.gql(PUBLISH, {"id": release_id}, key=self.key), "releasePublish"
+            await self.gql(operation("ReleasePublish"), {"id": release_id}, key=self.key),
+            "releasePublish",
         )
 
     async def release(
-        self, version: str, platforms: list[str] | tuple[str, ...], **fields: Any
+        self,
+        version: str,
+        platforms: list[str] | tuple[str, ...],
+        *,
+        publish: bool = True,
+        **fields: Any,
     ) -> str:
-        """A published release with one verified file per platform; returns its id."""
+        """A release with one verified file per platform, published unless told not to;
+        returns its id."""
         release_id = await self.draft(version, **fields)
         for platform in platforms:
             uploaded = await self.upload(release_id, version, platform)
             assert uploaded["userErrors"] == [], uploaded
             assert uploaded["artifact"]["status"] == "READY", uploaded
-        published = await self.publish(release_id)
-        assert published["userErrors"] == [], published
+        if publish:
+            published = await self.publish(release_id)
+            assert published["userErrors"] == [], published
+        return release_id
+
+    async def archive(self, release_id: str) -> str:
+        """Take a published release off the update path; returns its id."""
+        archived = payload_of(
+            await self.gql(RELEASE_ARCHIVE, {"id": release_id}, key=self.key), "releaseArchive"
+        )
+        assert archived["userErrors"] == [], archived
         return release_id
 
     def install(
@@ -201,3 +201,21 @@ class Install:
         )
         self.current = str(update.version)
         return self.current
+
+
+def client_parse(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON, after checking that the Tauri client takes it
+    (tauri-updater-protocol.md §2.1-2.4); None for 204, no update."""
+    if response.status_code == 204:
+        assert response.content == b""
+        return None
+    assert response.status_code == 200, response.text
+    tauri_client.parse_manifest(response.content)
+    body: dict[str, Any] = json.loads(response.content)
+    assert isinstance(body["version"], str)
+    if body.get("pub_date") is not None:
+        assert RFC3339_Z.fullmatch(body["pub_date"]), body["pub_date"]
+    entries = body["platforms"].values() if "platforms" in body else [body]
+    for entry in entries:
+        tauri_client.decode_signature(entry["signature"])
+    return body

@@ -1,0 +1,40 @@
+"""The stored rows, read directly: to prove what a request changed, or that it changed
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferryman.auth import hash_key
+from ferryman.models import (
+    ApiKey,
+    App,
+    Artifact,
+    AuditEvent,
+    CoveragePeriod,
+    DownloadEvent,
+    License,
+    Release,
+)
+
+_TABLES = (App, Release, Artifact, ApiKey, AuditEvent, DownloadEvent, License, CoveragePeriod)
+
+
+async def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, to prove that a refused request changed nothing.
+
+    ``last_used_at`` is left out: it records that a key was used, which a refused
+    request legitimately does (at most once a minute).
+    """
+    state: dict[str, list[dict[str, Any]]] = {}
+    for model in _TABLES:
+        rows = await model.all().order_by("id").values()
+        for row in rows:
+            row.pop("last_used_at", None)
+        state[model.__name__] = rows
+    return state
+
+
+async def key_row(secret: str) -> ApiKey:
+    """The stored row of a key, found the way the server finds it (by hash)."""
+    return await ApiKey.get(key_hash=hash_key(secret))
