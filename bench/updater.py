@@ -58,6 +58,9 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
 
+CHECK = "/{}/update/linux/x86_64/0.1.0"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -122,8 +125,29 @@ async def seed(url: str, apps: dict[str, int]) -> None:
         await connections.close_all()
 
 
+def server_env(database: str, port: int, edge: bool = True) -> dict[str, str]:
+    """``ferryman serve`` on its default settings (log level, request ids, metrics) but for
+    what a benchmark from one address needs."""
+    env = {
+        **os.environ,
+        "FERRYMAN_DATABASE_URL": database,
+        "FERRYMAN_PORT": str(port),
+        # wrk asks from one address: the per-address limit on origin checks would answer 429.
+        "FERRYMAN_RATE_LIMIT_UPDATES": "0",
+        # The check never touches the bucket; the client only needs an endpoint to exist.
+        "FERRYMAN_S3_ENDPOINT": "http://127.0.0.1:9",
+        "FERRYMAN_S3_ACCESS_KEY_ID": "unused",
+        "FERRYMAN_S3_SECRET_ACCESS_KEY": "unused",
+    }
+    if not edge:
+        env["FERRYMAN_EDGE_CACHE_BYTES"] = "0"
+    return env
+
+
 @contextmanager
-def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+def running(
+    command: list[str], env: dict[str, str], port: int
+) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -137,7 +161,7 @@ def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"{command} did not start") from None
                 time.sleep(0.1)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -184,22 +208,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     database = f"sqlite://{work / 'bench.sqlite3'}"
     asyncio.run(seed(database, {"small": 10, "large": 10_000, "paid": 10, "staged": 10}))
-    check = "/{}/update/linux/x86_64/0.1.0"
-    base_env = {
-        **os.environ,
-        "FERRYMAN_DATABASE_URL": database,
-        "FERRYMAN_LOG_LEVEL": "WARNING",
-        # wrk asks from one address: the per-address limit on origin checks would answer 429.
-        "FERRYMAN_RATE_LIMIT_UPDATES": "0",
-        # The check never touches the bucket; the client only needs an endpoint to exist.
-        "FERRYMAN_S3_ENDPOINT": "http://127.0.0.1:9",
-        "FERRYMAN_S3_ACCESS_KEY_ID": "unused",
-        "FERRYMAN_S3_SECRET_ACCESS_KEY": "unused",
-    }
+    check = CHECK
     ferryman = [sys.executable, "-m", "ferryman", "serve"]
     edge_port, origin_port, bare_port = free_port(), free_port(), free_port()
-    edge_env = {**base_env, "FERRYMAN_PORT": str(edge_port)}
-    origin_env = {**base_env, "FERRYMAN_PORT": str(origin_port), "FERRYMAN_EDGE_CACHE_BYTES": "0"}
+    edge_env = server_env(database, edge_port)
+    origin_env = server_env(database, origin_port, edge=False)
     with running(ferryman, edge_env, edge_port), running(ferryman, origin_env, origin_port):
         body = urllib.request.urlopen(f"http://127.0.0.1:{edge_port}" + check.format("small"))
         (work / "body.json").write_bytes(body.read())
@@ -227,7 +240,7 @@ def main() -> None:
             ),
         }
         results: dict[str, list[tuple[float, str, str]]] = {label: [] for label in cases}
-        with running(bare, base_env, bare_port):
+        with running(bare, edge_env, bare_port):
             # Rounds interleave the cases, so a noisy neighbour hurts them all alike.
             for _ in range(args.rounds):
                 for label, (url, header) in cases.items():

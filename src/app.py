@@ -23,9 +23,10 @@ from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.doors import Door, door_of, error_body
 from ferryman.edge_cache import EdgeCache
+from ferryman.front import Front
 from ferryman.generation_watcher import GenerationWatcher
 from ferryman.graphiql import MOUNT
-from ferryman.metrics import MetricsEndpoint, Observer
+from ferryman.metrics import MetricsEndpoint, Pulse
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.rate_limits import RateLimits
@@ -84,12 +85,14 @@ def create_app(settings: Settings) -> Starlette:
         app.state.cache_policy = CachePolicy(settings.update_ttl)
         downloads = app.state.downloads = DownloadLog()
         watcher = GenerationWatcher(settings.database_url)
+        pulse = Pulse()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 downloads.start()
                 watcher.start()
+                pulse.start()
                 if purger is not None:
                     purger.start()
                 try:
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> Starlette:
                 finally:
                     if purger is not None:
                         await purger.stop()
+                    await pulse.stop()
                     await watcher.stop()
                     await downloads.stop()
         finally:
@@ -136,8 +140,8 @@ def create_app(settings: Settings) -> Starlette:
     if graphiql and graphiql.local:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
 
-    def request_context(app: ASGIApp) -> ASGIApp:
-        return RequestContext(app, settings.trusted_proxies)
+    def front_layer(app: ASGIApp) -> ASGIApp:
+        return Front(app, RequestContext(settings.trusted_proxies))
 
     middleware = [Middleware(RateLimits, settings=settings)]
     if settings.cors_origins:
@@ -150,7 +154,7 @@ def create_app(settings: Settings) -> Starlette:
             max_age=600,
         )
         middleware.insert(0, cors)
-    front: list[Callable[[ASGIApp], ASGIApp]] = [request_context, Observer]
+    front: list[Callable[[ASGIApp], ASGIApp]] = [front_layer]
     if settings.edge_cache_bytes:
         front.append(edge_cache)
     return Fronted(
@@ -174,8 +178,9 @@ def from_environment() -> Starlette:
 
 
 class Fronted(Starlette):
-    """Starlette with layers in front of its whole stack, outermost first: the request's
-    id and address, the metrics, then the edge cache where a CDN sits, so that a HIT costs
+    """Starlette with layers in front of its whole stack, outermost first: the front (the
+    request's id and address, metrics, access log), then the edge cache where a CDN sits,
+    so that a HIT costs
     no more than the lookup and everything behind it (errors, rate limits) is the origin's."""
 
     def __init__(self, front: Sequence[Callable[[ASGIApp], ASGIApp]], **options: Any) -> None:

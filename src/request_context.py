@@ -1,4 +1,5 @@
-"""Who asked, and under which id: set once per HTTP request, before anything else runs.
+"""Who asked, and under which id: read once per HTTP request by the front layer
+(:mod:`ferryman.front`), before anything else runs.
 
 * The request id is echoed in ``X-Request-ID``, put on every log line and kept in the
   audit trail. A well-formed id from a trusted proxy in front of Ferryman is kept
@@ -8,20 +9,19 @@
 * The client's address is the peer's, unless the peer is a trusted proxy
   (``FERRYMAN_TRUSTED_PROXIES``): then ``CF-Connecting-IP``, else the nearest untrusted
   hop of ``X-Forwarded-For``. Anyone else can write those headers, so they are ignored.
-
-Both go into ``scope["state"]``, which the edge cache passes on to the origin.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import re
 import secrets
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from ferryman import logs
 from ferryman.settings import Network
 
 HEADER = b"x-request-id"
@@ -33,26 +33,50 @@ UNKNOWN_CLIENT = "unknown"
 _IPV4_MAPPED = "::ffff:"
 
 
-class RequestContext:
-    """Pure ASGI middleware: sets ``request_id`` and ``client_ip`` in the scope's state,
-    the log context, and the response header."""
+class RequestIds:
+    """Fresh request ids: a random prefix per process and a counter, 26 hex digits.
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
-        self.app = app
+    Unique across processes and restarts (64 random bits each), cheap on every request,
+    and not secret: an id names a request, it grants nothing.
+    """
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self._prefix = secrets.token_hex(8).encode()
+        self._counter = itertools.count()
+
+    def next(self) -> bytes:
+        return b"%s%010x" % (self._prefix, next(self._counter))
+
+
+_IDS = RequestIds()
+os.register_at_fork(after_in_child=_IDS.restart)  # a forked worker is another process
+
+
+class RequestContext:
+    """Reads who asked and names the request: ``request_id`` and ``client_ip`` go into the
+    scope's state (which the edge cache passes on to the origin)."""
+
+    def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
         self.trusted = tuple(trusted_proxies)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def enter(self, scope: Scope) -> bytes:
+        """Set the scope's ``request_id`` and ``client_ip``; the id, for the response header."""
+        peer = self.peer_address(scope.get("client"))
+        state = scope.setdefault("state", {})
+        if not self.trusted or not self._is_trusted(peer):
+            request_id = _IDS.next()
+            state["request_id"] = request_id.decode()
+            state["client_ip"] = peer
+            return request_id
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             if name == _FORWARDED_FOR and name in headers:
                 headers[name] += b"," + value  # several lines are one list, in order
             elif name in (HEADER, _CF_RAY, _CF_CONNECTING_IP, _FORWARDED_FOR):
                 headers[name] = value
-        peer = self.peer_address(scope.get("client"))
-        trusted = bool(self.trusted) and self._is_trusted(peer)
         request_id = (
             next(
                 (
@@ -62,24 +86,11 @@ class RequestContext:
                 ),
                 None,
             )
-            if trusted
-            else None
-        ) or secrets.token_hex(13).encode()  # 104 random bits; cheap on every request
-        text = request_id.decode()
-        state = scope.setdefault("state", {})
-        state["request_id"] = text
-        state["client_ip"] = self.forwarded_for(headers, peer) if trusted else peer
-        token = logs.request_id.set(text)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (HEADER, request_id)]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logs.request_id.reset(token)
+            or _IDS.next()
+        )
+        state["request_id"] = request_id.decode()
+        state["client_ip"] = self.forwarded_for(headers, peer)
+        return request_id
 
     @staticmethod
     def peer_address(peer: tuple[str, int] | None) -> str:

@@ -6,6 +6,9 @@ counted ones is made.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from ferryman.metrics import OFFER_HEADER
+from ferryman.metrics import OFFER_HEADER, TALLY, Pulse
 from ferryman.settings import Settings
 from ferryman.signatures import Verifier
 from tests.conftest import peer, serving
@@ -24,7 +27,9 @@ CHECK = "/metered/update/linux/x86_64/1.0.0"
 
 
 def sample(name: str, **labels: str) -> float:
-    """A sample's current value (0 when the series does not exist yet)."""
+    """A sample's current value (0 when the series does not exist yet), with this process's
+    tally added in first, as ``/metrics`` does."""
+    TALLY.flush()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -165,3 +170,68 @@ async def test_the_right_metrics_token_is_let_in(guarded: httpx.AsyncClient) -> 
 
     assert response.status_code == 200
     assert "ferryman_http_requests_total" in response.text
+
+
+class FastPulse(Pulse):
+    """The pulse with its minute and second shrunk to a few ticks of 10 ms."""
+
+    TICK = 0.01
+    FLUSH_TICKS = 2
+    SUMMARY_TICKS = 4
+
+
+async def test_the_pulse_flushes_the_tally_and_sums_up_hits_in_one_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ferryman.access")
+    await rows.publish("metered", "1.2.0", ["linux-x86_64"])
+    await client.get(CHECK)  # MISS: logged on its own line
+    TALLY.flush()
+    TALLY.hits = 0
+    before = (
+        REGISTRY.get_sample_value("ferryman_edge_cache_responses_total", {"status": "HIT"}) or 0.0
+    )
+    for _ in range(3):
+        assert (await client.get(CHECK)).headers["cf-cache-status"] == "HIT"
+
+    pulse = FastPulse()
+    pulse.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not [r for r in caplog.records if getattr(r, "count", None) == 3]:
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            await asyncio.sleep(0.01)
+    finally:
+        await pulse.stop()
+
+    # Counted without a scrape, by the pulse's own flush.
+    after = REGISTRY.get_sample_value("ferryman_edge_cache_responses_total", {"status": "HIT"})
+    assert after == before + 3
+    lines = [r for r in caplog.records if r.name == "ferryman.access"]
+    assert [r.__dict__.get("cache") for r in lines] == ["MISS", "HIT"]  # 3 HITs, one line
+    assert "3 update checks answered from memory" in lines[-1].getMessage()
+
+
+def late_ticks() -> tuple[float, float]:
+    """Ticks measured so far, and those that woke more than 100 ms late."""
+    count = REGISTRY.get_sample_value("ferryman_event_loop_lag_seconds_count") or 0.0
+    early = REGISTRY.get_sample_value("ferryman_event_loop_lag_seconds_bucket", {"le": "0.1"})
+    return count, count - (early or 0.0)
+
+
+def hold_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # work that never yields, as a slow synchronous call would
+
+
+async def test_the_pulse_measures_how_late_the_loop_wakes() -> None:
+    ticks, late = late_ticks()
+    pulse = FastPulse()
+    pulse.start()
+    await asyncio.sleep(0.05)
+    hold_the_loop(0.2)
+    await asyncio.sleep(0.05)
+    await pulse.stop()
+
+    ticks_after, late_after = late_ticks()
+    assert ticks_after >= ticks + 3
+    assert late_after == late + 1  # the tick the loop could not run for 200 ms

@@ -1,7 +1,8 @@
 """Who asked, and under which id: the client address behind trusted proxies, and request ids.
 
-``RequestContext.client_ip`` is checked against a table; the same rules are then shown end
-to end, on the address the real app logs and on the rate limits that budget by it.
+``RequestContext.enter`` is checked against a table of client addresses; the same rules are
+then shown end to end, on the address the real app logs and on the rate limits that budget
+by it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from ferryman import logs
+from ferryman.front import Front
 from ferryman.request_context import RequestContext
 from ferryman.settings import Network, Settings
 from tests.conftest import peer, serving
@@ -169,14 +171,9 @@ async def test_client_ip(
     headers: dict[bytes, bytes],
     expected: str,
 ) -> None:
-    states: list[dict[str, str]] = []
-
-    async def record(scope: Scope, receive: Receive, send: Send) -> None:
-        states.append(scope["state"])
-
-    scope = {"type": "http", "client": peer, "headers": list(headers.items())}
-    await RequestContext(record, trusted)(scope, _no_receive, _no_send)
-    assert states[0]["client_ip"] == expected
+    scope: Scope = {"type": "http", "client": peer, "headers": list(headers.items())}
+    RequestContext(trusted).enter(scope)
+    assert scope["state"]["client_ip"] == expected
 
 
 async def _no_receive() -> Message:
@@ -333,8 +330,8 @@ async def echo(request: Request) -> JSONResponse:
     )
 
 
-def echoing(trusted: Sequence[Network] = ()) -> RequestContext:
-    return RequestContext(Starlette(routes=[Route("/", echo)]), trusted)
+def echoing(trusted: Sequence[Network] = ()) -> Front:
+    return Front(Starlette(routes=[Route("/", echo)]), RequestContext(trusted))
 
 
 @pytest.mark.parametrize(
@@ -447,5 +444,5 @@ async def test_other_scopes_pass_through_untouched() -> None:
         seen.append(scope)
 
     scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-    await RequestContext(inner, PROXIES)(scope, _no_receive, _no_send)
+    await Front(inner, RequestContext(PROXIES))(scope, _no_receive, _no_send)
     assert seen == [{"type": "lifespan", "asgi": {"version": "3.0"}}]  # no state, no id

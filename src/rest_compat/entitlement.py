@@ -13,6 +13,7 @@ from ferryman.models.entitlement import Presented, Refusal
 from ferryman.models.offer import INSTALL_ID, INSTALL_ID_RULE
 
 VERDICT = "ferryman.entitlement"  # the scope state entry the edge fills in
+_NOTHING = Presented()  # what most checks present; shared, as it cannot change
 
 
 def presented(headers: list[tuple[bytes, bytes]]) -> Presented | Refusal:
@@ -30,7 +31,7 @@ def presented(headers: list[tuple[bytes, bytes]]) -> Presented | Refusal:
     if install_id is not None and not INSTALL_ID.fullmatch(install_id):
         return Refusal(400, "INVALID_INPUT", f"X-Install-Id {INSTALL_ID_RULE}")
     if authorization is None and license_key is None:
-        return Presented(install_id)
+        return _NOTHING if install_id is None else Presented(install_id)
     try:
         key = auth.license_key(authorization, license_key)
     except auth.AuthenticationError as error:
