@@ -8,9 +8,12 @@ prefix; presigned URL and request signatures (``X-Amz-Signature=``, botocore's
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import logging
 import re
+from logging.handlers import QueueHandler, QueueListener
+from queue import Full, Queue
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -61,10 +64,57 @@ class _MaskedText(logging.Formatter):
         return mask(super().format(record))
 
 
+class _Outbox(QueueHandler):
+    """Hands each record to the writer thread and never waits: a process writing to a
+    terminal or a slow log shipper must not stall its event loop on ``write(2)``. When the
+    queue is full the record is dropped and counted, and the next record that fits is
+    preceded by a line saying how many were lost."""
+
+    queue: Queue[logging.LogRecord]
+
+    def __init__(self, queue: Queue[logging.LogRecord]) -> None:
+        super().__init__(queue)
+        self.dropped = 0  # since the last line that said so
+        self.dropped_total = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The message is merged now (its arguments may change later); formatting and
+        # masking happen on the writer thread.
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                self.queue.put_nowait(self._lost(record))
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except Full:
+            self.dropped += 1
+            self.dropped_total += 1
+
+    def _lost(self, record: logging.LogRecord) -> logging.LogRecord:
+        return logging.makeLogRecord(
+            {
+                "name": __name__,
+                "levelno": logging.WARNING,
+                "levelname": "WARNING",
+                "msg": f"{self.dropped} log lines were dropped: stderr was not read fast enough",
+                "request_id": record.__dict__.get("request_id"),
+            }
+        )
+
+
+QUEUED_RECORDS = 10_000
+_writer: QueueListener | None = None
+_outbox: _Outbox | None = None
+
+
 def configure(level: str, json_lines: bool) -> None:
-    """Send every logger (ours, uvicorn's, Tortoise's) to stderr in one format."""
-    handler = logging.StreamHandler()
-    handler.addFilter(_RequestId())
+    """Send every logger (ours, uvicorn's, Tortoise's) to stderr in one format, written
+    by a thread of its own (see :class:`_Outbox`)."""
+    global _writer, _outbox
+    stream = logging.StreamHandler()
     formatter: logging.Formatter
     if json_lines:
         formatter = _MaskedJson(
@@ -73,7 +123,13 @@ def configure(level: str, json_lines: bool) -> None:
         )
     else:
         formatter = _MaskedText(_TEXT_FORMAT)
-    handler.setFormatter(formatter)
+    stream.setFormatter(formatter)
+    stop()
+    queue: Queue[logging.LogRecord] = Queue(QUEUED_RECORDS)
+    _outbox = handler = _Outbox(queue)
+    handler.addFilter(_RequestId())
+    _writer = QueueListener(queue, stream)
+    _writer.start()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level))
@@ -88,3 +144,25 @@ def configure(level: str, json_lines: bool) -> None:
     # (where its SQL is wanted too) does it speak below WARNING.
     debug = root.level <= logging.DEBUG
     logging.getLogger("tortoise").setLevel(logging.NOTSET if debug else logging.WARNING)
+
+
+def flush() -> None:
+    """Wait until every record handed over so far is written (at exit, and for tests)."""
+    if _outbox is not None:
+        _outbox.queue.join()
+
+
+def dropped() -> int:
+    """Records dropped since start-up because stderr was not read fast enough."""
+    return _outbox.dropped_total if _outbox is not None else 0
+
+
+def stop() -> None:
+    """Write what is queued, then end the writer thread (at exit)."""
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
+
+
+atexit.register(stop)

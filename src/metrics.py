@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ferryman import logs
 from ferryman.background import BackgroundLoop
 from ferryman.doors import Door, error_body
 
@@ -75,6 +76,10 @@ RATE_LIMITED = Counter(
     ["door", "budget"],
 )
 
+LOG_LINES_DROPPED = Counter(
+    "ferryman_log_lines_dropped",
+    "Log lines dropped because stderr was not read fast enough (each loss is also logged).",
+)
 LOOP_LAG = Histogram(
     "ferryman_event_loop_lag_seconds",
     "How late the event loop woke a 100 ms timer: time requests waited behind other work.",
@@ -97,6 +102,7 @@ class Tally:
     def __init__(self) -> None:
         self._answers: dict[Answer, int] = {}
         self.hits = 0  # edge-cache HITs since the last summary line (they are not logged)
+        self._dropped = 0  # log lines dropped, as already counted
 
     def count(self, answer: Answer, elapsed: float) -> None:
         self._answers[answer] = self._answers.get(answer, 0) + 1
@@ -106,6 +112,10 @@ class Tally:
         histogram.observe(elapsed)
 
     def flush(self) -> None:
+        dropped = logs.dropped()
+        if dropped > self._dropped:
+            LOG_LINES_DROPPED.inc(dropped - self._dropped)
+            self._dropped = dropped
         answers, self._answers = self._answers, {}
         for (door, method, status, cache, app, offer), count in answers.items():
             REQUESTS.labels(door.value, method, str(status)).inc(count)

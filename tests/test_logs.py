@@ -5,8 +5,11 @@ Releases are rows written directly (:mod:`tests.support.rows`): the subject is t
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +71,7 @@ def configured(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
     try:
         yield
     finally:
+        logs.stop()
         root.handlers[:], level = saved
         root.setLevel(level)
         access.disabled = False
@@ -84,6 +88,7 @@ async def test_json_lines_carry_the_request_id(
 
     response = await client.get("/healthz")
 
+    logs.flush()
     lines = json_lines(capsys.readouterr().err)
     access = [line for line in lines if line["logger"] == "ferryman.access"]
     assert len(access) == 1, lines
@@ -105,6 +110,7 @@ async def test_text_lines_for_a_terminal(
 
     response = await client.get("/readyz")
 
+    logs.flush()
     err = capsys.readouterr().err
     request_id = response.headers["x-request-id"]
     assert f"INFO ferryman.access [{request_id}] GET /readyz 200" in err
@@ -119,6 +125,7 @@ async def test_debug_logs_of_sql_never_show_signatures_or_keys(
     await rows.publish("logged", "1.0.0", ["darwin-aarch64"])
     await client.post("/graphql", json={"query": APPS}, headers={"Authorization": KEY})
 
+    logs.flush()
     err = capsys.readouterr().err
     assert "[signature masked]" in err  # the INSERT was logged, with its value masked
     assert SIGNATURE[40:80] not in err
@@ -140,6 +147,7 @@ async def test_debug_logs_of_a_licensed_check_never_show_the_licence(
     for headers in ({"X-License-Key": minted.secret}, {"X-License-Key": LICENSE_KEY}):
         await client.get("/paid/update/linux/x86_64/0.9.0", headers=headers)
 
+    logs.flush()
     err = capsys.readouterr().err
     assert "licenses" in err  # the lookup by hash was logged
     assert minted.secret[7:] not in err
@@ -152,6 +160,45 @@ async def test_start_up_prints_no_python_object_reprs(
     logs.configure("INFO", json_lines=True)
     async with serving(settings):
         pass
+    logs.flush()
     err = capsys.readouterr().err
     assert " object at 0x" not in err
     assert "color_message" not in err
+
+
+class StuckStream(io.StringIO):
+    """stderr as a terminal nobody reads: every write waits until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.released.wait()
+        return super().write(text)
+
+
+def test_a_stderr_nobody_reads_never_blocks_the_logger_and_losses_are_said(
+    configured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = StuckStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    logs.configure("INFO", json_lines=False)
+    logger = logging.getLogger("ferryman.test")
+    extra = 25
+    dropped_before = logs.dropped()
+
+    # Returns although nothing is written: the writer thread holds one record and the
+    # queue the next QUEUED_RECORDS; the rest are dropped and counted.
+    for n in range(logs.QUEUED_RECORDS + 1 + extra):
+        logger.info("line %d", n)
+    stream.released.set()
+    logs.flush()
+    logger.info("after")
+    logs.flush()
+
+    assert logs.dropped() - dropped_before == extra
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == logs.QUEUED_RECORDS + 1 + 2
+    assert f"{extra} log lines were dropped: stderr was not read fast enough" in lines[-2]
+    assert lines[-1].endswith("after")
