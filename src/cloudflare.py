@@ -5,6 +5,12 @@ Cloudflare API to purge that tag, and again a little later for fills that were i
 flight. What is owed comes from the apps' generations (``models.edge_purge``), compared
 with what was purged every tick, so a failed call is retried with backoff until it
 succeeds, a restart loses nothing, and every process's writes are seen.
+
+Every worker runs a purger over the same rows, on either database, with no lock between
+them: a purge is idempotent, so two workers that find the same change owed at the same
+moment both purge it, which costs one call more. A worker that records an older round after
+another recorded a newer one only makes the change owed once more. The record is one
+transaction, which takes SQLite's write lock as it begins (``models.sqlite``).
 """
 
 from __future__ import annotations

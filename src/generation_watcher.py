@@ -6,7 +6,8 @@ changed, was renamed or was removed. Where the news comes from:
 * on PostgreSQL, LISTEN: each committed change arrives with the app's new row, so nothing
   is read; a poll every ``FALLBACK_SECONDS`` (and one after each reconnection) catches
   what a dropped connection missed;
-* otherwise (SQLite), a poll every ``POLL_SECONDS`` reads every app's row.
+* otherwise (SQLite), a poll every ``POLL_SECONDS`` reads every app's row, so a write by
+  another worker on the same file is seen here within that and one read.
 """
 
 from __future__ import annotations

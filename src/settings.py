@@ -7,8 +7,8 @@ Nothing else in Ferryman reads ``os.environ``: every knob is a field here, named
 Why not pydantic-settings: it would bring pydantic into a server that has no other use
 for it, and its errors are multi-line reports of a model's fields, not one line naming
 ``FERRYMAN_X`` and what it accepts; the checks that span fields (production needs https
-URLs, several workers need PostgreSQL) would be validators around it anyway. A table of
-one small parser per field, below, is less code than the adapter would be.
+URLs, an S3 endpoint needs its credentials) would be validators around it anyway. A
+table of one small parser per field, below, is less code than the adapter would be.
 """
 
 from __future__ import annotations
@@ -128,11 +128,6 @@ class Settings:
         if bool(self.cloudflare_zone_id) != bool(self.cloudflare_api_token):
             raise SettingsError(
                 f"{PREFIX}CLOUDFLARE_ZONE_ID and {PREFIX}CLOUDFLARE_API_TOKEN must be set together"
-            )
-        if self.workers > 1 and not self.database_url.startswith("postgres"):
-            raise SettingsError(
-                f"{PREFIX}WORKERS above 1 needs PostgreSQL: SQLite is the single-process "
-                f"default (set {PREFIX}DATABASE_URL to a postgres:// URL, or use one worker)"
             )
         if self.production:
             for name, url in (

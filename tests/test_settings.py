@@ -118,7 +118,6 @@ def test_lists_and_limits_are_parsed() -> None:
             },
             "FERRYMAN_DOWNLOAD_BASE_URL must be an https:// URL in production",
         ),
-        ({"FERRYMAN_WORKERS": "4"}, "FERRYMAN_WORKERS above 1 needs PostgreSQL"),
     ],
 )
 def test_settings_that_only_fail_together(environ: dict[str, str], expected: str) -> None:
@@ -126,8 +125,7 @@ def test_settings_that_only_fail_together(environ: dict[str, str], expected: str
         Settings.from_env(environ)
 
 
-def test_several_workers_on_postgresql_are_accepted() -> None:
-    settings = Settings.from_env(
-        {"FERRYMAN_WORKERS": "4", "FERRYMAN_DATABASE_URL": "postgres://u:p@db/ferryman"}
-    )
+@pytest.mark.parametrize("database", ["sqlite://var/ferryman.sqlite3", "postgres://u:p@db/f"])
+def test_several_workers_are_accepted_on_either_database(database: str) -> None:
+    settings = Settings.from_env({"FERRYMAN_WORKERS": "4", "FERRYMAN_DATABASE_URL": database})
     assert settings.workers == 4

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ferryman.settings import PREFIX, SettingsError
+from ferryman.settings import PREFIX
 
 if TYPE_CHECKING:
     from ferryman.settings import Settings
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes (default: FERRYMAN_WORKERS, 1). More than one needs PostgreSQL.",
+    help="Worker processes (default: FERRYMAN_WORKERS, 1), on either database.",
 )
 @click.pass_obj
 def serve(settings: Settings, workers: int | None) -> None:
@@ -33,7 +33,6 @@ def serve(settings: Settings, workers: int | None) -> None:
     import uvicorn
 
     from ferryman import metrics
-    from ferryman.settings import Settings
 
     if settings.uses_local_s3:
         raise click.ClickException(
@@ -41,10 +40,7 @@ def serve(settings: Settings, workers: int | None) -> None:
             "(see deploy/env.example); `ferryman dev` runs a local one instead"
         )
     if workers is not None:
-        try:
-            settings = Settings.from_env({**os.environ, f"{PREFIX}WORKERS": str(workers)})
-        except SettingsError as error:
-            raise click.ClickException(str(error)) from None
+        settings = dataclasses.replace(settings, workers=workers)
     if settings.workers == 1:
         _serve(settings)
         return

@@ -25,6 +25,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 SQLITE_BUSY_MS = 5_000
+SQLITE_ENGINE = "ferryman.models.sqlite"
 MODELS_MODULE = "ferryman.models"
 MIGRATIONS_MODULE = "ferryman.models.migrations"
 
@@ -32,10 +33,12 @@ MIGRATIONS_MODULE = "ferryman.models.migrations"
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The config dict for ``Tortoise.init`` and the migration runner.
 
-    SQLite runs in WAL mode (readers never wait for the writer) and waits up to
-    ``SQLITE_BUSY_MS`` for a lock instead of failing at once, which covers the CLI writing
-    beside a running server. For a SQLite file it also creates the file's folder: SQLite
-    cannot, and the first connection would otherwise wait forever instead of failing.
+    SQLite runs in WAL mode (readers never wait for the writer), waits up to
+    ``SQLITE_BUSY_MS`` for a lock instead of failing at once, and begins every transaction
+    by taking the write lock (``models.sqlite``), so that several processes (workers, the
+    CLI beside a server) write to one file in turn. For a SQLite file it also creates the
+    file's folder: SQLite cannot, and the first connection would otherwise wait forever
+    instead of failing.
     """
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("sqlite://"):
@@ -43,6 +46,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
             path = Path(database_url.removeprefix("sqlite://"))
             path.parent.mkdir(parents=True, exist_ok=True)
         connection = expand_db_url(database_url)
+        connection["engine"] = SQLITE_ENGINE
         connection["credentials"].update(journal_mode="WAL", busy_timeout=SQLITE_BUSY_MS)
     return {
         "connections": {"default": connection},

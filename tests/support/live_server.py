@@ -36,21 +36,34 @@ def create_app(server: Server, slug: str = "my-app") -> str:
 
 
 def draft_with_artifact(server: Server, slug: str = "my-app") -> str:
-    """A draft 1.2.3 of a new app with its Linux AppImage uploaded to the presigned URL
-    and confirmed (READY); returns the release id."""
-    draft = {"appId": create_app(server, slug), "input": {"version": "1.2.3", "notes": "Faster"}}
+    """A draft 1.2.3 of a new app with its Linux AppImage uploaded and confirmed (READY);
+    returns the release id."""
+    return ready_draft(server, create_app(server, slug))
+
+
+def ready_draft(
+    server: Server,
+    app_id: str,
+    version: str = "1.2.3",
+    *,
+    platform: str = "linux-x86_64",
+    filename: str = APPIMAGE,
+) -> str:
+    """A draft of the app with one committed file uploaded to the presigned URL and
+    confirmed (READY): ready to publish. Returns the release id."""
+    draft = {"appId": app_id, "input": {"version": version, "notes": "Faster"}}
     release_id: str = graphql(server, operation("ReleaseCreate"), draft)["release"]["id"]
     upload = {
-        "platform": "linux-x86_64",
-        "filename": APPIMAGE,
-        "signature": text(f"{APPIMAGE}.sig"),
-        "fileSize": (DATA / APPIMAGE).stat().st_size,
+        "platform": platform,
+        "filename": filename,
+        "signature": text(f"{filename}.sig"),
+        "fileSize": (DATA / filename).stat().st_size,
     }
     created = graphql(
         server, operation("ArtifactUploadCreate"), {"releaseId": release_id, "input": upload}
     )
     headers = {h["name"]: h["value"] for h in created["uploadHeaders"]}
-    put = httpx.put(created["uploadUrl"], content=(DATA / APPIMAGE).read_bytes(), headers=headers)
+    put = httpx.put(created["uploadUrl"], content=(DATA / filename).read_bytes(), headers=headers)
     assert put.status_code == 200, put.text
     artifact_id = created["artifact"]["id"]
     confirmed = graphql(server, operation("ArtifactUploadConfirm"), {"id": artifact_id})
