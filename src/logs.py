@@ -12,10 +12,11 @@ import atexit
 import contextvars
 import logging
 import re
-from logging.handlers import QueueHandler, QueueListener
-from queue import Full, Queue
+import sys
 
 from pythonjsonlogger.json import JsonFormatter
+
+from ferryman.log_writer import LogWriter
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -32,12 +33,16 @@ _SECRETS = (
     # a decoded .sig: its signature line (74 bytes in base64; a public key line is shorter)
     (re.compile(r"R[UW][Q-T][0-9A-Za-z+/]{96}="), "[signature masked]"),
 )
+# Matches wherever one of _SECRETS could: a fixed part of each pattern (the last whole).
+_MAYBE_SECRET = re.compile(r"uk_live_|lk_|Signature|dW50cnVzdGVk|R[UW][Q-T][0-9A-Za-z+/]{96}=")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _JSON_FIELDS = ("asctime", "levelname", "name", "message")
 
 
 def mask(text: str) -> str:
     """``text`` with every secret Ferryman knows the shape of masked."""
+    if not _MAYBE_SECRET.search(text):
+        return text  # most lines: one quick scan instead of six
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
@@ -64,57 +69,13 @@ class _MaskedText(logging.Formatter):
         return mask(super().format(record))
 
 
-class _Outbox(QueueHandler):
-    """Hands each record to the writer thread and never waits: a process writing to a
-    terminal or a slow log shipper must not stall its event loop on ``write(2)``. When the
-    queue is full the record is dropped and counted, and the next record that fits is
-    preceded by a line saying how many were lost."""
-
-    queue: Queue[logging.LogRecord]
-
-    def __init__(self, queue: Queue[logging.LogRecord]) -> None:
-        super().__init__(queue)
-        self.dropped = 0  # since the last line that said so
-        self.dropped_total = 0
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # The message is merged now (its arguments may change later); formatting and
-        # masking happen on the writer thread.
-        record.msg, record.args = record.getMessage(), None
-        return record
-
-    def enqueue(self, record: logging.LogRecord) -> None:
-        try:
-            if self.dropped:
-                self.queue.put_nowait(self._lost(record))
-                self.dropped = 0
-            self.queue.put_nowait(record)
-        except Full:
-            self.dropped += 1
-            self.dropped_total += 1
-
-    def _lost(self, record: logging.LogRecord) -> logging.LogRecord:
-        return logging.makeLogRecord(
-            {
-                "name": __name__,
-                "levelno": logging.WARNING,
-                "levelname": "WARNING",
-                "msg": f"{self.dropped} log lines were dropped: stderr was not read fast enough",
-                "request_id": record.__dict__.get("request_id"),
-            }
-        )
-
-
-QUEUED_RECORDS = 10_000
-_writer: QueueListener | None = None
-_outbox: _Outbox | None = None
+_writer: LogWriter | None = None
 
 
 def configure(level: str, json_lines: bool) -> None:
-    """Send every logger (ours, uvicorn's, Tortoise's) to stderr in one format, written
-    by a thread of its own (see :class:`_Outbox`)."""
-    global _writer, _outbox
-    stream = logging.StreamHandler()
+    """Send every logger (ours, uvicorn's, Tortoise's) to stderr in one format, through a
+    :class:`~ferryman.log_writer.LogWriter`."""
+    global _writer
     formatter: logging.Formatter
     if json_lines:
         formatter = _MaskedJson(
@@ -123,13 +84,14 @@ def configure(level: str, json_lines: bool) -> None:
         )
     else:
         formatter = _MaskedText(_TEXT_FORMAT)
-    stream.setFormatter(formatter)
     stop()
-    queue: Queue[logging.LogRecord] = Queue(QUEUED_RECORDS)
-    _outbox = handler = _Outbox(queue)
+    _writer = handler = LogWriter(sys.stderr)
+    handler.setFormatter(formatter)
     handler.addFilter(_RequestId())
-    _writer = QueueListener(queue, stream)
-    _writer.start()
+    # Neither format shows where a call was made, or from which thread or process: skip
+    # finding out on every record (the logging HOWTO's "Optimization" section).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level))
@@ -147,21 +109,21 @@ def configure(level: str, json_lines: bool) -> None:
 
 
 def flush() -> None:
-    """Wait until every record handed over so far is written (at exit, and for tests)."""
-    if _outbox is not None:
-        _outbox.queue.join()
+    """Wait until every line logged so far is written (for tests)."""
+    if _writer is not None:
+        _writer.flush()
 
 
 def dropped() -> int:
-    """Records dropped since start-up because stderr was not read fast enough."""
-    return _outbox.dropped_total if _outbox is not None else 0
+    """Lines dropped since start-up because stderr was not read fast enough."""
+    return _writer.dropped_total if _writer is not None else 0
 
 
 def stop() -> None:
-    """Write what is queued, then end the writer thread (at exit)."""
+    """Write what waits, then end the writer thread (at exit)."""
     global _writer
     if _writer is not None:
-        _writer.stop()
+        _writer.close()
         _writer = None
 
 

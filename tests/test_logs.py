@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from ferryman import auth, logs
+from ferryman.log_writer import WAITING_LINES
 from ferryman.models import app as apps
 from ferryman.models import license as licenses
 from ferryman.models.actor import Actor
@@ -171,9 +172,11 @@ class StuckStream(io.StringIO):
 
     def __init__(self) -> None:
         super().__init__()
+        self.writing = threading.Event()
         self.released = threading.Event()
 
     def write(self, text: str) -> int:
+        self.writing.set()
         self.released.wait()
         return super().write(text)
 
@@ -185,20 +188,23 @@ def test_a_stderr_nobody_reads_never_blocks_the_logger_and_losses_are_said(
     monkeypatch.setattr(sys, "stderr", stream)
     logs.configure("INFO", json_lines=False)
     logger = logging.getLogger("ferryman.test")
-    extra = 25
     dropped_before = logs.dropped()
+    logger.info("first")
+    assert stream.writing.wait(5)  # the writer is stuck in write(2) with it
 
-    # Returns although nothing is written: the writer thread holds one record and the
-    # queue the next QUEUED_RECORDS; the rest are dropped and counted.
-    for n in range(logs.QUEUED_RECORDS + 1 + extra):
+    # Returns although nothing can be written: the lines wait, up to the limit, and the
+    # rest are dropped and counted.
+    for n in range(WAITING_LINES + 100):
         logger.info("line %d", n)
     stream.released.set()
     logs.flush()
     logger.info("after")
     logs.flush()
 
-    assert logs.dropped() - dropped_before == extra
+    dropped = logs.dropped() - dropped_before
     lines = stream.getvalue().splitlines()
-    assert len(lines) == logs.QUEUED_RECORDS + 1 + 2
-    assert f"{extra} log lines were dropped: stderr was not read fast enough" in lines[-2]
+    assert dropped == 100
+    assert len(lines) == 1 + WAITING_LINES + 2
+    assert lines[WAITING_LINES].endswith(f"line {WAITING_LINES - 1}")
+    assert f"{dropped} log lines were dropped: stderr was not read fast enough" in lines[-2]
     assert lines[-1].endswith("after")

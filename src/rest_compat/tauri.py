@@ -137,7 +137,7 @@ class CachePolicy:
 async def check(request: Request) -> Response:
     """Answer one update check: 200 with a manifest, 204, or a JSON 4xx."""
     try:
-        parsed = _parse(_raw_path(request.scope), request.url.query)
+        parsed = _parse(_raw_path(request.scope), request.scope["query_string"].decode("latin-1"))
     except BadCheck as error:
         return _refused(Refusal(400, "INVALID_INPUT", str(error)))
     resolver: Resolver = request.app.state.resolver
