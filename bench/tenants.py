@@ -28,7 +28,6 @@ import asyncio
 import dataclasses
 import http.client
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -46,6 +45,7 @@ from ferryman.models.status import ArtifactStatus, ReleaseStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/, tests/
 from bench.machine import load_average, machine
+from bench.updater import read_wrk
 from tests.services import ServerProcess, sqlite_url
 
 SIGNATURE = Path(__file__).parents[1] / "tests" / "data" / "tauri" / "MyApp.app.tar.gz.sig"
@@ -172,12 +172,7 @@ def wrk_result(process: subprocess.Popen[str]) -> Wrk:
     output, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed:\n{output}")
-    if "Non-2xx" in output or "Socket errors" in output:
-        raise RuntimeError(f"wrk saw errors:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"\s50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"\s99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
-    return Wrk(rps, p50, p99)
+    return Wrk(*read_wrk(output))
 
 
 @dataclasses.dataclass

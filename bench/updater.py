@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import re
 import shutil
@@ -26,12 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
 from tortoise import Tortoise, connections
 
 from ferryman import auth
@@ -171,25 +174,69 @@ def running(
             process.wait()
 
 
-def wrk(
-    url: str, seconds: int, connections: int, header: tuple[str, str] | None = None
-) -> tuple[float, str, str]:
-    """Requests per second, p50 and p99 latency, as wrk reports them."""
-    headers = dict([header]) if header else {}
-    answer = urllib.request.urlopen(urllib.request.Request(url, headers=headers))
-    assert answer.status == 200, answer.status  # warm: index built, edge filled
-    answer.read()
-    sent = ["-H", f"{header[0]}: {header[1]}"] if header else []
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *sent, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def read_wrk(output: str) -> tuple[float, str, str]:
+    """Requests per second, p50 and p99 latency from wrk's ``--latency`` report; a run that
+    saw errors is no measurement."""
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"\s50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
     p99 = re.search(r"\s99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
     return rps, p50, p99
+
+
+def warm(url: str, header: tuple[str, str] | None = None) -> None:
+    """One check first, so the index is built and the edge filled before measuring."""
+    headers = dict([header]) if header else {}
+    answer = urllib.request.urlopen(urllib.request.Request(url, headers=headers))
+    assert answer.status == 200, answer.status
+    answer.read()
+
+
+def wrk(
+    url: str,
+    seconds: int,
+    connections: int,
+    header: tuple[str, str] | None = None,
+    threads: int = 1,
+) -> tuple[float, str, str]:
+    """Load ``url`` (warmed first) and read wrk's report."""
+    warm(url, header)
+    sent = ["-H", f"{header[0]}: {header[1]}"] if header else []
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *sent, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return read_wrk(output)
+
+
+def loop_lag(url: str) -> dict[float, float]:
+    """The server's ``ferryman_event_loop_lag_seconds`` buckets (upper bound: count so far)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.path == "/":
+        return {}  # the bare app has no metrics
+    text = urllib.request.urlopen(f"{parsed.scheme}://{parsed.netloc}/metrics").read().decode()
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "ferryman_event_loop_lag_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket")
+    }
+
+
+def lag_summary(before: dict[float, float], after: dict[float, float]) -> str:
+    """p99 and worst of the loop's lag between two readings, as bucket upper bounds."""
+    ticks = {le: after[le] - before.get(le, 0.0) for le in after}
+    total = ticks.get(math.inf, 0.0)
+    if not total:
+        return "n/a"
+    bounds = sorted(ticks)
+    p99 = next(le for le in bounds if ticks[le] >= 0.99 * total)
+    worst = next(le for le in bounds if ticks[le] >= total)
+    return f"≤{p99 * 1000:g} / ≤{worst * 1000:g} ms"
 
 
 def median_run(runs: list[tuple[float, str, str]]) -> tuple[float, str, str]:
@@ -240,22 +287,47 @@ def main() -> None:
             ),
         }
         results: dict[str, list[tuple[float, str, str]]] = {label: [] for label in cases}
+        lags: dict[str, list[str]] = {label: [] for label in cases}
         with running(bare, edge_env, bare_port):
             # Rounds interleave the cases, so a noisy neighbour hurts them all alike.
             for _ in range(args.rounds):
                 for label, (url, header) in cases.items():
+                    warm(url, header)  # a cold index build is not the steady state
+                    lag = loop_lag(url)
                     results[label].append(wrk(url, args.seconds, args.connections, header))
+                    lags[label].append(lag_summary(lag, loop_lag(url)))
     shutil.rmtree(work, ignore_errors=True)
     rows = [(label, *median_run(runs)) for label, runs in results.items()]
+    worst_lag = {label: max(runs, key=_lag_order) for label, runs in lags.items()}
 
     print(
         f"machine: {machine()}\nwrk -t1 -c{args.connections} -d{args.seconds}s, median of "
         f"{args.rounds} interleaved rounds, uvicorn 1 worker\n"
     )
-    print("| case | requests/s | vs bare | p50 | p99 |\n| --- | --- | --- | --- | --- |")
-    bare_rps = rows[0][1]
+    print(
+        "| case | requests/s | vs bare | p50 | p99 | p99 vs bare | event-loop lag p99 / worst |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    bare_rps, bare_p99 = rows[0][1], _ms(rows[0][3])
     for label, rps, p50, p99 in rows:
-        print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.2f}x | {p50} | {p99} |")
+        print(
+            f"| {label} | {rps:,.0f} | {rps / bare_rps:.2f}x | {p50} | {p99} "
+            f"| {_ms(p99) / bare_p99:.2f}x | {worst_lag[label]} |"
+        )
+
+
+def _ms(latency: str) -> float:
+    """wrk's ``812.00us``, ``4.21ms`` or ``1.02s`` in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", latency).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _lag_order(summary: str) -> tuple[float, float]:
+    """Worst lag first (the rounds' summaries compared by their p99, then their worst)."""
+    if summary == "n/a":
+        return (-1.0, -1.0)
+    p99, worst = re.findall(r"≤([\d.e+]+)", summary)
+    return float(p99), float(worst)
 
 
 if __name__ == "__main__":

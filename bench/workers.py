@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/, tests/
 from bench.machine import load_average, machine
-from bench.updater import seed
+from bench.updater import seed, wrk
 from tests.services import ServerProcess, sqlite_url
 
 CHECK = "/small/update/linux/x86_64/0.1.0"
@@ -33,22 +31,6 @@ THREADS = 2
 WARM_UP_SECONDS = 1
 
 Run = tuple[float, str, str]  # requests/s, p50, p99
-
-
-def wrk(url: str, seconds: int, connections: int) -> Run:
-    """Requests per second, p50 and p99 latency, as wrk reports them."""
-    output = subprocess.run(
-        ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in output:
-        raise RuntimeError(f"{url} answered errors under load:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"\s50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"\s99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
-    return rps, p50, p99
 
 
 def main() -> None:
@@ -81,10 +63,12 @@ def main() -> None:
         with servers[1], servers[2]:
             for server in servers.values():
                 server.start()
-                wrk(server.url + CHECK, WARM_UP_SECONDS, args.connections)
+                wrk(server.url + CHECK, WARM_UP_SECONDS, args.connections, threads=THREADS)
             for _ in range(args.rounds):
                 for workers, server in servers.items():
-                    results[workers].append(wrk(server.url + CHECK, args.seconds, args.connections))
+                    results[workers].append(
+                        wrk(server.url + CHECK, args.seconds, args.connections, threads=THREADS)
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
