@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     ms = sorted(1000 * s for s in seen)
     print(f"machine: {machine()}; load average {load_average()}; database: {args.db}")
