@@ -153,6 +153,12 @@ class OfferIndex:
             _newest_complete(reversed([o for o in ordered if o.rank <= r]), self.required[r])
             for r in ranks
         ]
+        if self.shared:
+            # No install is judged against the others (that takes a licence or a partial
+            # rollout), so nothing but these can ever be offered: an app's whole history
+            # need not stay in memory.
+            tables = (*self._newest, *self._static)
+            self.offers = list({id(o): o for t in tables for o in t.values()}.values())
 
     def uncovered(self, coverage: Coverage, now: datetime) -> frozenset[str]:
         """The releases a licence does not cover."""

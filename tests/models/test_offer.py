@@ -59,3 +59,51 @@ async def test_a_release_published_between_the_two_reads_is_left_out(
     again = fresh.for_platform("linux", "x86_64", None, Version.parse("0.9.0"))
     assert again is not None
     assert str(again.offer.version) == "1.1.0"
+
+
+def test_an_index_every_install_shares_keeps_only_what_it_can_offer() -> None:
+    platforms = ["linux-x86_64", "windows-x86_64", "darwin-aarch64"]
+    history = [
+        offer.Offer(
+            version=Version.parse(f"1.{n}.0"),
+            release_id=f"rel_{n}",
+            notes=None,
+            pub_date=None,
+            files={p: (f"https://dl.example.com/{n}/{p}", "sig") for p in platforms[: 1 + n % 3]},
+            rank=n % 2,
+        )
+        for n in range(100)
+    ]
+    order = ("stable", "beta")
+    shared = offer.OfferIndex("app_1", "my-app", history, order)
+    # The same history where installs are judged one by one keeps everything.
+    judged = offer.OfferIndex("app_1", "my-app", [*history, _partial(history[-1])], order)
+
+    assert shared.shared
+    assert not judged.shared
+    assert len(shared.offers) <= len(platforms) * len(order) * 2
+    assert len(judged.offers) == len(history) + 1
+    for rank in range(len(order)):
+        for key in platforms:
+            os, _, arch = key.partition("-")
+            for current in ("0.1.0", "1.50.0", "1.98.0"):
+                version = Version.parse(current)
+                mine = shared.for_platform(os, arch, None, version, rank)
+                full = judged.without(frozenset({"rel_partial"})).for_platform(
+                    os, arch, None, version, rank
+                )
+                assert mine == full
+            assert shared.for_os(os, Version.parse("0.1.0"), rank) == judged.without(
+                frozenset({"rel_partial"})
+            ).for_os(os, Version.parse("0.1.0"), rank)
+
+
+def _partial(newest: offer.Offer) -> offer.Offer:
+    return offer.Offer(
+        version=Version.parse("9.0.0"),
+        release_id="rel_partial",
+        notes=None,
+        pub_date=None,
+        files=dict(newest.files),
+        rollout=10,
+    )
