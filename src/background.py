@@ -4,7 +4,6 @@ the lifespan and cancelled cleanly at shutdown."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 BACKGROUND = "background:"  # the prefix of every job's task name
 
@@ -22,8 +21,26 @@ class BackgroundLoop:
         self._task = asyncio.create_task(self.run(), name=f"{BACKGROUND}{type(self).__name__}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the job and wait for it; what ended it other than that is raised here."""
+        task = self._task
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})  # unlike awaiting the task, a cancelled stopper stays so
+        self._task = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
+async def pause(wake: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``wake`` is set (True) or ``seconds`` have passed (False).
+
+    Not ``asyncio.wait_for``: on Python 3.11 it drops a cancellation that arrives as the
+    event is set, and a loop woken at its shutdown would go on for ever.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    except TimeoutError:
+        return False
+    return True

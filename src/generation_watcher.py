@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
-from ferryman.background import BackgroundLoop
+from ferryman.background import BackgroundLoop, pause
 from ferryman.models import App
 from ferryman.models import generation as generations
 from ferryman.models.generation import Row
@@ -91,10 +91,7 @@ class GenerationWatcher(BackgroundLoop):
                 except Exception:  # an outage must not end the watch; it retries next tick
                     self._rescan = True
                     log.warning("could not poll cache generations", exc_info=True)
-                wait = self.fallback if self.listening else self.interval
-                try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                except TimeoutError:
+                if not await pause(self._wake, self.fallback if self.listening else self.interval):
                     self._rescan = True
         finally:
             if listener is not None:

@@ -17,7 +17,6 @@ task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from urllib.parse import quote
@@ -25,7 +24,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ferryman.background import BackgroundLoop
+from ferryman.background import BackgroundLoop, pause
 from ferryman.models import Artifact, DownloadEvent, ids
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.errors import InvalidInput
@@ -75,8 +74,7 @@ class DownloadLog(BackgroundLoop):
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
+            await pause(self._wake, FLUSH_SECONDS)
             self._wake.clear()
             await self.flush()
 
