@@ -2,7 +2,9 @@
 
 Measures, against uvicorn (one worker) on loopback:
 
-1. a bare ASGI app that returns the same bytes as an update answer (the ceiling);
+1. a bare ASGI app that returns the same bytes as an update answer (the ceiling), and the
+   same app sending the HIT's own headers too (uvicorn spends about half a microsecond on
+   each header it writes);
 2. the update check answered by the edge cache (HIT);
 3. the update check with the edge cache off and a warm manifest index (the origin path);
 4. the same two for an app with 10 000 published releases instead of 10;
@@ -11,18 +13,24 @@ Measures, against uvicorn (one worker) on loopback:
 
     .venv/bin/python bench/updater.py [--seconds 5] [--rounds 3] [--connections 32]
 
-Needs ``wrk`` (Debian package). Prints a Markdown table for bench/RESULTS.md.
+Besides wrk's figures, the table gives the server's CPU time per request (its user and
+system time from ``/proc`` over the run, divided by the requests served): on a busy machine
+it moves far less than requests per second do.
+
+Needs ``wrk`` (Debian package) and Linux. Prints a Markdown table for bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,9 +56,11 @@ from bench.machine import machine
 
 SIGNATURE = Path(__file__).parents[1] / "tests" / "data" / "tauri" / "MyApp.app.tar.gz.sig"
 BARE_APP = """
-import sys
+import json, sys
 BODY = open(sys.argv[1], "rb").read()
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+if len(sys.argv) > 3:
+    HEADERS = [(n.encode(), v.encode()) for n, v in json.load(open(sys.argv[3]))]
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
@@ -62,6 +72,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 
 
 CHECK = "/{}/update/linux/x86_64/0.1.0"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def free_port() -> int:
@@ -212,6 +223,23 @@ def wrk(
     return read_wrk(output)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system time the process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def hit_headers(url: str) -> list[tuple[str, str]]:
+    """The headers of an edge HIT as the app sends them (uvicorn adds date and server)."""
+    warm(url)
+    with urllib.request.urlopen(url) as answer:
+        assert answer.headers["CF-Cache-Status"] == "HIT", answer.headers
+        return [(n.lower(), v) for n, v in answer.headers.items() if n.lower() not in UVICORNS]
+
+
+UVICORNS = frozenset({"date", "server", "connection"})  # uvicorn's, and urllib's close
+
+
 def loop_lag(url: str) -> dict[float, float]:
     """The server's ``ferryman_event_loop_lag_seconds`` buckets (upper bound: count so far)."""
     parsed = urllib.parse.urlsplit(url)
@@ -257,16 +285,23 @@ def main() -> None:
     asyncio.run(seed(database, {"small": 10, "large": 10_000, "paid": 10, "staged": 10}))
     check = CHECK
     ferryman = [sys.executable, "-m", "ferryman", "serve"]
-    edge_port, origin_port, bare_port = free_port(), free_port(), free_port()
+    edge_port, origin_port = free_port(), free_port()
+    bare_port, headed_port = free_port(), free_port()
     edge_env = server_env(database, edge_port)
     origin_env = server_env(database, origin_port, edge=False)
-    with running(ferryman, edge_env, edge_port), running(ferryman, origin_env, origin_port):
-        body = urllib.request.urlopen(f"http://127.0.0.1:{edge_port}" + check.format("small"))
-        (work / "body.json").write_bytes(body.read())
-        bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(bare_port)]
+    with (
+        running(ferryman, edge_env, edge_port) as edge_server,
+        running(ferryman, origin_env, origin_port) as origin_server,
+    ):
         edge = f"http://127.0.0.1:{edge_port}"
+        body = urllib.request.urlopen(edge + check.format("small"))
+        (work / "body.json").write_bytes(body.read())
+        (work / "headers.json").write_text(json.dumps(hit_headers(edge + check.format("small"))))
+        bare = [sys.executable, "-c", BARE_APP, str(work / "body.json"), str(bare_port)]
+        headed = [*bare[:-1], str(headed_port), str(work / "headers.json")]
         cases: dict[str, tuple[str, tuple[str, str] | None]] = {
             "bare ASGI app, same bytes": (f"http://127.0.0.1:{bare_port}/", None),
+            "bare ASGI app, same bytes and headers": (f"http://127.0.0.1:{headed_port}/", None),
             "update check, edge HIT (10 releases)": (edge + check.format("small"), None),
             "update check, edge HIT (10 000 releases)": (edge + check.format("large"), None),
             "update check, edge off, warm index (10 releases)": (
@@ -288,13 +323,24 @@ def main() -> None:
         }
         results: dict[str, list[tuple[float, str, str]]] = {label: [] for label in cases}
         lags: dict[str, list[str]] = {label: [] for label in cases}
-        with running(bare, edge_env, bare_port):
+        cpu: dict[str, list[float]] = {label: [] for label in cases}
+        with (
+            running(bare, edge_env, bare_port) as bare_server,
+            running(headed, edge_env, headed_port) as headed_server,
+        ):
+            pids = {edge: edge_server.pid, f"http://127.0.0.1:{origin_port}": origin_server.pid}
+            pids[f"http://127.0.0.1:{bare_port}"] = bare_server.pid
+            pids[f"http://127.0.0.1:{headed_port}"] = headed_server.pid
             # Rounds interleave the cases, so a noisy neighbour hurts them all alike.
             for _ in range(args.rounds):
                 for label, (url, header) in cases.items():
                     warm(url, header)  # a cold index build is not the steady state
                     lag = loop_lag(url)
-                    results[label].append(wrk(url, args.seconds, args.connections, header))
+                    pid = next(pid for base, pid in pids.items() if url.startswith(base + "/"))
+                    before = cpu_seconds(pid)
+                    run = wrk(url, args.seconds, args.connections, header)
+                    cpu[label].append((cpu_seconds(pid) - before) / (run[0] * args.seconds))
+                    results[label].append(run)
                     lags[label].append(lag_summary(lag, loop_lag(url)))
     shutil.rmtree(work, ignore_errors=True)
     rows = [(label, *median_run(runs)) for label, runs in results.items()]
@@ -305,14 +351,16 @@ def main() -> None:
         f"{args.rounds} interleaved rounds, uvicorn 1 worker\n"
     )
     print(
-        "| case | requests/s | vs bare | p50 | p99 | p99 vs bare | event-loop lag p99 / worst |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |"
+        "| case | requests/s | vs bare | p50 | p99 | p99 vs bare | server CPU per request "
+        "| event-loop lag p99 / worst |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     bare_rps, bare_p99 = rows[0][1], _ms(rows[0][3])
     for label, rps, p50, p99 in rows:
         print(
             f"| {label} | {rps:,.0f} | {rps / bare_rps:.2f}x | {p50} | {p99} "
-            f"| {_ms(p99) / bare_p99:.2f}x | {worst_lag[label]} |"
+            f"| {_ms(p99) / bare_p99:.2f}x | {statistics.median(cpu[label]) * 1e6:.1f} µs "
+            f"| {worst_lag[label]} |"
         )
 
 
