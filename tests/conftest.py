@@ -24,6 +24,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
+from tortoise import Tortoise, connections
 
 from ferryman import auth
 from ferryman.app import create_app
@@ -31,7 +32,7 @@ from ferryman.background import BACKGROUND
 from ferryman.local_s3 import LocalS3
 from ferryman.models import api_key as api_keys
 from ferryman.models.actor import Actor, KeyScope
-from ferryman.models.registry import migrate
+from ferryman.models.registry import migrate, tortoise_config
 from ferryman.settings import Settings
 from tests.services import PostgresCluster, ServerProcess, sqlite_url
 from tests.support import live_server as live
@@ -103,6 +104,15 @@ def databases(
 @pytest.fixture
 def database_url(databases: Databases) -> str:
     return databases.fresh()
+
+
+@pytest.fixture
+async def orm_url(database_url: str) -> AsyncIterator[str]:
+    """A fresh database with Tortoise set up on it but no server lifespan (so no watcher or
+    other background job but the test's own); yields its URL."""
+    await Tortoise.init(config=tortoise_config(database_url))
+    yield database_url
+    await connections.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,12 @@ it forever (a hang seen once in a full PostgreSQL run, at a server's shutdown).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from tortoise import Tortoise, connections
 
 from ferryman.background import BackgroundLoop
 from ferryman.generation_watcher import GenerationWatcher
-from ferryman.models.registry import tortoise_config
 from ferryman.rest_compat.downloads import DownloadLog
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    await Tortoise.init(config=tortoise_config(database_url))
-    yield database_url
-    await connections.close_all()
 
 
 async def stopped(loop: BackgroundLoop, wake: asyncio.Event) -> bool:
@@ -44,8 +34,8 @@ async def test_a_download_log_woken_as_it_is_stopped_stops() -> None:
     assert await stopped(downloads, downloads._wake), "stop() waited for a loop that went on"
 
 
-async def test_a_generation_watcher_notified_as_it_is_stopped_stops(database: str) -> None:
-    watcher = GenerationWatcher(database)
+async def test_a_generation_watcher_notified_as_it_is_stopped_stops(orm_url: str) -> None:
+    watcher = GenerationWatcher(orm_url)
 
     assert await stopped(watcher, watcher._wake), "stop() waited for a loop that went on"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from tortoise import Tortoise, connections
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from ferryman.generation_watcher import GenerationWatcher
@@ -20,18 +20,10 @@ from ferryman.models import App
 from ferryman.models import app as apps
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.registry import tortoise_config
 from tests.conftest import Databases
 
 Heard = list[tuple[str, int | None]]
 SLOW = 60.0  # seconds: a poll interval no test waits for
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    await Tortoise.init(config=tortoise_config(database_url))
-    yield database_url
-    await connections.close_all()
 
 
 @pytest.fixture
@@ -83,13 +75,13 @@ def postgres_only(databases: Databases) -> None:
 
 
 async def test_a_poll_announces_changes_renames_and_removals_with_their_generations(
-    database: str, heard: Heard
+    orm_url: str, heard: Heard
 ) -> None:
     console = Actor.console()
     kept = await apps.create(console, apps.AppChanges(slug="kept", name="Kept"))
     moved = await apps.create(console, apps.AppChanges(slug="old-name", name="Moved"))
     gone = await apps.create(console, apps.AppChanges(slug="gone", name="Gone"))
-    watcher = GenerationWatcher(database)
+    watcher = GenerationWatcher(orm_url)
     await watcher.poll()
     heard.clear()  # the creations above were announced here as they happened
 
@@ -115,7 +107,7 @@ async def test_a_poll_announces_changes_renames_and_removals_with_their_generati
     )
 
 
-async def test_each_app_counts_its_own_generation(database: str) -> None:
+async def test_each_app_counts_its_own_generation(orm_url: str) -> None:
     console = Actor.console()
     first = await apps.create(console, apps.AppChanges(slug="first", name="First"))
     second = await apps.create(console, apps.AppChanges(slug="second", name="Second"))
@@ -125,9 +117,9 @@ async def test_each_app_counts_its_own_generation(database: str) -> None:
     assert (await App.get(id=second.id)).generation == second.generation
 
 
-async def test_a_rolled_back_change_is_never_announced(database: str, heard: Heard) -> None:
+async def test_a_rolled_back_change_is_never_announced(orm_url: str, heard: Heard) -> None:
     app = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="A"))
-    watcher = GenerationWatcher(database)
+    watcher = GenerationWatcher(orm_url)
     await watcher.poll()
     heard.clear()
     await bump_rolled_back(app.id)
@@ -137,12 +129,12 @@ async def test_a_rolled_back_change_is_never_announced(database: str, heard: Hea
 
 
 async def test_on_sqlite_the_watcher_polls_without_listening(
-    databases: Databases, database: str, heard: Heard
+    databases: Databases, orm_url: str, heard: Heard
 ) -> None:
     if databases.engine != "sqlite":
         pytest.skip("the SQLite pass checks the polling-only mode")
     app = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="A"))
-    watcher = CountingWatcher(database, interval=0.05)
+    watcher = CountingWatcher(orm_url, interval=0.05)
     watcher.start()
     try:
         await eventually("polled", lambda: watcher.polls >= 1)
@@ -154,11 +146,11 @@ async def test_on_sqlite_the_watcher_polls_without_listening(
 
 
 async def test_a_notification_wakes_the_watcher_long_before_its_fallback_poll(
-    databases: Databases, database: str, heard: Heard
+    databases: Databases, orm_url: str, heard: Heard
 ) -> None:
     postgres_only(databases)
     app = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="A"))
-    watcher = CountingWatcher(database, interval=SLOW, fallback=SLOW)
+    watcher = CountingWatcher(orm_url, interval=SLOW, fallback=SLOW)
     watcher.start()
     try:
         await eventually("listening", lambda: watcher.listening)
@@ -179,11 +171,11 @@ async def test_a_notification_wakes_the_watcher_long_before_its_fallback_poll(
 
 
 async def test_a_dropped_listening_connection_is_replaced_and_caught_up(
-    databases: Databases, database: str, heard: Heard
+    databases: Databases, orm_url: str, heard: Heard
 ) -> None:
     postgres_only(databases)
     app = await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="A"))
-    watcher = CountingWatcher(database, interval=SLOW, fallback=SLOW)
+    watcher = CountingWatcher(orm_url, interval=SLOW, fallback=SLOW)
     watcher.start()
     try:
         await eventually("listening", lambda: watcher.listening)
@@ -205,13 +197,13 @@ async def test_a_dropped_listening_connection_is_replaced_and_caught_up(
 
 
 async def test_notifications_carry_renames_and_removals_without_a_read(
-    databases: Databases, database: str, heard: Heard
+    databases: Databases, orm_url: str, heard: Heard
 ) -> None:
     postgres_only(databases)
     console = Actor.console()
     moved = await apps.create(console, apps.AppChanges(slug="old-name", name="Moved"))
     gone = await apps.create(console, apps.AppChanges(slug="gone", name="Gone"))
-    watcher = CountingWatcher(database, interval=SLOW, fallback=SLOW)
+    watcher = CountingWatcher(orm_url, interval=SLOW, fallback=SLOW)
     watcher.start()
     try:
         await eventually("listening", lambda: watcher.listening)
