@@ -23,6 +23,7 @@ from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.doors import Door, door_of, error_body
 from ferryman.edge_cache import EdgeCache
+from ferryman.express_lane import ExpressLane
 from ferryman.front import Front
 from ferryman.generation_watcher import GenerationWatcher
 from ferryman.graphiql import MOUNT
@@ -59,14 +60,16 @@ def create_app(settings: Settings) -> Starlette:
     # Without any configured secret (no S3 credentials either), links last one process.
     secret = settings.signing_secret or secrets.token_urlsafe(32)
     resolver = Resolver(DownloadLinks(secret, settings.base_url))
+    context = RequestContext(settings.trusted_proxies)
+    rule = CheckRule(resolver)
+    lane = ExpressLane(context, rule)
     edges: list[EdgeCache] = []
 
     def edge_cache(app: ASGIApp) -> ASGIApp:
         # Built by Starlette with the middleware stack; kept so changes can purge it.
-        edge = EdgeCache(
-            app, rule=CheckRule(resolver), max_bytes=settings.edge_cache_bytes, credentials=True
-        )
+        edge = EdgeCache(app, rule=rule, max_bytes=settings.edge_cache_bytes, credentials=True)
         edges.append(edge)
+        lane.edge = edge
         return edge
 
     def changed(app_slug: str, generation: int | None) -> None:
@@ -141,7 +144,7 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
 
     def front_layer(app: ASGIApp) -> ASGIApp:
-        return Front(app, RequestContext(settings.trusted_proxies))
+        return Front(app, context)
 
     middleware = [Middleware(RateLimits, settings=settings)]
     if settings.cors_origins:
@@ -159,6 +162,7 @@ def create_app(settings: Settings) -> Starlette:
         front.append(edge_cache)
     return Fronted(
         front,
+        lane,
         routes=routes,
         middleware=middleware,
         exception_handlers={
@@ -180,12 +184,19 @@ def from_environment() -> Starlette:
 class Fronted(Starlette):
     """Starlette with layers in front of its whole stack, outermost first: the front (the
     request's id and address, metrics, access log), then the edge cache where a CDN sits,
-    so that a HIT costs
-    no more than the lookup and everything behind it (errors, rate limits) is the origin's."""
+    so that a HIT costs no more than the lookup and everything behind it (errors, rate
+    limits) is the origin's. ``express_lane`` answers fresh HITs for a server that can
+    take them below ASGI (:mod:`ferryman.express_lane`)."""
 
-    def __init__(self, front: Sequence[Callable[[ASGIApp], ASGIApp]], **options: Any) -> None:
+    def __init__(
+        self,
+        front: Sequence[Callable[[ASGIApp], ASGIApp]],
+        express_lane: ExpressLane,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.front = front
+        self.express_lane = express_lane
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()

@@ -70,15 +70,21 @@ class Front:
         try:
             await self.app(scope, receive, answer)
         finally:
-            elapsed = time.perf_counter() - started
-            door = Door.UPDATES if cache == _HIT else door_of(scope["path"])
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            app = scope["path"][1:].partition("/")[0] if offer is not None else None
-            TALLY.count((door, method, status, cache, app, offer), elapsed)
-            level = logging.DEBUG if cache == _HIT else logging.INFO
-            if access_log.isEnabledFor(level):
-                _log(level, scope, door, status, elapsed, cache)
+            self.answered(scope, status, cache, offer, time.perf_counter() - started)
             logs.request_id.reset(token)
+
+    @staticmethod
+    def answered(
+        scope: Scope, status: int, cache: bytes | None, offer: bytes | None, elapsed: float
+    ) -> None:
+        """Count, time and log an answer (the request's id already in the log context)."""
+        door = Door.UPDATES if cache == _HIT else door_of(scope["path"])
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        app = scope["path"][1:].partition("/")[0] if offer is not None else None
+        TALLY.count((door, method, status, cache, app, offer), elapsed)
+        level = logging.DEBUG if cache == _HIT else logging.INFO
+        if access_log.isEnabledFor(level):
+            _log(level, scope, door, status, elapsed, cache)
 
 
 def _log(

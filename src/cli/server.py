@@ -53,7 +53,7 @@ def serve(settings: Settings, workers: int | None) -> None:
             "ferryman.app:from_environment",
             factory=True,
             workers=settings.workers,
-            **_uvicorn_options(settings),
+            **uvicorn_options(settings),
         )
 
 
@@ -139,15 +139,18 @@ def _serve(settings: Settings) -> None:
     from ferryman.app import create_app
 
     click.echo(f"Ferryman on {settings.base_url} - GraphiQL: {settings.base_url}/graphql")
-    uvicorn.run(create_app(settings), **_uvicorn_options(settings))
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
 
 
-def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn, besides the app and the workers."""
     # Logging is Ferryman's (logs.configure; ferryman.access replaces uvicorn's access
     # log), and so are proxy headers: only trusted proxies may set the client address.
+    # Fresh edge-cache HITs are answered in uvicorn's protocol, below ASGI.
     return {
         "host": settings.host,
         "port": settings.port,
+        "http": "ferryman.express_lane:ExpressProtocol",
         "log_config": None,
         "access_log": False,
         "proxy_headers": False,

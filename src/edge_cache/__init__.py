@@ -159,29 +159,31 @@ class EdgeCache:
             await self._dynamic(origin_scope, receive, send)
             return
         head = method == "HEAD"
-        entry: Entry | None = None
-        try:
-            hit = self._entries[key]
-        except KeyError:
-            pass
+        hit = self.fresh(key)
+        if hit is None:
+            await self._serve(send, key, origin_scope, head, validator, self._entries.get(key))
+        elif validator is not None:
+            await _replay(send, hit, _HIT, self.clock(), head, validator)
         else:
-            now = self.clock()
-            if now < hit.fresh_until and (hit.checked == self._epoch or self._unpurged(hit)):
-                if validator is not None:
-                    await _replay(send, hit, _HIT, now, head, validator)
-                    return
-                # The hot path, inlined: stored header list + Age + status, stored bytes.
-                age = int(now - hit.born)
-                if age != hit.age:
-                    hit.age, hit.age_header = age, (b"age", b"%d" % age)
-                headers = [*hit.headers, hit.age_header, _HIT]
-                await send(
-                    {"type": "http.response.start", "status": hit.status, "headers": headers}
-                )
-                await send({"type": "http.response.body", "body": b"" if head else hit.body})
-                return
-            entry = hit
-        await self._serve(send, key, origin_scope, head, validator, entry)
+            # The hot path: stored header list + Age + status, stored bytes.
+            headers = [*hit.headers, hit.age_header, _HIT]
+            await send({"type": "http.response.start", "status": hit.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head else hit.body})
+
+    def fresh(self, key: Hashable) -> Entry | None:
+        """The entry to answer ``key`` with as a HIT now (fresh, no tag purged since it was
+        fetched), its ``age`` brought up to date; None when only the origin or a stale
+        answer will do. No waiting: a server may call it below ASGI."""
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        now = self.clock()
+        if now >= hit.fresh_until or (hit.checked != self._epoch and not self._unpurged(hit)):
+            return None
+        age = int(now - hit.born)
+        if age != hit.age:
+            hit.age, hit.age_header = age, (b"age", b"%d" % age)
+        return hit
 
     async def _serve(
         self,

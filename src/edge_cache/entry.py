@@ -87,6 +87,7 @@ class Entry:
     sie_until: float = -math.inf
     age: int = 0  # the last Age sent, and its header, reused within the same second
     age_header: tuple[bytes, bytes] = (b"age", b"0")
+    wire: object = None  # a server's own encoding of it, for answering below ASGI
 
     def settle(self, born: float) -> None:
         """Turn the freshness lifetimes into deadlines on the edge's clock."""

@@ -237,6 +237,22 @@ class CheckRule:
             return None, origin
         return (parsed.key, judged) if judged else parsed.key, origin
 
+    def settled(self, scope: Scope) -> Hashable | None:
+        """The key of a well-formed check whose answer every install shares, when that is
+        known without waiting (the app's index in memory, nothing to judge, nothing
+        refused); None otherwise, and :meth:`__call__` decides. For answering HITs below
+        ASGI."""
+        try:
+            parsed = _parse(_raw_path(scope), scope["query_string"].decode("latin-1"))
+        except BadCheck:
+            return None
+        manifests = self.resolver.loaded(parsed.slug)
+        if manifests is None or not manifests.index.shared:
+            return None
+        if isinstance(presented(scope["headers"]), Refusal):
+            return None
+        return parsed.key
+
 
 def _refused(refusal: Refusal) -> Response:
     response = error_response(refusal.status, refusal.code, refusal.message)

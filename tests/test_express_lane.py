@@ -1,0 +1,246 @@
+"""Fresh HITs answered in uvicorn's protocol (:mod:`ferryman.express_lane`), on real sockets.
+
+The app under test (conftest's, its lifespan running) is served by a real uvicorn server
+with Ferryman's protocol, on a free port; requests are written byte for byte, so
+pipelining and connection handling are what a client really gets. Releases are written
+with the models (:mod:`tests.support.rows`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from starlette.types import Scope
+
+from ferryman.cli.server import uvicorn_options
+from ferryman.express_lane import ExpressLane
+from ferryman.metrics import TALLY
+from ferryman.settings import Settings
+from tests.support import rows
+
+CHECK = "/lane/update/linux/x86_64/1.0.0"
+HEADERS_TO_IGNORE = {"date", "x-request-id"}  # differ from one answer to the next
+REQUEST_ID = re.compile(r"[0-9a-f]{26}")
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+    @property
+    def comparable(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        kept = [(k, v) for k, v in self.headers if k not in HEADERS_TO_IGNORE]
+        return self.status, kept, self.body
+
+
+@dataclass
+class Wire:
+    """The served app's address, and how many answers its express lane gave."""
+
+    port: int
+    lane: ExpressLane
+    express: list[bool]  # per request the lane saw: did it answer?
+
+    async def ask(self, *requests: bytes, close: bool = False) -> list[Answer]:
+        """Write ``requests`` at once on one connection and read as many answers."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(b"".join(requests))
+            await writer.drain()
+            answers = [await _read(reader) for _ in requests]
+            if close:
+                assert await asyncio.wait_for(reader.read(), 5) == b"", "left open"
+            return answers
+        finally:
+            writer.close()
+
+
+def get(path: str = CHECK, *headers: str, version: str = "1.1") -> bytes:
+    lines = [f"GET {path} HTTP/{version}", "Host: updates.test", *headers, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+async def _read(reader: asyncio.StreamReader) -> Answer:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    status_line, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+    headers = [(name.lower(), value) for name, _, value in (x.partition(": ") for x in lines)]
+    length = int(dict(headers).get("content-length", "0"))
+    return Answer(int(status_line.split(" ")[1]), headers, await reader.readexactly(length))
+
+
+@pytest.fixture
+async def wire(
+    app: Starlette, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Wire]:
+    """The app on a real socket, served by uvicorn as ``ferryman serve`` runs it."""
+    lane = app.express_lane  # type: ignore[attr-defined]
+    assert isinstance(lane, ExpressLane)
+    express: list[bool] = []
+    answer = lane.answer
+
+    def observed(scope: Scope, *args: object) -> bytes | None:
+        written = answer(scope, *args)  # type: ignore[arg-type]
+        express.append(written is not None)
+        return written
+
+    monkeypatch.setattr(lane, "answer", observed)
+    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0, "lifespan": "off"}
+    config = uvicorn.Config(app, **options)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), serving.exception()
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield Wire(port, lane, express)
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def released(app: Starlette) -> None:
+    await rows.publish("lane", "1.2.0", ["linux-x86_64"])
+
+
+@pytest.mark.usefixtures("released")
+async def test_a_hit_takes_the_lane_and_matches_the_asgi_answer_byte_for_byte(
+    wire: Wire,
+) -> None:
+    miss, hit = await wire.ask(get(), get())
+    # A conditional request that does not match goes through ASGI, answered from the cache.
+    (through_asgi,) = await wire.ask(get(CHECK, 'If-None-Match: "another"'))
+
+    assert (miss.header("cf-cache-status"), hit.header("cf-cache-status")) == ("MISS", "HIT")
+    assert wire.express == [False, True, False]
+    assert through_asgi.header("cf-cache-status") == "HIT"
+    assert hit.comparable == through_asgi.comparable
+    assert hit.status == 200
+    assert b'"version":"1.2.0"' in hit.body
+    assert hit.header("date") is not None
+    assert hit.header("x-ferryman-offer") is None  # taken off, as the front layer does
+
+
+@pytest.mark.usefixtures("released")
+async def test_each_lane_answer_has_its_own_request_id_and_is_counted(wire: Wire) -> None:
+    await wire.ask(get())  # the MISS that fills the edge
+    TALLY.flush()
+    labels = {"app": "lane", "answered": "1.2.0"}
+    checks = REGISTRY.get_sample_value("ferryman_update_checks_total", labels) or 0.0
+    hits = REGISTRY.get_sample_value("ferryman_edge_cache_responses_total", {"status": "HIT"})
+
+    answers = await wire.ask(get(), get(), get())
+
+    assert wire.express == [False, True, True, True]
+    ids = [answer.header("x-request-id") or "" for answer in answers]
+    assert all(REQUEST_ID.fullmatch(request_id) for request_id in ids), ids
+    assert len(set(ids)) == 3
+    TALLY.flush()
+    assert REGISTRY.get_sample_value("ferryman_update_checks_total", labels) == checks + 3
+    hits_now = REGISTRY.get_sample_value("ferryman_edge_cache_responses_total", {"status": "HIT"})
+    assert hits_now == (hits or 0.0) + 3
+
+
+@pytest.mark.usefixtures("released")
+async def test_pipelined_answers_keep_their_order_around_an_origin_call(wire: Wire) -> None:
+    await wire.ask(get())
+    other = "/lane/update/darwin/aarch64/1.0.0"  # not cached yet: the origin answers it
+
+    first, second, third = await wire.ask(get(), get(other), get())
+
+    assert [a.header("cf-cache-status") for a in (first, second, third)] == [
+        "HIT",
+        "MISS",
+        "HIT",
+    ]
+    assert (first.status, second.status, third.status) == (200, 204, 200)
+    assert wire.express == [False, True, False, True]
+
+
+@pytest.mark.usefixtures("released")
+@pytest.mark.parametrize(
+    "request_",
+    [get(CHECK, "Connection: close"), get(CHECK, version="1.0")],
+    ids=["connection-close", "http-1.0"],
+)
+async def test_a_lane_answer_closes_the_connection_when_the_client_asked(
+    wire: Wire, request_: bytes
+) -> None:
+    await wire.ask(get())
+
+    (answer,) = await wire.ask(request_, close=True)
+
+    assert answer.header("connection") == "close"
+    assert answer.header("cf-cache-status") == "HIT"
+    assert wire.express == [False, True]
+
+
+@pytest.mark.usefixtures("released")
+async def test_a_publish_is_never_hidden_by_the_lane(wire: Wire) -> None:
+    (before,) = await wire.ask(get())
+    await wire.ask(get())
+
+    await rows.publish("lane", "1.3.0", ["linux-x86_64"])
+    (after,) = await wire.ask(get())
+
+    assert b'"version":"1.2.0"' in before.body
+    assert after.header("cf-cache-status") == "MISS"
+    assert b'"version":"1.3.0"' in after.body
+    assert wire.express == [False, True, False]
+
+
+@pytest.mark.usefixtures("released")
+async def test_a_malformed_install_id_is_refused_even_when_the_answer_is_cached(
+    wire: Wire,
+) -> None:
+    await wire.ask(get())
+
+    (refused,) = await wire.ask(get(CHECK, "X-Install-Id: not an id"))
+
+    assert refused.status == 400
+    assert b"X-Install-Id" in refused.body
+    assert wire.express == [False, False]
+
+
+@pytest.mark.usefixtures("released")
+async def test_a_lane_hit_is_logged_at_debug_with_its_request_id(
+    wire: Wire, caplog: pytest.LogCaptureFixture
+) -> None:
+    await wire.ask(get())
+    caplog.set_level(logging.DEBUG, logger="ferryman.access")
+
+    (hit,) = await wire.ask(get())
+
+    lines = [r for r in caplog.records if r.name == "ferryman.access"]
+    assert [(r.levelno, r.__dict__["cache"], r.__dict__["status"]) for r in lines] == [
+        (logging.DEBUG, "HIT", 200)
+    ]
+    assert lines[0].__dict__["client"] == "127.0.0.1"
+    assert wire.express == [False, True]
+    assert hit.header("x-request-id")
+
+
+async def test_the_lane_stays_out_of_everything_but_update_checks(wire: Wire) -> None:
+    (health,) = await wire.ask(get("/healthz"))
+    async with httpx.AsyncClient() as client:
+        graphql = await client.post(f"http://127.0.0.1:{wire.port}/graphql", json={})
+
+    assert health.status == 200
+    assert health.header("cf-cache-status") == "DYNAMIC"
+    assert graphql.status_code == 400
+    assert wire.express == [False, False]
