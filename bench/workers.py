@@ -7,6 +7,12 @@ cache; every worker keeps its own edge, so a warm-up run fills them all first. R
 alternate between the two servers, so a noisy neighbour hurts both alike; the table gives
 each one's median round and the ratio of two workers to one.
 
+wrk runs on the same cores as the servers, so two workers never have two cores to
+themselves: the table also gives the CPU time per request of the server (every process of
+it) and of wrk, the most two workers could reach beside wrk (two cores divided by both
+costs, against one worker's rate), and what two workers would reach on two cores of their
+own (twice one worker's CPU cost per request over two workers' cost).
+
     .venv/bin/python bench/workers.py [--seconds 10] [--rounds 3] [--connections 64]
 
 Needs ``wrk`` (Debian package). Prints a Markdown table for bench/RESULTS.md.
@@ -16,21 +22,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/, tests/
 from bench.machine import load_average, machine
-from bench.updater import seed, wrk
+from bench.updater import cpu_seconds, seed, wrk
 from tests.services import ServerProcess, sqlite_url
 
 CHECK = "/small/update/linux/x86_64/0.1.0"
 THREADS = 2
 WARM_UP_SECONDS = 1
 
-Run = tuple[float, str, str]  # requests/s, p50, p99
+Run = tuple[float, str, str, float, float]  # requests/s, p50, p99, CPU µs/request: server, wrk
+
+
+def measured(server: ServerProcess, seconds: int, connections: int) -> Run:
+    """One wrk run, with the CPU time the server's processes and wrk spent per request."""
+    assert server.process is not None
+    processes = family(server.process.pid)
+    before = sum(map(cpu_seconds, processes))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rps, p50, p99 = wrk(server.url + CHECK, seconds, connections, threads=THREADS)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = rps * seconds
+    loader = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    server_cpu = sum(map(cpu_seconds, processes)) - before
+    return rps, p50, p99, server_cpu / served * 1e6, loader / served * 1e6
+
+
+def family(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's supervisor and its workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            parents.setdefault(int(stat.rpartition(")")[2].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += parents.get(current, [])
+    return found
 
 
 def main() -> None:
@@ -66,9 +107,7 @@ def main() -> None:
                 wrk(server.url + CHECK, WARM_UP_SECONDS, args.connections, threads=THREADS)
             for _ in range(args.rounds):
                 for workers, server in servers.items():
-                    results[workers].append(
-                        wrk(server.url + CHECK, args.seconds, args.connections, threads=THREADS)
-                    )
+                    results[workers].append(measured(server, args.seconds, args.connections))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -79,11 +118,22 @@ def main() -> None:
         f"{args.rounds} interleaved rounds, SQLite\n"
     )
     print(
-        "| ferryman serve | requests/s | p50 | p99 | vs 1 worker |\n| --- | --- | --- | --- | --- |"
+        "| ferryman serve | requests/s | p50 | p99 | vs 1 worker | server CPU per request "
+        "| wrk CPU per request |\n| --- | --- | --- | --- | --- | --- | --- |"
     )
-    for workers, (rps, p50, p99) in medians.items():
+    for workers, (rps, p50, p99, server_cpu, loader) in medians.items():
         label = "1 worker" if workers == 1 else f"{workers} workers"
-        print(f"| {label} | {rps:,.0f} | {p50} | {p99} | {rps / medians[1][0]:.2f}x |")
+        print(
+            f"| {label} | {rps:,.0f} | {p50} | {p99} | {rps / medians[1][0]:.2f}x "
+            f"| {server_cpu:.1f} µs | {loader:.1f} µs |"
+        )
+    one, two = medians[1], medians[2]
+    cores = len(os.sched_getaffinity(0))
+    beside_wrk = cores / (two[3] + statistics.mean((one[4], two[4]))) * 1e6 / one[0]
+    print(
+        f"\nThe most two workers could serve beside wrk on these {cores} cores: "
+        f"{beside_wrk:.2f}x one worker; on two cores of their own: {2 * one[3] / two[3]:.2f}x."
+    )
 
 
 if __name__ == "__main__":

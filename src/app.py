@@ -30,7 +30,7 @@ from ferryman.graphiql import MOUNT
 from ferryman.metrics import MetricsEndpoint, Pulse
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
-from ferryman.rate_limits import RateLimits
+from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
@@ -61,8 +61,10 @@ def create_app(settings: Settings) -> Starlette:
     secret = settings.signing_secret or secrets.token_urlsafe(32)
     resolver = Resolver(DownloadLinks(secret, settings.base_url))
     context = RequestContext(settings.trusted_proxies)
-    rule = CheckRule(resolver)
-    lane = ExpressLane(context, rule)
+    policy = CachePolicy(settings.update_ttl)
+    rule = CheckRule(resolver, policy)
+    budgets = Budgets(settings)
+    lane = ExpressLane(context, rule, budgets, cached=bool(settings.edge_cache_bytes))
     edges: list[EdgeCache] = []
 
     def edge_cache(app: ASGIApp) -> ASGIApp:
@@ -85,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.storage = storage
         app.state.settings = settings
         app.state.resolver = resolver
-        app.state.cache_policy = CachePolicy(settings.update_ttl)
+        app.state.cache_policy = policy
         downloads = app.state.downloads = DownloadLog()
         watcher = GenerationWatcher(settings.database_url)
         pulse = Pulse()
@@ -146,7 +148,7 @@ def create_app(settings: Settings) -> Starlette:
     def front_layer(app: ASGIApp) -> ASGIApp:
         return Front(app, context)
 
-    middleware = [Middleware(RateLimits, settings=settings)]
+    middleware = [Middleware(RateLimits, budgets=budgets)]
     if settings.cors_origins:
         cors = Middleware(
             CORSMiddleware,

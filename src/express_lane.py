@@ -1,24 +1,32 @@
-"""Fresh edge-cache HITs answered inside uvicorn's HTTP protocol, below ASGI.
+"""Update checks answered inside uvicorn's HTTP protocol, below ASGI, when they need no
+waiting.
 
-A HIT is most of an update server's traffic. Through ASGI it costs a task, a coroutine per
-layer and uvicorn's validation of every header sent: more than the lookup and the
-bookkeeping together (``bench/RESULTS.md``). The express lane answers a plain GET whose key
-the check rule settles at once (:meth:`~ferryman.rest_compat.tauri.CheckRule.settled`) and
-whose entry is fresh (:meth:`~ferryman.edge_cache.EdgeCache.fresh`) by writing the stored
-bytes itself, with all that the front layer gives every answer: the request id, the
-tallies, the access log (:meth:`~ferryman.front.Front.answered`).
+Update checks are most of an update server's traffic. Through ASGI each costs a task, a
+coroutine per layer and uvicorn's validation of every header sent: more than the answer
+and the bookkeeping together (``bench/RESULTS.md``). The express lane writes the answer
+itself, with all that the front layer gives every answer: the request id, the tallies, the
+access log (:meth:`~ferryman.front.Front.answered`):
 
-Anything else takes the ASGI path as before: a MISS, a conditional or HEAD request, a
-check to judge (LICENSED app, partial rollout), a connection whose write buffer is full,
-a request over uvicorn's concurrency limit. It hooks ``HttpToolsProtocol._start_asgi_task``,
-where every request starts (pipelined ones in order) once uvicorn has built its scope and
-decided keep-alive; a server other than uvicorn with httptools never takes the lane.
+* with the edge cache on, a fresh HIT: a plain GET whose key the check rule settles at
+  once (:meth:`~ferryman.rest_compat.tauri.CheckRule.settled`) and whose entry is fresh
+  (:meth:`~ferryman.edge_cache.EdgeCache.fresh`), its stored bytes;
+* with it off (a CDN in front does the caching), the origin's answer to a check that
+  every install gets alike, from the app's index in memory
+  (:meth:`~ferryman.rest_compat.tauri.CheckRule.answered`), within the same rate limit.
+
+Anything else takes the ASGI path as before: a MISS or a cold index, a conditional, HEAD
+or CORS request, a check to judge (LICENSED app, partial rollout), a refusal, a
+connection whose write buffer is full, a request over uvicorn's concurrency limit. It
+hooks ``HttpToolsProtocol._start_asgi_task``, where every request starts (pipelined ones
+in order) once uvicorn has built its scope and decided keep-alive; a server other than
+uvicorn with httptools never takes the lane.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,10 +38,11 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from ferryman import logs
+from ferryman.doors import Door
 from ferryman.edge_cache import EdgeCache
-from ferryman.edge_cache.entry import Entry
 from ferryman.front import Front
 from ferryman.metrics import OFFER_HEADER
+from ferryman.rate_limits import Budgets
 from ferryman.request_context import HEADER, RequestContext
 from ferryman.rest_compat.tauri import CheckRule
 
@@ -41,75 +50,128 @@ logger = logging.getLogger(__name__)
 
 _OFFER = OFFER_HEADER.encode()
 _HIT = b"HIT"
-_CONDITIONAL = b"if-none-match"
-_AFTER_AGE = b"\r\ncf-cache-status: HIT\r\n" + HEADER + b": "
+_HIT_LINE = b"\r\ncf-cache-status: HIT\r\n"
+# A conditional request may be answered 304; a browser's carries Origin, for CORS.
+_ASGI_ONLY = frozenset({b"if-none-match", b"origin"})
+_REQUEST_ID = HEADER + b": "
 _KEEP_ALIVE = b"\r\n\r\n"
 _CLOSE = b"\r\nconnection: close\r\n\r\n"
 
 
+def _lines(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None]:
+    """Header lines as HTTP/1.1 writes them, without the offer the front takes off (and
+    counts), and the offer."""
+    lines: list[bytes] = []
+    offer = None
+    for name, value in headers:
+        if name == _OFFER:
+            offer = value
+        else:
+            lines += (name, b": ", value, b"\r\n")
+    return b"".join(lines), offer
+
+
 @dataclass(frozen=True, slots=True)
 class _Wire:
-    """An entry's header lines as HTTP/1.1 writes them, without the offer the front takes
-    off (and counts), built once per entry."""
+    """An entry's header lines and offer (:func:`_lines`), built once per entry."""
 
     lines: bytes
     offer: bytes | None
 
-    @classmethod
-    def of(cls, entry: Entry) -> _Wire:
-        lines: list[bytes] = []
-        offer = None
-        for name, value in entry.headers:
-            if name == _OFFER:
-                offer = value
-            else:
-                lines += (name, b": ", value, b"\r\n")
-        return cls(b"".join(lines), offer)
-
 
 class ExpressLane:
-    """Answers fresh HITs without ASGI; the app holds one and fills in its edge cache."""
+    """Answers update checks that need no waiting without ASGI: fresh HITs when the app
+    has an edge cache (``edge`` is filled in when its stack is built), otherwise checks
+    whose answer every install shares, worked out from the app's index in memory, as the
+    origin would, within the door's rate limit."""
 
-    def __init__(self, context: RequestContext, rule: CheckRule) -> None:
+    def __init__(
+        self, context: RequestContext, rule: CheckRule, budgets: Budgets, *, cached: bool
+    ) -> None:
         self.context = context
         self.rule = rule
-        self.edge: EdgeCache | None = None  # None until the app's stack is built
+        self.budgets = budgets
+        self.cached = cached
+        self.edge: EdgeCache | None = None
 
     def answer(
         self, scope: Scope, default_headers: list[tuple[bytes, bytes]], keep_alive: bool
     ) -> bytes | None:
-        """The whole HTTP response to write for ``scope`` when it is a fresh HIT, counted
-        and logged; None (nothing done) when the ASGI path must answer."""
+        """The whole HTTP response to write for ``scope``, counted and logged; None
+        (nothing done, nothing spent) when the ASGI path must answer."""
         started = time.perf_counter()
-        edge = self.edge
-        if edge is None or scope["method"] != "GET":
+        if scope["method"] != "GET":
             return None
         for name, _ in scope["headers"]:
-            if name == _CONDITIONAL:
+            if name in _ASGI_ONLY:
                 return None
+        if self.cached:
+            return self._hit(scope, started, default_headers, keep_alive)
+        return self._origin(scope, started, default_headers, keep_alive)
+
+    def _hit(
+        self,
+        scope: Scope,
+        started: float,
+        default_headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+    ) -> bytes | None:
         key = self.rule.settled(scope)
-        entry = None if key is None else edge.fresh(key)
+        entry = None if key is None or self.edge is None else self.edge.fresh(key)
         if entry is None:
             return None
         wire = entry.wire
         if not isinstance(wire, _Wire):
-            wire = entry.wire = _Wire.of(entry)
+            wire = entry.wire = _Wire(*_lines(entry.headers))
         request_id = self.context.enter(scope)
-        response = [STATUS_LINE[entry.status]]
-        for name, value in default_headers:
-            response += (name, b": ", value, b"\r\n")
-        response += (
-            wire.lines,
-            b"age: %d" % entry.age,
-            _AFTER_AGE,
-            request_id,
-            _KEEP_ALIVE if keep_alive else _CLOSE,
-            entry.body,
-        )
-        token = logs.request_id.set(scope["state"]["request_id"])
-        Front.answered(scope, entry.status, _HIT, wire.offer, time.perf_counter() - started)
-        logs.request_id.reset(token)
-        return b"".join(response)
+        lines = wire.lines + b"age: %d" % entry.age + _HIT_LINE
+        head = _head(entry.status, default_headers, lines, request_id, keep_alive)
+        _counted(scope, entry.status, _HIT, wire.offer, started)
+        return head + entry.body
+
+    def _origin(
+        self,
+        scope: Scope,
+        started: float,
+        default_headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+    ) -> bytes | None:
+        response = self.rule.answered(scope)
+        if response is None:
+            return None
+        request_id = self.context.enter(scope)
+        if not self.budgets.admits(Door.UPDATES, scope["state"]["client_ip"]):
+            return None  # the ASGI path refuses it, in its words
+        lines, offer = _lines(response.raw_headers)
+        head = _head(response.status_code, default_headers, lines, request_id, keep_alive)
+        _counted(scope, response.status_code, None, offer, started)
+        return head + response.body
+
+
+def _head(
+    status: int,
+    default_headers: list[tuple[bytes, bytes]],
+    lines: bytes,
+    request_id: bytes,
+    keep_alive: bool,
+) -> bytes:
+    """Status line and headers: the server's (its date), the answer's, the request id, and
+    ``connection: close`` when the connection ends with this answer (as uvicorn writes
+    them)."""
+    head = [STATUS_LINE[status]]
+    for name, value in default_headers:
+        head += (name, b": ", value, b"\r\n")
+    head += (lines, _REQUEST_ID, request_id, _KEEP_ALIVE if keep_alive else _CLOSE)
+    return b"".join(head)
+
+
+def _counted(
+    scope: Scope, status: int, cache: bytes | None, offer: bytes | None, started: float
+) -> None:
+    """What the front layer does once an answer is sent, under the request's id."""
+    token = logs.request_id.set(scope["state"]["request_id"])
+    Front.answered(scope, status, cache, offer, time.perf_counter() - started)
+    logs.request_id.reset(token)
 
 
 class ExpressProtocol(HttpToolsProtocol):
@@ -119,22 +181,40 @@ class ExpressProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         lane = getattr(self.app, "express_lane", None)
         self.lane = lane if isinstance(lane, ExpressLane) else None
+        # Requests to start once the one being answered is done: completing an answer
+        # starts the next pipelined request, which must not recurse thousands deep.
+        self._next: deque[tuple[RequestResponseCycle, Any]] | None = None
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if self._next is not None:
+            self._next.append((cycle, app))
+            return
+        self._next = deque([(cycle, app)])
+        try:
+            while self._next:
+                cycle, app = self._next.popleft()
+                if not self._express(cycle, app):
+                    super()._start_asgi_task(cycle, app)
+        finally:
+            self._next = None
+
+    def _express(self, cycle: RequestResponseCycle, app: Any) -> bool:
+        """Answer in the lane, as uvicorn's ``send`` completes a response; False when
+        the ASGI app must answer."""
         lane = self.lane
-        if lane is not None and app is self.app and not self.flow.write_paused:
-            try:
-                scope = cast("Scope", cycle.scope)  # uvicorn's TypedDict, an ASGI scope
-                answer = lane.answer(scope, self.server_state.default_headers, cycle.keep_alive)
-            except Exception:  # the ASGI path answers instead, and reports its own failures
-                logger.exception("express lane: failed on %s", cycle.scope["path"][:200])
-                answer = None
-            if answer is not None:
-                # What uvicorn's send does once a response is complete.
-                cycle.response_started = cycle.response_complete = True
-                self.transport.write(answer)
-                if not cycle.keep_alive:
-                    self.transport.close()
-                cycle.on_response()
-                return
-        super()._start_asgi_task(cycle, app)
+        if lane is None or app is not self.app or self.flow.write_paused:
+            return False
+        scope = cast("Scope", cycle.scope)  # uvicorn's TypedDict, an ASGI scope
+        try:
+            answer = lane.answer(scope, self.server_state.default_headers, cycle.keep_alive)
+        except Exception:  # the ASGI path answers instead, and reports its own failures
+            logger.exception("express lane: failed on %s", scope["path"][:200])
+            return False
+        if answer is None:
+            return False
+        cycle.response_started = cycle.response_complete = True
+        self.transport.write(answer)
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
+        return True

@@ -76,20 +76,35 @@ class TokenBuckets:
         return bucket
 
 
-class RateLimits:
-    """Pure ASGI middleware enforcing the ``FERRYMAN_RATE_LIMIT_*`` budgets (0: no limit)."""
+class Budgets:
+    """Every door's buckets from the ``FERRYMAN_RATE_LIMIT_*`` settings (0: no limit): one
+    set per process, spent by the middleware and by the express lane alike."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         per_door = {
             Door.GRAPHQL: settings.rate_limit_graphql,
             Door.CI: settings.rate_limit_ci,
             Door.DOWNLOADS: settings.rate_limit_downloads,
             Door.UPDATES: settings.rate_limit_updates,
         }
-        self._budgets = {door: TokenBuckets(n) for door, n in per_door.items() if n}
+        self.doors = {door: TokenBuckets(n) for door, n in per_door.items() if n}
         failures = settings.rate_limit_auth_failures
-        self._failures = TokenBuckets(failures) if failures else None
+        self.failures = TokenBuckets(failures) if failures else None
+
+    def admits(self, door: Door, address: str) -> bool:
+        """Spend a token of the door's budget for an uncredentialed request from
+        ``address``; False (nothing spent) when there is none left."""
+        budget = self.doors.get(door)
+        return budget is None or not budget.take(_client(address), time.monotonic())
+
+
+class RateLimits:
+    """Pure ASGI middleware enforcing the :class:`Budgets`."""
+
+    def __init__(self, app: ASGIApp, budgets: Budgets) -> None:
+        self.app = app
+        self._budgets = budgets.doors
+        self._failures = budgets.failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

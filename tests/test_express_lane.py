@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -21,15 +22,28 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.types import Scope
 
+from ferryman import logs
 from ferryman.cli.server import uvicorn_options
 from ferryman.express_lane import ExpressLane
 from ferryman.metrics import TALLY
 from ferryman.settings import Settings
+from tests.conftest import serving
 from tests.support import rows
 
 CHECK = "/lane/update/linux/x86_64/1.0.0"
 HEADERS_TO_IGNORE = {"date", "x-request-id"}  # differ from one answer to the next
 REQUEST_ID = re.compile(r"[0-9a-f]{26}")
+
+
+class RequestIds(logging.Handler):
+    """The request id in the log context of each line, as the server's log shows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str | None] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(logs.request_id.get())
 
 
 @dataclass
@@ -87,6 +101,26 @@ async def wire(
     app: Starlette, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Wire]:
     """The app on a real socket, served by uvicorn as ``ferryman serve`` runs it."""
+    async with served(app, settings, monkeypatch) as served_wire:
+        yield served_wire
+
+
+@pytest.fixture
+async def uncached(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Wire]:
+    """The same with the edge cache off (``FERRYMAN_EDGE_CACHE_BYTES=0``) and a budget of
+    five update checks a minute per address."""
+    changes = {"edge_cache_bytes": 0, "rate_limit_updates": 5}
+    async with (
+        serving(settings, **changes) as application,
+        served(application, settings, monkeypatch) as served_wire,
+    ):
+        yield served_wire
+
+
+@asynccontextmanager
+async def served(
+    app: Starlette, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Wire]:
     lane = app.express_lane  # type: ignore[attr-defined]
     assert isinstance(lane, ExpressLane)
     express: list[bool] = []
@@ -99,18 +133,17 @@ async def wire(
 
     monkeypatch.setattr(lane, "answer", observed)
     options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0, "lifespan": "off"}
-    config = uvicorn.Config(app, **options)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    serving_task = asyncio.create_task(server.serve())
     try:
         while not server.started:
-            assert not serving.done(), serving.exception()
+            assert not serving_task.done(), serving_task.exception()
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         yield Wire(port, lane, express)
     finally:
         server.should_exit = True
-        await serving
+        await serving_task
 
 
 @pytest.fixture
@@ -170,6 +203,17 @@ async def test_pipelined_answers_keep_their_order_around_an_origin_call(wire: Wi
     ]
     assert (first.status, second.status, third.status) == (200, 204, 200)
     assert wire.express == [False, True, False, True]
+
+
+@pytest.mark.usefixtures("released")
+async def test_thousands_of_pipelined_hits_are_answered_in_order(wire: Wire) -> None:
+    await wire.ask(get())
+    requests = [get(f"{CHECK}?n={n}") for n in range(3000)]  # unknown parameters: one key
+
+    answers = await wire.ask(get("/lane/update/darwin/aarch64/1.0.0"), *requests)
+
+    assert [a.header("cf-cache-status") for a in answers] == ["MISS"] + ["HIT"] * 3000
+    assert wire.express.count(True) == 3000
 
 
 @pytest.mark.usefixtures("released")
@@ -244,3 +288,57 @@ async def test_the_lane_stays_out_of_everything_but_update_checks(wire: Wire) ->
     assert health.header("cf-cache-status") == "DYNAMIC"
     assert graphql.status_code == 400
     assert wire.express == [False, False]
+
+
+# With the edge cache off: the origin's answer, worked out in the lane.
+
+
+@pytest.mark.usefixtures("released")
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (CHECK, 200),
+        ("/lane/update/linux/x86_64/1.2.0", 204),  # no update
+        ("/lane/update/linux/x86_64/1.0.0?channel=zzz", 400),  # no such channel
+    ],
+    ids=["update", "no-update", "unknown-channel"],
+)
+async def test_without_the_edge_the_lane_answers_as_the_origin_does(
+    uncached: Wire, path: str, status: int
+) -> None:
+    (cold,) = await uncached.ask(get(path))  # builds the app's index through ASGI
+    (lane,) = await uncached.ask(get(path))
+    # A browser's request carries Origin: it goes through ASGI (and CORS, when configured).
+    (through_asgi,) = await uncached.ask(get(path, "Origin: https://example.test"))
+
+    assert uncached.express == [False, True, False]
+    assert lane.status == status
+    assert lane.comparable == through_asgi.comparable == cold.comparable
+    assert lane.header("cf-cache-status") is None
+    assert lane.header("x-ferryman-offer") is None
+    assert lane.header("cloudflare-cdn-cache-control") is not None  # for the CDN in front
+
+
+@pytest.mark.usefixtures("released")
+async def test_without_the_edge_the_lane_spends_the_update_budget(
+    uncached: Wire, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ferryman.access")
+    ids = RequestIds()
+    logging.getLogger("ferryman.access").addHandler(ids)
+
+    try:
+        answers = await uncached.ask(*[get()] * 6)
+    finally:
+        logging.getLogger("ferryman.access").removeHandler(ids)
+
+    assert [a.status for a in answers] == [200] * 5 + [429]
+    assert uncached.express == [False, True, True, True, True, False]
+    assert answers[-1].header("retry-after")
+    lines = [r for r in caplog.records if r.name == "ferryman.access"]
+    assert [(r.levelno, r.__dict__["status"]) for r in lines] == [(logging.INFO, 200)] * 5 + [
+        (logging.INFO, 429)
+    ]
+    # The lane answered the pipelined checks as the first one's answer went out, before
+    # its line was logged: the same ids, in another order.
+    assert sorted(map(str, ids.seen)) == sorted(a.header("x-request-id") or "" for a in answers)

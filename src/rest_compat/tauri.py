@@ -32,7 +32,7 @@ from ferryman.models.registry import UNAVAILABLE
 from ferryman.rest_compat.entitlement import VERDICT, presented
 from ferryman.rest_compat.errors import error_response
 from ferryman.rest_compat.links import LIFETIME
-from ferryman.rest_compat.manifest import Resolver
+from ferryman.rest_compat.manifest import Manifests, Resolver
 from ferryman.versions import InvalidVersion, Version
 
 BUNDLE_TYPES = ("appimage", "deb", "rpm", "app", "msi", "nsis", "unknown")
@@ -163,7 +163,19 @@ async def check(request: Request) -> Response:
         judged = verdict if isinstance(verdict, Refusal) else verdict.excluded
     if isinstance(judged, Refusal):
         return _refused(judged)
-    index = manifests.view(judged)
+    return _answer(parsed, manifests, judged, shared, policy)
+
+
+def _answer(
+    parsed: Check,
+    manifests: Manifests,
+    excluded: frozenset[str],
+    shared: bool,
+    policy: CachePolicy,
+) -> Response:
+    """The answer to a check whose install may not have ``excluded``; ``shared``: a cache
+    keyed on the URL may keep it."""
+    index = manifests.view(excluded)
     rank = index.rank(parsed.channel)
     if rank is None:
         response = error_response(
@@ -199,8 +211,9 @@ class CheckRule:
     the verdict instead of the headers. A refused check is passed on uncached.
     """
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, policy: CachePolicy) -> None:
         self.resolver = resolver
+        self.policy = policy
 
     async def __call__(self, scope: Scope) -> tuple[Hashable | None, Scope] | None:
         try:
@@ -238,10 +251,22 @@ class CheckRule:
         return (parsed.key, judged) if judged else parsed.key, origin
 
     def settled(self, scope: Scope) -> Hashable | None:
-        """The key of a well-formed check whose answer every install shares, when that is
-        known without waiting (the app's index in memory, nothing to judge, nothing
-        refused); None otherwise, and :meth:`__call__` decides. For answering HITs below
-        ASGI."""
+        """The key of a check whose answer every install shares, when that is known
+        without waiting (:meth:`shared`); None otherwise, and :meth:`__call__` decides.
+        For answering HITs below ASGI."""
+        shared = self.shared(scope)
+        return None if shared is None else shared[0].key
+
+    def answered(self, scope: Scope) -> Response | None:
+        """The origin's answer to a check whose answer every install shares, when that is
+        known without waiting (:meth:`shared`); None otherwise. For answering below ASGI
+        without the edge cache."""
+        shared = self.shared(scope)
+        return None if shared is None else _answer(*shared, frozenset(), True, self.policy)
+
+    def shared(self, scope: Scope) -> tuple[Check, Manifests] | None:
+        """A well-formed check of an app whose index is in memory and gives every install
+        the same answers, carrying nothing to refuse."""
         try:
             parsed = _parse(_raw_path(scope), scope["query_string"].decode("latin-1"))
         except BadCheck:
@@ -251,7 +276,7 @@ class CheckRule:
             return None
         if isinstance(presented(scope["headers"]), Refusal):
             return None
-        return parsed.key
+        return parsed, manifests
 
 
 def _refused(refusal: Refusal) -> Response:
