@@ -8,15 +8,16 @@ itself, with all that the front layer gives every answer: the request id, the ta
 access log (:meth:`~ferryman.front.Front.answered`):
 
 * with the edge cache on, a fresh HIT: a plain GET whose key the check rule settles at
-  once (:meth:`~ferryman.rest_compat.tauri.CheckRule.settled`) and whose entry is fresh
+  once (:meth:`~ferryman.rest_compat.tauri.CheckRule.settled`: the app's index in memory,
+  its licence, if it needs one, looked up before) and whose entry is fresh
   (:meth:`~ferryman.edge_cache.EdgeCache.fresh`), its stored bytes;
-* with it off (a CDN in front does the caching), the origin's answer to a check that
-  every install gets alike, from the app's index in memory
-  (:meth:`~ferryman.rest_compat.tauri.CheckRule.answered`), within the same rate limit.
+* with it off (a CDN in front does the caching), the origin's answer worked out from
+  the same judgement (:meth:`~ferryman.rest_compat.tauri.CheckRule.answered`), within
+  the same rate limit.
 
-Anything else takes the ASGI path as before: a MISS or a cold index, a conditional, HEAD
-or CORS request, a check to judge (LICENSED app, partial rollout), a refusal, a
-connection whose write buffer is full, a request over uvicorn's concurrency limit. It
+Anything else takes the ASGI path as before: a MISS or a cold index, a licence not yet
+looked up, a conditional, HEAD or CORS request, a refusal, a connection whose write
+buffer is full, a request over uvicorn's concurrency limit. It
 hooks ``HttpToolsProtocol._start_asgi_task``, where every request starts (pipelined ones
 in order) once uvicorn has built its scope and decided keep-alive; a server other than
 uvicorn with httptools never takes the lane.
@@ -81,9 +82,8 @@ class _Wire:
 
 class ExpressLane:
     """Answers update checks that need no waiting without ASGI: fresh HITs when the app
-    has an edge cache (``edge`` is filled in when its stack is built), otherwise checks
-    whose answer every install shares, worked out from the app's index in memory, as the
-    origin would, within the door's rate limit."""
+    has an edge cache (``edge`` is filled in when its stack is built), otherwise the
+    origin's answer from the app's index in memory, within the door's rate limit."""
 
     def __init__(
         self, context: RequestContext, rule: CheckRule, budgets: Budgets, *, cached: bool
@@ -126,7 +126,7 @@ class ExpressLane:
         request_id = self.context.enter(scope)
         lines = wire.lines + b"age: %d" % entry.age + _HIT_LINE
         head = _head(entry.status, default_headers, lines, request_id, keep_alive)
-        _counted(scope, entry.status, _HIT, wire.offer, started)
+        _counted(scope, entry.status, _HIT, wire.offer, started, from_memory=True)
         return head + entry.body
 
     def _origin(
@@ -144,7 +144,8 @@ class ExpressLane:
             return None  # the ASGI path refuses it, in its words
         lines, offer = _lines(response.raw_headers)
         head = _head(response.status_code, default_headers, lines, request_id, keep_alive)
-        _counted(scope, response.status_code, None, offer, started)
+        status = response.status_code
+        _counted(scope, status, None, offer, started, from_memory=status < 400)
         return head + response.body
 
 
@@ -166,11 +167,18 @@ def _head(
 
 
 def _counted(
-    scope: Scope, status: int, cache: bytes | None, offer: bytes | None, started: float
+    scope: Scope,
+    status: int,
+    cache: bytes | None,
+    offer: bytes | None,
+    started: float,
+    *,
+    from_memory: bool,
 ) -> None:
     """What the front layer does once an answer is sent, under the request's id."""
     token = logs.request_id.set(scope["state"]["request_id"])
-    Front.answered(scope, status, cache, offer, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    Front.answered(scope, status, cache, offer, elapsed, from_memory=from_memory)
     logs.request_id.reset(token)
 
 

@@ -30,9 +30,9 @@ class Front:
     (:class:`~ferryman.request_context.RequestContext`), echoes the id in ``X-Request-ID``,
     counts and times the answer (:data:`~ferryman.metrics.TALLY`) and logs it.
 
-    The update check names the version it offered in a header that is taken off here. Edge
-    -cache HITs are logged at DEBUG (they are the bulk of the traffic; a summary line counts
-    them every minute); everything else at INFO.
+    The update check names the version it offered in a header that is taken off here.
+    Update checks answered from memory are logged at DEBUG (they are the bulk of the
+    traffic; a summary line counts them every minute); everything else at INFO.
     """
 
     def __init__(self, app: ASGIApp, context: RequestContext) -> None:
@@ -75,16 +75,29 @@ class Front:
 
     @staticmethod
     def answered(
-        scope: Scope, status: int, cache: bytes | None, offer: bytes | None, elapsed: float
+        scope: Scope,
+        status: int,
+        cache: bytes | None,
+        offer: bytes | None,
+        elapsed: float,
+        *,
+        from_memory: bool = False,
     ) -> None:
-        """Count, time and log an answer (the request's id already in the log context)."""
-        door = Door.UPDATES if cache == _HIT else door_of(scope["path"])
+        """Count, time and log an answer (the request's id already in the log context).
+        Update checks answered from memory (edge-cache HITs; with the edge cache off, the
+        express lane's answers from a warm index) are logged one by one at DEBUG and
+        summed up by the pulse."""
+        from_memory = from_memory or cache == _HIT
+        door = Door.UPDATES if from_memory else door_of(scope["path"])
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         app = scope["path"][1:].partition("/")[0] if offer is not None else None
         TALLY.count((door, method, status, cache, app, offer), elapsed)
-        level = logging.DEBUG if cache == _HIT else logging.INFO
-        if access_log.isEnabledFor(level):
-            _log(level, scope, door, status, elapsed, cache)
+        if from_memory:
+            TALLY.from_memory += 1
+            if access_log.isEnabledFor(logging.DEBUG):
+                _log(logging.DEBUG, scope, door, status, elapsed, cache)
+        elif access_log.isEnabledFor(logging.INFO):
+            _log(logging.INFO, scope, door, status, elapsed, cache)
 
 
 def _log(

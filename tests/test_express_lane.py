@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -26,9 +28,11 @@ from ferryman import logs
 from ferryman.cli.server import uvicorn_options
 from ferryman.express_lane import ExpressLane
 from ferryman.metrics import TALLY
+from ferryman.models.actor import Actor
+from ferryman.models.rollout import rollout
 from ferryman.settings import Settings
 from tests.conftest import serving
-from tests.support import rows
+from tests.support import licences, rows
 
 CHECK = "/lane/update/linux/x86_64/1.0.0"
 HEADERS_TO_IGNORE = {"date", "x-request-id"}  # differ from one answer to the next
@@ -304,10 +308,12 @@ async def test_the_lane_stays_out_of_everything_but_update_checks(wire: Wire) ->
     ids=["update", "no-update", "unknown-channel"],
 )
 async def test_without_the_edge_the_lane_answers_as_the_origin_does(
-    uncached: Wire, path: str, status: int
+    uncached: Wire, path: str, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     (cold,) = await uncached.ask(get(path))  # builds the app's index through ASGI
+    caplog.set_level(logging.DEBUG, logger="ferryman.access")
     (lane,) = await uncached.ask(get(path))
+    logged = [r.levelno for r in caplog.records if r.name == "ferryman.access"]
     # A browser's request carries Origin: it goes through ASGI (and CORS, when configured).
     (through_asgi,) = await uncached.ask(get(path, "Origin: https://example.test"))
 
@@ -317,13 +323,15 @@ async def test_without_the_edge_the_lane_answers_as_the_origin_does(
     assert lane.header("cf-cache-status") is None
     assert lane.header("x-ferryman-offer") is None
     assert lane.header("cloudflare-cdn-cache-control") is not None  # for the CDN in front
+    # An answer from memory is logged at DEBUG (and summed up); an error keeps its INFO line.
+    assert logged == [logging.INFO if status >= 400 else logging.DEBUG]
 
 
 @pytest.mark.usefixtures("released")
 async def test_without_the_edge_the_lane_spends_the_update_budget(
     uncached: Wire, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ferryman.access")
+    caplog.set_level(logging.DEBUG, logger="ferryman.access")
     ids = RequestIds()
     logging.getLogger("ferryman.access").addHandler(ids)
 
@@ -336,9 +344,52 @@ async def test_without_the_edge_the_lane_spends_the_update_budget(
     assert uncached.express == [False, True, True, True, True, False]
     assert answers[-1].header("retry-after")
     lines = [r for r in caplog.records if r.name == "ferryman.access"]
-    assert [(r.levelno, r.__dict__["status"]) for r in lines] == [(logging.INFO, 200)] * 5 + [
-        (logging.INFO, 429)
+    # The cold first check at INFO, the lane's answers from memory at DEBUG, the refusal at
+    # INFO (in the order they were logged: see below).
+    assert sorted((r.levelno, r.__dict__["status"]) for r in lines) == [
+        *[(logging.DEBUG, 200)] * 4,
+        (logging.INFO, 200),
+        (logging.INFO, 429),
     ]
     # The lane answered the pipelined checks as the first one's answer went out, before
     # its line was logged: the same ids, in another order.
     assert sorted(map(str, ids.seen)) == sorted(a.header("x-request-id") or "" for a in answers)
+
+
+# Checks the edge keys on what the install may not have: judged in the lane too.
+
+
+async def test_a_licensed_hit_takes_the_lane_once_its_licence_was_looked_up(
+    wire: Wire,
+) -> None:
+    now = datetime.now(UTC)
+    await rows.publish("lane", "1.2.0", ["linux-x86_64"])
+    key, _ = await licences.new_license(await licences.licensed_app("lane"), now)
+    licence = f"X-License-Key: {key}"
+
+    miss, hit = await wire.ask(get(CHECK, licence), get(CHECK, licence))
+    (through_asgi,) = await wire.ask(get(CHECK, licence, 'If-None-Match: "another"'))
+    (unlicensed,) = await wire.ask(get())
+    (stranger,) = await wire.ask(get(CHECK, "X-License-Key: lk_" + "x" * 40))
+
+    assert (miss.header("cf-cache-status"), hit.header("cf-cache-status")) == ("MISS", "HIT")
+    assert hit.comparable == through_asgi.comparable
+    assert b"/dl/" in hit.body  # a licensed answer links through Ferryman
+    assert (unlicensed.status, stranger.status) == (401, 401)
+    assert wire.express == [False, True, False, False, False]
+
+
+async def test_a_partial_rollout_hit_takes_the_lane_keyed_on_the_install(wire: Wire) -> None:
+    await rows.publish("lane", "1.2.0", ["linux-x86_64"])
+    newest = await rows.publish("lane", "1.3.0", ["linux-x86_64"])
+    await rollout(Actor.console(), newest, 50)
+    installs = [f"X-Install-Id: {uuid.UUID(int=n)}" for n in range(40)]
+
+    first = await wire.ask(*[get(CHECK, install) for install in installs])
+    again = await wire.ask(*[get(CHECK, install) for install in installs])
+
+    offered = [b'"version":"1.3.0"' in answer.body for answer in first]
+    assert 0 < sum(offered) < len(installs)  # both sides of the rollout are asked
+    assert [b'"version":"1.3.0"' in answer.body for answer in again] == offered
+    assert {answer.header("cf-cache-status") for answer in again} == {"HIT"}
+    assert wire.express[len(installs) :] == [True] * len(installs)

@@ -52,6 +52,10 @@ class Licences(Protocol):
 
     async def license(self, key_hash: str) -> Held | None: ...
 
+    def remembered(self, key_hash: str) -> Held | None:
+        """The licence when it is at hand without a lookup (None: look it up)."""
+        ...
+
     def uncovered(self, held: Held, now: datetime) -> frozenset[str]: ...
 
 
@@ -69,11 +73,25 @@ async def judge(
     index: OfferIndex, presented: Presented, licences: Licences, now: datetime
 ) -> Verdict:
     """The releases an install that presented this may not be offered, or its refusal."""
+    verdict = judge_now(index, presented, licences, now)
+    if verdict is not None:
+        return verdict
+    assert presented.key_hash is not None  # judge_now waits for nothing else
+    held = await licences.license(presented.key_hash)
+    if held is None:
+        return Refusal(401, "UNAUTHENTICATED", f"this key is not a licence of {index.slug}")
+    return _holding(index, presented, held, licences, now)
+
+
+def judge_now(
+    index: OfferIndex, presented: Presented, licences: Licences, now: datetime
+) -> Verdict | None:
+    """:func:`judge`'s verdict when it needs no lookup; None when the licence presented is
+    not at hand (for a server answering without waiting)."""
     if index.shared:
         return EVERYTHING
-    outside = index.outside(presented.install_id)
     if not index.terms.licensed:
-        return Standing(outside=outside)
+        return Standing(outside=index.outside(presented.install_id))
     if presented.key_error is not None:
         return Refusal(401, "UNAUTHENTICATED", presented.key_error)
     if presented.key_hash is None:
@@ -83,12 +101,16 @@ async def judge(
             f"updates of {index.slug} need a licence: send 'Authorization: Bearer lk_…' "
             "or 'X-License-Key: lk_…'",
         )
-    held = await licences.license(presented.key_hash)
-    if held is None:
-        return Refusal(401, "UNAUTHENTICATED", f"this key is not a licence of {index.slug}")
+    held = licences.remembered(presented.key_hash)
+    return None if held is None else _holding(index, presented, held, licences, now)
+
+
+def _holding(
+    index: OfferIndex, presented: Presented, held: Held, licences: Licences, now: datetime
+) -> Verdict:
     if held.refused is not None:
         return Refusal(403, "FORBIDDEN", held.refused)
-    return Standing(licences.uncovered(held, now), outside, held)
+    return Standing(licences.uncovered(held, now), index.outside(presented.install_id), held)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,6 +121,9 @@ class Fresh:
 
     async def license(self, key_hash: str) -> Held | None:
         return await find_license(self.index.app_id, key_hash)
+
+    def remembered(self, key_hash: str) -> Held | None:
+        return None  # read fresh, every time
 
     def uncovered(self, held: Held, now: datetime) -> frozenset[str]:
         return self.index.uncovered(self.index.terms.coverage(held), now)

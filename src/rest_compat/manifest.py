@@ -105,6 +105,10 @@ class Manifests:
             view = self._views[excluded] = self.index.without(excluded)
         return view
 
+    def remembered(self, key_hash: str) -> Held | None:
+        """The licence with this key's hash, when it was read before."""
+        return self._held.get(key_hash)
+
     async def license(self, key_hash: str) -> Held | None:
         """The app's licence with this key's hash (None: not one of this app's)."""
         held = self._held.get(key_hash)

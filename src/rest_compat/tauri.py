@@ -26,7 +26,7 @@ from starlette.types import Scope
 from ferryman.metrics import NO_UPDATE, OFFER_HEADER
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.channel import NAME as CHANNEL_NAME
-from ferryman.models.entitlement import Refusal, Verdict, judge
+from ferryman.models.entitlement import Refusal, Verdict, judge, judge_now
 from ferryman.models.platform import ARCHITECTURES, INSTALLERS, OPERATING_SYSTEMS
 from ferryman.models.registry import UNAVAILABLE
 from ferryman.rest_compat.entitlement import VERDICT, presented
@@ -251,32 +251,43 @@ class CheckRule:
         return (parsed.key, judged) if judged else parsed.key, origin
 
     def settled(self, scope: Scope) -> Hashable | None:
-        """The key of a check whose answer every install shares, when that is known
-        without waiting (:meth:`shared`); None otherwise, and :meth:`__call__` decides.
-        For answering HITs below ASGI."""
-        shared = self.shared(scope)
-        return None if shared is None else shared[0].key
+        """The key :meth:`__call__` would give, when it is known without waiting
+        (:meth:`judged_now`); None otherwise. For answering HITs below ASGI."""
+        judged = self.judged_now(scope)
+        if judged is None:
+            return None
+        parsed, _, excluded = judged
+        return (parsed.key, excluded) if excluded else parsed.key
 
     def answered(self, scope: Scope) -> Response | None:
-        """The origin's answer to a check whose answer every install shares, when that is
-        known without waiting (:meth:`shared`); None otherwise. For answering below ASGI
-        without the edge cache."""
-        shared = self.shared(scope)
-        return None if shared is None else _answer(*shared, frozenset(), True, self.policy)
+        """The origin's answer, when it is known without waiting (:meth:`judged_now`);
+        None otherwise. For answering below ASGI without the edge cache."""
+        judged = self.judged_now(scope)
+        if judged is None:
+            return None
+        parsed, manifests, excluded = judged
+        return _answer(parsed, manifests, excluded, manifests.index.shared, self.policy)
 
-    def shared(self, scope: Scope) -> tuple[Check, Manifests] | None:
-        """A well-formed check of an app whose index is in memory and gives every install
-        the same answers, carrying nothing to refuse."""
+    def judged_now(self, scope: Scope) -> tuple[Check, Manifests, frozenset[str]] | None:
+        """A well-formed check of an app whose index is in memory, judged without a
+        lookup into what the install may not have; None when that needs waiting or the
+        check is refused (the ASGI path then answers, in its words)."""
         try:
             parsed = _parse(_raw_path(scope), scope["query_string"].decode("latin-1"))
         except BadCheck:
             return None
         manifests = self.resolver.loaded(parsed.slug)
-        if manifests is None or not manifests.index.shared:
+        if manifests is None:
             return None
-        if isinstance(presented(scope["headers"]), Refusal):
+        carried = presented(scope["headers"])
+        if isinstance(carried, Refusal):
             return None
-        return parsed, manifests
+        if manifests.index.shared:  # the common case, kept cheap
+            return parsed, manifests, frozenset()
+        verdict = judge_now(manifests.index, carried, manifests, datetime.now(UTC))
+        if verdict is None or isinstance(verdict, Refusal):
+            return None
+        return parsed, manifests, verdict.excluded
 
 
 def _refused(refusal: Refusal) -> Response:

@@ -263,7 +263,9 @@ async def test_the_origin_sees_the_class_never_the_licence(app: Starlette, yard:
         answer = Response(b"{}", headers={"Cloudflare-CDN-Cache-Control": "max-age=60"})
         await answer(scope, receive, send)
 
-    edge = EdgeCache(origin, rule=CheckRule(app.state.resolver), credentials=True)
+    edge = EdgeCache(
+        origin, rule=CheckRule(app.state.resolver, app.state.cache_policy), credentials=True
+    )
     transport = httpx.ASGITransport(app=edge)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         for index, key in enumerate(keys):
