@@ -6,9 +6,10 @@ process with py-spy for the same seconds. Prints the functions that were on the 
 (own time) and the project functions that were on the stack most (own time plus callees),
 as shares of all samples.
 
-    .venv/bin/python bench/profile.py [--case hit|origin] [--seconds 10] [--top 15]
+    .venv/bin/python bench/profile.py [--case hit|licensed|origin] [--seconds 10] [--top 15]
 
-``hit`` is an edge-cache HIT; ``origin`` the check with the edge cache off (a warm index).
+``hit`` is an edge-cache HIT; ``licensed`` a HIT of a LICENSED app's check carrying its
+licence; ``origin`` the check with the edge cache off (a warm index).
 With ``--idle`` samples where the process waits are kept too (what it waits on).
 Needs ``wrk`` (Debian package) and py-spy (the ``bench`` extra).
 """
@@ -24,12 +25,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench/
 from bench.machine import load_average, machine
-from bench.updater import CHECK, free_port, running, seed, server_env
+from bench.updater import CHECK, LICENSE, free_port, running, seed, server_env, warm
 
 # A project frame: "name (src/module.py:line)" from a checkout, "(ferryman/…)" when installed.
 PROJECT = re.compile(r"\((?:src|ferryman)/")
@@ -66,7 +66,7 @@ def tally(raw: Path) -> tuple[int, collections.Counter[str], collections.Counter
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=("hit", "origin"), default="hit")
+    parser.add_argument("--case", choices=("hit", "licensed", "origin"), default="hit")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--top", type=int, default=15)
@@ -77,18 +77,20 @@ def main() -> None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="ferryman-profile-"))
     database = f"sqlite://{work / 'bench.sqlite3'}"
-    asyncio.run(seed(database, {"small": 10}))
+    slug = "paid" if args.case == "licensed" else "small"
+    asyncio.run(seed(database, {slug: 10}))
     port = free_port()
-    env = server_env(database, port, edge=args.case == "hit")
+    env = server_env(database, port, edge=args.case != "origin")
     command = [sys.executable, "-m", "ferryman", "serve"]
-    url = f"http://127.0.0.1:{port}" + CHECK.format("small")
+    url = f"http://127.0.0.1:{port}" + CHECK.format(slug)
+    sent = ["-H", f"X-License-Key: {LICENSE.secret}"] if args.case == "licensed" else []
     raw = work / "profile.txt"
     with running(command, env, port) as server:
-        urllib.request.urlopen(url).read()  # warm: index built, edge filled
+        warm(url, ("X-License-Key", LICENSE.secret) if sent else None)
         spy = profile(server.pid, args.seconds, args.idle, raw)
         load = threading.Thread(
             target=subprocess.run,
-            args=(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", url],),
+            args=(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", *sent, url],),
             kwargs={"capture_output": True, "check": True},
         )
         load.start()
