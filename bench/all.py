@@ -66,6 +66,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["profile.py", "--case", "hit", "--seconds", "1", "--top", "5"],
     ),
     (
+        "Where a LICENSED app's HIT's time goes (`profile.py`)",
+        ["profile.py", "--case", "licensed", "--top", "12"],
+        ["profile.py", "--case", "licensed", "--seconds", "1", "--top", "5"],
+    ),
+    (
         "Where an origin check's time goes, edge off (`profile.py`)",
         ["profile.py", "--case", "origin", "--top", "12"],
         ["profile.py", "--case", "origin", "--seconds", "1", "--top", "5"],

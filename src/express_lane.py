@@ -29,7 +29,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import (
@@ -80,6 +80,18 @@ class _Wire:
     offer: bytes | None
 
 
+class _Reply(NamedTuple):
+    """An answer for the lane to write: its header lines (the request id and the server's
+    own headers are added), body, and what the front layer counts and logs."""
+
+    status: int
+    lines: bytes
+    body: bytes
+    cache: bytes | None
+    offer: bytes | None
+    from_memory: bool  # logged at DEBUG and summed up (an error keeps its INFO line)
+
+
 class ExpressLane:
     """Answers update checks that need no waiting without ASGI: fresh HITs when the app
     has an edge cache (``edge`` is filled in when its stack is built), otherwise the
@@ -105,17 +117,19 @@ class ExpressLane:
         for name, _ in scope["headers"]:
             if name in _ASGI_ONLY:
                 return None
-        if self.cached:
-            return self._hit(scope, started, default_headers, keep_alive)
-        return self._origin(scope, started, default_headers, keep_alive)
+        reply = self._hit(scope) if self.cached else self._origin(scope)
+        if reply is None:
+            return None
+        request_id = scope["state"]["request_id"].encode()
+        head = _head(reply.status, default_headers, reply.lines, request_id, keep_alive)
+        token = logs.request_id.set(scope["state"]["request_id"])
+        elapsed = time.perf_counter() - started
+        quiet = reply.from_memory
+        Front.answered(scope, reply.status, reply.cache, reply.offer, elapsed, from_memory=quiet)
+        logs.request_id.reset(token)
+        return head + reply.body
 
-    def _hit(
-        self,
-        scope: Scope,
-        started: float,
-        default_headers: list[tuple[bytes, bytes]],
-        keep_alive: bool,
-    ) -> bytes | None:
+    def _hit(self, scope: Scope) -> _Reply | None:
         key = self.rule.settled(scope)
         entry = None if key is None or self.edge is None else self.edge.fresh(key)
         if entry is None:
@@ -123,30 +137,20 @@ class ExpressLane:
         wire = entry.wire
         if not isinstance(wire, _Wire):
             wire = entry.wire = _Wire(*_lines(entry.headers))
-        request_id = self.context.enter(scope)
+        self.context.enter(scope)
         lines = wire.lines + b"age: %d" % entry.age + _HIT_LINE
-        head = _head(entry.status, default_headers, lines, request_id, keep_alive)
-        _counted(scope, entry.status, _HIT, wire.offer, started, from_memory=True)
-        return head + entry.body
+        return _Reply(entry.status, lines, entry.body, _HIT, wire.offer, True)
 
-    def _origin(
-        self,
-        scope: Scope,
-        started: float,
-        default_headers: list[tuple[bytes, bytes]],
-        keep_alive: bool,
-    ) -> bytes | None:
+    def _origin(self, scope: Scope) -> _Reply | None:
         response = self.rule.answered(scope)
         if response is None:
             return None
-        request_id = self.context.enter(scope)
+        self.context.enter(scope)
         if not self.budgets.admits(Door.UPDATES, scope["state"]["client_ip"]):
             return None  # the ASGI path refuses it, in its words
         lines, offer = _lines(response.raw_headers)
-        head = _head(response.status_code, default_headers, lines, request_id, keep_alive)
         status = response.status_code
-        _counted(scope, status, None, offer, started, from_memory=status < 400)
-        return head + response.body
+        return _Reply(status, lines, bytes(response.body), None, offer, status < 400)
 
 
 def _head(
@@ -164,22 +168,6 @@ def _head(
         head += (name, b": ", value, b"\r\n")
     head += (lines, _REQUEST_ID, request_id, _KEEP_ALIVE if keep_alive else _CLOSE)
     return b"".join(head)
-
-
-def _counted(
-    scope: Scope,
-    status: int,
-    cache: bytes | None,
-    offer: bytes | None,
-    started: float,
-    *,
-    from_memory: bool,
-) -> None:
-    """What the front layer does once an answer is sent, under the request's id."""
-    token = logs.request_id.set(scope["state"]["request_id"])
-    elapsed = time.perf_counter() - started
-    Front.answered(scope, status, cache, offer, elapsed, from_memory=from_memory)
-    logs.request_id.reset(token)
 
 
 class ExpressProtocol(HttpToolsProtocol):
