@@ -210,10 +210,13 @@ def wrk(
     connections: int,
     header: tuple[str, str] | None = None,
     threads: int = 1,
+    script: Path | None = None,
 ) -> tuple[float, str, str]:
-    """Load ``url`` (warmed first) and read wrk's report."""
+    """Load ``url`` (warmed first) and read wrk's report; ``script``: wrk's Lua script."""
     warm(url, header)
     sent = ["-H", f"{header[0]}: {header[1]}"] if header else []
+    if script is not None:
+        sent += ["-s", str(script)]
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *sent, url],
         capture_output=True,

@@ -11,9 +11,13 @@ wrk runs on the same cores as the servers, so two workers never have two cores t
 themselves: the table also gives the CPU time per request of the server (every process of
 it) and of wrk, the most two workers could reach beside wrk (two cores divided by both
 costs, against one worker's rate), and what two workers would reach on two cores of their
-own (twice one worker's CPU cost per request over two workers' cost).
+own (twice one worker's CPU cost per request over two workers' cost). With
+``--pipeline N`` wrk writes N requests at a time on each connection (as in TechEmpower's
+plaintext test), which spends far less of its CPU per request and leaves the cores to the
+servers.
 
     .venv/bin/python bench/workers.py [--seconds 10] [--rounds 3] [--connections 64]
+        [--pipeline 16]
 
 Needs ``wrk`` (Debian package). Prints a Markdown table for bench/RESULTS.md.
 """
@@ -42,13 +46,25 @@ WARM_UP_SECONDS = 1
 Run = tuple[float, str, str, float, float]  # requests/s, p50, p99, CPU µs/request: server, wrk
 
 
-def measured(server: ServerProcess, seconds: int, connections: int) -> Run:
+# wrk's Lua hooks: every write sends DEPTH requests for the URL wrk was given.
+PIPELINE = """
+init = function(args)
+  local batch = {}
+  for i = 1, DEPTH do batch[i] = wrk.format() end
+  request_batch = table.concat(batch)
+end
+request = function() return request_batch end
+"""
+
+
+def measured(server: ServerProcess, seconds: int, connections: int, script: Path | None) -> Run:
     """One wrk run, with the CPU time the server's processes and wrk spent per request."""
     assert server.process is not None
     processes = family(server.process.pid)
     before = sum(map(cpu_seconds, processes))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rps, p50, p99 = wrk(server.url + CHECK, seconds, connections, threads=THREADS)
+    url = server.url + CHECK
+    rps, p50, p99 = wrk(url, seconds, connections, threads=THREADS, script=script)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     served = rps * seconds
     loader = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
@@ -79,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--pipeline", type=int, default=1, help="requests per write")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -95,6 +112,10 @@ def main() -> None:
         "FERRYMAN_S3_ACCESS_KEY_ID": "unused",
         "FERRYMAN_S3_SECRET_ACCESS_KEY": "unused",
     }
+    script = None
+    if args.pipeline > 1:
+        script = work / "pipeline.lua"
+        script.write_text(PIPELINE.replace("DEPTH", str(args.pipeline)))
     servers = {
         workers: ServerProcess({**env, "FERRYMAN_WORKERS": str(workers)}, work / f"{workers}.log")
         for workers in (1, 2)
@@ -107,14 +128,16 @@ def main() -> None:
                 wrk(server.url + CHECK, WARM_UP_SECONDS, args.connections, threads=THREADS)
             for _ in range(args.rounds):
                 for workers, server in servers.items():
-                    results[workers].append(measured(server, args.seconds, args.connections))
+                    run = measured(server, args.seconds, args.connections, script)
+                    results[workers].append(run)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     medians = {workers: sorted(runs)[len(runs) // 2] for workers, runs in results.items()}
     print(f"machine: {machine()}; load average at the start {load}")
     print(
-        f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s, edge HIT, median of "
+        f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s"
+        f"{f', {args.pipeline} requests per write' if script else ''}, edge HIT, median of "
         f"{args.rounds} interleaved rounds, SQLite\n"
     )
     print(
