@@ -56,33 +56,41 @@ install_package() {
     echo "$digest" >"$stamp"
 }
 
+# npm ci of the packages a folder of the repository pins (its package.json and
+# package-lock.json) into a folder under var/, unless that install is current.
+# $3 is a file the install leaves behind, relative to the destination; packages' own
+# install scripts run only when $5 is "with-scripts".
+npm_install_pinned() {
+    local pins="$1" dest="$2" marker="$3" what="$4" scripts="--ignore-scripts"
+    [ "${5:-}" = with-scripts ] && scripts=""
+    if cmp -s "$pins/package.json" "$dest/package.json" &&
+        cmp -s "$pins/package-lock.json" "$dest/package-lock.json" &&
+        [ -e "$dest/$marker" ]; then
+        return 0
+    fi
+    say "Installing $what (npm ci in $dest)"
+    mkdir -p "$dest"
+    cp "$pins/package.json" "$pins/package-lock.json" "$dest/"
+    # shellcheck disable=SC2086 # $scripts is one flag or none
+    (cd "$dest" && npm ci $scripts --no-audit --no-fund --loglevel=error)
+}
+
 # GraphiQL's browser files, at the versions deploy/graphiql/ pins, into
 # var/graphiql/node_modules (Ferryman serves them itself when their hashes match).
 install_graphiql_assets() {
-    local dest=var/graphiql
-    if cmp -s deploy/graphiql/package.json "$dest/package.json" &&
-        cmp -s deploy/graphiql/package-lock.json "$dest/package-lock.json" &&
-        [ -f "$dest/node_modules/.package-lock.json" ]; then
-        return 0
-    fi
-    say "Installing GraphiQL's assets (npm ci in $dest)"
-    mkdir -p "$dest"
-    cp deploy/graphiql/package.json deploy/graphiql/package-lock.json "$dest/"
-    (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    npm_install_pinned deploy/graphiql var/graphiql node_modules/.package-lock.json "GraphiQL's assets"
 }
 
 # The Tauri CLI at the version tests/tauri_cli/ pins, into var/tauri-cli, for the tests
-# that generate a fresh key and sign with it.
+# that generate a fresh key and sign with it (its packages' install scripts run).
 install_tauri_cli() {
-    local dest=var/tauri-cli
-    if cmp -s tests/tauri_cli/package-lock.json "$dest/package-lock.json" &&
-        [ -x "$dest/node_modules/.bin/tauri" ]; then
-        return 0
-    fi
-    say "Installing the Tauri CLI (npm ci in $dest)"
-    mkdir -p "$dest"
-    cp tests/tauri_cli/package.json tests/tauri_cli/package-lock.json "$dest/"
-    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)
+    npm_install_pinned tests/tauri_cli var/tauri-cli node_modules/.bin/tauri "the Tauri CLI" with-scripts
+}
+
+# axe-core at the version tests/console/axe/ pins, into var/axe, for the console's
+# accessibility checks.
+install_axe() {
+    npm_install_pinned tests/console/axe var/axe node_modules/axe-core/axe.min.js "axe-core"
 }
 
 # apt-get install, only as root on a machine that has apt-get; false otherwise.

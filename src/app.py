@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from ferryman import logs
+from ferryman import console, logs
 from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.doors import Door, door_of, error_body
@@ -130,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
             BodyLimit(request_response(submit_release), MAX_CI_BODY),
             methods=["POST"],
         ),
+        console.mount(settings),
         Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
         Route(

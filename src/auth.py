@@ -1,7 +1,8 @@
 """Keys on the wire: their format, hashing, and turning a header into an Actor.
 
 An API key is ``uk_live_`` followed by 40 random base62 characters; a licence key,
-which installed apps send on the update check, is ``lk_`` and 40 more. Only their
+which installed apps send on the update check, is ``lk_`` and 40 more; a console sign-in
+link carries ``sl_`` and 40 more, a console session's cookie ``fs_`` and 40 more. Only their
 SHA-256 is stored, so a database leak does not leak working keys, and the lookup is
 by hash.
 """
@@ -27,6 +28,11 @@ DISPLAY_LENGTH = len(KEY_PREFIX) + 4
 KEY_PATTERN = re.compile(r"uk_live_[0-9A-Za-z]{32,120}")
 LICENSE_PREFIX = "lk_"
 LICENSE_PATTERN = re.compile(r"lk_[0-9A-Za-z]{32,120}")
+# A one-time sign-in link's secret (in its path), and a console session's (in its cookie).
+LINK_PREFIX = "sl_"
+LINK_PATTERN = re.compile(r"sl_[0-9A-Za-z]{40}")
+SESSION_PREFIX = "fs_"
+SESSION_PATTERN = re.compile(r"fs_[0-9A-Za-z]{40}")
 LAST_USED_PRECISION = timedelta(minutes=1)
 _ALPHABET = string.ascii_letters + string.digits
 

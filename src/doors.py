@@ -12,6 +12,7 @@ import enum
 
 class Door(enum.StrEnum):
     GRAPHQL = "graphql"
+    CONSOLE = "console"
     CI = "ci"
     DOWNLOADS = "downloads"
     UPDATES = "updates"
@@ -27,7 +28,12 @@ _FIXED = {
     "/readyz": Door.PROBES,
     "/metrics": Door.METRICS,
 }
-_FIRST_SEGMENT = {"ci": Door.CI, "dl": Door.DOWNLOADS, "static": Door.ASSETS}
+_FIRST_SEGMENT = {
+    "ci": Door.CI,
+    "dl": Door.DOWNLOADS,
+    "static": Door.ASSETS,
+    "console": Door.CONSOLE,
+}
 
 
 def door_of(path: str) -> Door:

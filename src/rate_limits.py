@@ -30,7 +30,7 @@ from ferryman.settings import Settings
 
 # Distinct clients remembered per budget; beyond that the least recent start afresh.
 MAX_CLIENTS = 100_000
-_AUTHENTICATED = frozenset({Door.GRAPHQL, Door.CI})
+_AUTHENTICATED = frozenset({Door.GRAPHQL, Door.CI, Door.CONSOLE})
 _AUTHORIZATION = b"authorization"
 
 
@@ -86,6 +86,7 @@ class Budgets:
             Door.CI: settings.rate_limit_ci,
             Door.DOWNLOADS: settings.rate_limit_downloads,
             Door.UPDATES: settings.rate_limit_updates,
+            Door.CONSOLE: settings.rate_limit_console,
         }
         self.doors = {door: TokenBuckets(n) for door, n in per_door.items() if n}
         failures = settings.rate_limit_auth_failures

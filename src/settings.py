@@ -72,6 +72,9 @@ class Settings:
     rate_limit_downloads: int = 300
     rate_limit_updates: int = 600
     rate_limit_auth_failures: int = 20
+    rate_limit_console: int = 600
+    session_idle_minutes: int = 120
+    session_max_hours: int = 24
     graphql_max_depth: int = 10
     graphql_max_tokens: int = 5_000
     graphql_max_aliases: int = 30
@@ -306,6 +309,9 @@ _PARSERS = {
     "rate_limit_downloads": _count,
     "rate_limit_updates": _count,
     "rate_limit_auth_failures": _count,
+    "rate_limit_console": _count,
+    "session_idle_minutes": _positive,
+    "session_max_hours": _positive,
     "graphql_max_depth": _positive,
     "graphql_max_tokens": _positive,
     "graphql_max_aliases": _positive,

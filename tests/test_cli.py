@@ -1,26 +1,23 @@
 """The ``ferryman`` console commands, run as an operator would, against real databases."""
 
-import contextlib
 import csv
 import hashlib
 import io
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise
 
 from ferryman import auth
 from ferryman.models import AuditEvent, CoveragePeriod, License
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor
-from ferryman.models.registry import tortoise_config
 from tests.conftest import Databases
 from tests.support.cli import ferryman
+from tests.support.database import bound
 
 ROOT = Path(__file__).parent.parent
 
@@ -113,7 +110,7 @@ def test_console_script_is_installed() -> None:
         check=False,
     )
     assert result.returncode == 0
-    for command in ("serve", "dev", "migrate", "keys", "licenses", "export-schema"):
+    for command in ("serve", "dev", "migrate", "keys", "licenses", "users", "export-schema"):
         assert command in result.stdout
 
 
@@ -122,21 +119,10 @@ def test_console_script_is_installed() -> None:
 KEPT = "lk_" + "K" * 40
 
 
-@contextlib.asynccontextmanager
-async def database(url: str) -> AsyncIterator[None]:
-    """The models bound to ``url`` in this process, to set up and to read what the command
-    wrote."""
-    await Tortoise.init(config=tortoise_config(url))
-    try:
-        yield
-    finally:
-        await Tortoise.close_connections()
-
-
 @pytest.fixture
 async def app_url(url: str) -> str:
     """A database with one app, my-app."""
-    async with database(url):
+    async with bound(url):
         await apps.create(Actor.console(), apps.AppChanges(slug="my-app", name="My App"))
     return url
 
@@ -165,7 +151,7 @@ def import_licences(
 
 
 async def licence_count(url: str) -> int:
-    async with database(url):
+    async with bound(url):
         return await License.all().count()
 
 
@@ -199,7 +185,7 @@ async def test_licenses_import_creates_every_row_and_writes_their_keys(
     assert written["Carol"][3:] == ["2025-06-01T08:00:00+00:00", "2026-06-01T08:00:00+00:00"]
     for row in rows[1:]:
         assert auth.LICENSE_PATTERN.fullmatch(row[2]), row
-    async with database(app_url):
+    async with bound(app_url):
         stored = {license.id: license for license in await License.all()}
         periods = {p.license_id: p for p in await CoveragePeriod.all()}
         events = await AuditEvent.filter(action="license.import")
@@ -228,7 +214,7 @@ async def test_licenses_import_prints_the_keys_without_output(app_url: str, tmp_
     ((license_id, customer, key, _, _),) = list(csv.reader(io.StringIO(result.stdout)))[1:]
     assert customer == "Acme"
     assert "the keys are only in the CSV above" in result.stderr
-    async with database(app_url):
+    async with bound(app_url):
         license = await License.get(id=license_id)
     assert license.key_hash == auth.hash_key(key)
 

@@ -23,19 +23,17 @@ from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from ferryman.local_s3 import LocalS3
 from ferryman.models import Artifact, AuditEvent, Release
 from ferryman.models.actor import KeyScope
-from ferryman.models.registry import tortoise_config
 from ferryman.models.status import ArtifactStatus
 from ferryman.settings import Settings
 from ferryman.storage import Storage
 from tests.conftest import GraphQL, make_key, peer, server_env, serving
 from tests.services import ServerProcess
 from tests.signing import Signer
-from tests.support.database import snapshot
+from tests.support.database import bound, snapshot
 from tests.support.documents import (
     API_KEY_CREATE,
     APP_CREATE,
@@ -57,17 +55,6 @@ NO_RATE_LIMITS = {
 
 def sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-@contextlib.asynccontextmanager
-async def database(url: str) -> AsyncIterator[None]:
-    """The models bound to ``url`` in this process: to set up, and to read what a server
-    wrote, beside it."""
-    await Tortoise.init(config=tortoise_config(url))
-    try:
-        yield
-    finally:
-        await Tortoise.close_connections()
 
 
 # --- the server SIGKILLed during a burst of CI submissions ----------------------------------
@@ -251,7 +238,7 @@ async def test_kill_9_during_a_burst_of_ci_submissions_then_restart(
         # The test plays the proxy in front: the request ids it sends are the ones audited.
         "FERRYMAN_TRUSTED_PROXIES": "127.0.0.1/32",
     }
-    async with database(database_url):
+    async with bound(database_url):
         admin = await make_key(KeyScope.ADMIN, name="faults")
     with ServerProcess(env, tmp_path / "server.log") as server:
         server.start()
@@ -266,7 +253,7 @@ async def test_kill_9_during_a_burst_of_ci_submissions_then_restart(
                 response = await planned.send(client, ci_key, planned.request_id)
                 assert planned.accepted(response), response.text
 
-        async with database(database_url):  # to watch the burst from beside the server
+        async with bound(database_url):  # to watch the burst from beside the server
             answers, in_flight = await burst_then_kill(server, ci_key, burst, app_id)
 
         acknowledged: dict[str, Answer] = {}
@@ -286,7 +273,7 @@ async def test_kill_9_during_a_burst_of_ci_submissions_then_restart(
 
         server.restart()  # the same database, the same port
 
-        async with database(database_url):
+        async with bound(database_url):
             normal = {
                 bool(p.files): (await Written.read(app_id, p.version)).actions() for p in controls
             }
@@ -339,7 +326,7 @@ async def test_kill_9_during_a_burst_of_ci_submissions_then_restart(
                 assert answer.created is (planned.version not in existed), planned.version
                 assert answer.artifacts == dict.fromkeys(planned.files, "READY"), answer
             # An acknowledged one sent again is the same release, unchanged (idempotent).
-            async with database(database_url):
+            async with bound(database_url):
                 events_before = await AuditEvent.all().count()
             for planned in [p for p in burst if p.version in acknowledged][:4]:
                 response = await planned.send(client, ci_key, f"{planned.request_id}-again")
@@ -350,7 +337,7 @@ async def test_kill_9_during_a_burst_of_ci_submissions_then_restart(
                     False,
                 )
 
-        async with database(database_url):
+        async with bound(database_url):
             assert await AuditEvent.all().count() == events_before
             assert await Release.filter(app_id=app_id).count() == len(controls) + BURST
             for planned in burst:

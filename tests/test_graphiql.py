@@ -372,8 +372,9 @@ async def test_newcomer_drives_graphiql_with_the_printed_key(
         ("release.create", release["id"]),
         ("app.create", app["id"]),
     ]
-    assert trail["totalCount"] == 4  # and the bootstrap admin key, minted by `ferryman dev`
-    assert events[3][0] == "api_key.create"
+    # and what `ferryman dev` made on its first start: the admin key and the first owner
+    assert trail["totalCount"] == 5
+    assert sorted(action for action, _ in events[3:]) == ["api_key.create", "user.create"]
     await page.locator(".graphiql-response").get_by_text('"app.create"').wait_for()
 
     await page.screenshot(path=tmp_path / "graphiql.png")
@@ -381,6 +382,17 @@ async def test_newcomer_drives_graphiql_with_the_printed_key(
     assert not any("unpkg.com" in url for url in traffic.local)
     refused = [text for text in traffic.console_errors if "Content Security Policy" in text]
     assert refused == [], "the page's own policy blocked part of it"
+
+    # The first owner's link, printed beside the key, opens the console on the same app.
+    link = re.search(r"^ {4}(http://\S+/console/welcome/sl_[0-9A-Za-z]+)$", dev_server.output, re.M)
+    assert link is not None, f"no sign-in link printed:\n{dev_server.output}"
+    await page.goto(link[1])
+    await page.get_by_label("New password").fill("a long enough passphrase")
+    await page.get_by_label("The same password again").fill("a long enough passphrase")
+    await page.get_by_role("button", name="Save and sign in").click()
+    await page.wait_for_url("**/console/apps")
+    await page.get_by_role("link", name="Acme Notes").wait_for()
+    assert traffic.blocked == [], "the console tried to leave this machine"
 
 
 def test_second_start_prints_no_new_key(tmp_path: Path) -> None:
@@ -391,6 +403,7 @@ def test_second_start_prints_no_new_key(tmp_path: Path) -> None:
     second = DevServer.start(tmp_path, database, require_assets())
     assert second.stop() == [], "`ferryman dev` left processes running after SIGTERM"
     assert "uk_live_" not in second.output
+    assert "/console/welcome/" not in second.output
     assert "GraphiQL: " in second.output
 
 

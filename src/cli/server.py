@@ -91,6 +91,7 @@ def dev(settings: Settings) -> None:
 
 def _dev(settings: Settings) -> None:
     from ferryman.cli.admin import bootstrap_key, run
+    from ferryman.cli.people import bootstrap_owner
     from ferryman.models.registry import migrate as migrate_database
 
     asyncio.run(migrate_database(settings.database_url))
@@ -101,6 +102,12 @@ def _dev(settings: Settings) -> None:
             f"    {secret}\n\n"
             'In GraphiQL, open "Headers" and paste:\n'
             f'    {{"Authorization": "Bearer {secret}"}}\n'
+        )
+    link = run(settings, lambda: bootstrap_owner(settings))
+    if link:
+        click.echo(
+            "First start: created the console's first owner. Open this one-time link to "
+            f"choose a password (it works once, for a day):\n\n    {link}\n"
         )
     _serve(settings)
 

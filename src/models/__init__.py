@@ -12,6 +12,8 @@ from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.release import Release
+from ferryman.models.session import Session
+from ferryman.models.user import Grant, User
 
 __all__ = [
     "ApiKey",
@@ -21,6 +23,9 @@ __all__ = [
     "CoveragePeriod",
     "DownloadEvent",
     "EdgePurge",
+    "Grant",
     "License",
     "Release",
+    "Session",
+    "User",
 ]

@@ -1,13 +1,15 @@
 """Who is acting: the identity every domain operation checks and audits.
 
-Built by ``auth`` from an API key (or by the CLI for the operator at the console);
-the rules about what each kind of key may do live here, next to the data they guard.
+Built by ``auth`` from an API key, by the web console from a person's session, or by the
+CLI for the operator at the server. Keys and people share one permission model, a
+:class:`Role` and the apps it covers, so one rule decides what any of them may do.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 
 from ferryman.models.errors import Forbidden, NotFound
 
@@ -17,38 +19,98 @@ class KeyScope(enum.Enum):
     CI = "ci"
 
 
+class Role(enum.Enum):
+    """What an actor may do, most to least: OWNER also manages people; ADMIN everything
+    else; CI edits drafts and uploads (and publishes where the app allows it); VIEWER
+    reads what an admin reads and changes nothing."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    CI = "ci"
+    VIEWER = "viewer"
+
+    @classmethod
+    def of_key(cls, scope: KeyScope) -> Role:
+        return cls(scope.value)
+
+
+# The roles a person may hold (CI is for keys).
+PERSON_ROLES = (Role.OWNER, Role.ADMIN, Role.VIEWER)
+_ADMINS = frozenset({Role.OWNER, Role.ADMIN})
+_READERS = frozenset({Role.OWNER, Role.ADMIN, Role.VIEWER})
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Actor:
-    """An authenticated caller: a key id (None for the console), a scope and an app limit."""
+    """An authenticated caller: its role, the apps it is limited to (None: every app),
+    and the key or person behind it (both None for the operator's CLI)."""
 
-    key_id: str | None
-    scope: KeyScope
-    app_id: str | None
+    role: Role
+    apps: frozenset[str] | None
+    key_id: str | None = None
+    user_id: str | None = None
     request_id: str | None = None
 
     @classmethod
     def console(cls) -> Actor:
         """The operator running ``ferryman`` commands on the server itself."""
-        return cls(key_id=None, scope=KeyScope.ADMIN, app_id=None, request_id="console")
+        return cls(Role.OWNER, None, request_id="console")
 
     @property
     def is_global(self) -> bool:
-        return self.app_id is None
+        return self.apps is None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in _ADMINS
+
+    @property
+    def kind(self) -> str:
+        """How the caller is named in refusals: a key or a person."""
+        return "person" if self.user_id is not None else "key"
 
     def sees(self, app_id: str) -> bool:
         """Whether this caller may know that the app exists at all."""
-        return self.app_id is None or self.app_id == app_id
+        return self.apps is None or app_id in self.apps
 
     def require_visible(self, app_id: str, what: str, field: tuple[str, ...]) -> None:
         """Report another app's objects as missing, never as forbidden (no existence leak)."""
         if not self.sees(app_id):
             raise NotFound(f"{what} not found", field)
 
+    def require_reader(self, action: str) -> None:
+        """Reading what admins read (keys, licences, the audit trail): not for CI keys."""
+        if self.role not in _READERS:
+            raise Forbidden(f"{action} needs an admin key or a signed-in person; CI keys may not")
+
+    def require_writer(self, action: str) -> None:
+        """Any change at all: viewers make none."""
+        if self.role is Role.VIEWER:
+            raise Forbidden(f"{action} is a change, and viewers change nothing")
+
     def require_admin(self, action: str) -> None:
-        if self.scope is not KeyScope.ADMIN:
+        self.require_writer(action)
+        if not self.is_admin:
             raise Forbidden(f"{action} needs an admin key; CI keys may only edit drafts")
 
     def require_global_admin(self, action: str) -> None:
         self.require_admin(action)
         if not self.is_global:
-            raise Forbidden(f"{action} needs a global admin key; this key is limited to one app")
+            raise Forbidden(
+                f"{action} needs a global admin {self.kind}; this one is limited to chosen apps"
+            )
+
+    def require_owner(self, action: str) -> None:
+        self.require_writer(action)
+        if self.role is not Role.OWNER:
+            raise Forbidden(f"{action} needs an owner")
+
+
+def permits(check: Callable[[Actor], None], actor: Actor) -> bool:
+    """Whether ``check`` (a domain operation's own permission check) lets ``actor`` act:
+    how a door decides what to offer without a rule of its own."""
+    try:
+        check(actor)
+    except Forbidden:
+        return False
+    return True

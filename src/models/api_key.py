@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
-from ferryman.models.actor import Actor, KeyScope
+from ferryman.models.actor import Actor, KeyScope, Role
 from ferryman.models.errors import InvalidInput, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.text import reject_nul
@@ -48,7 +48,8 @@ class ApiKey(Model):
         indexes = (("app_id",),)
 
     def as_actor(self, request_id: str | None) -> Actor:
-        return Actor(key_id=self.id, scope=self.scope, app_id=self.app_id, request_id=request_id)
+        apps = None if self.app_id is None else frozenset({self.app_id})
+        return Actor(Role.of_key(self.scope), apps, key_id=self.id, request_id=request_id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,15 +65,15 @@ class NewKey:
 
 def visible(actor: Actor, app_id: str | None) -> QuerySet[ApiKey]:
     """Keys an admin may list, optionally those of one app."""
-    actor.require_admin("listing API keys")
-    keys = ApiKey.all() if actor.is_global else ApiKey.filter(app_id=actor.app_id)
+    actor.require_reader("listing API keys")
+    keys = ApiKey.all() if actor.apps is None else ApiKey.filter(app_id__in=actor.apps)
     if app_id is None:
         return keys
     return keys.filter(app_id=ids.require(app_id, "app", ("appId",)))
 
 
 async def get_visible(actor: Actor, key_id: str, field: tuple[str, ...] = ("id",)) -> ApiKey:
-    actor.require_admin("managing API keys")
+    actor.require_reader("reading an API key")
     key = await ApiKey.get_or_none(id=ids.require(key_id, "key", field))
     if key is None or not _manages(actor, key.app_id):
         raise NotFound(f"API key {key_id} not found", field)
@@ -91,8 +92,8 @@ async def create(actor: Actor, new: NewKey) -> ApiKey:
         app_slug = f"app {app.slug}"
     elif not actor.is_global:
         raise InvalidInput(
-            "this key is limited to one app, so it can only create keys for that app: "
-            "set input.appId",
+            f"this {actor.kind} is limited to chosen apps, so it can only create keys for "
+            "one of them: set input.appId",
             ("input", "appId"),
         )
     async with in_transaction():
@@ -116,6 +117,7 @@ async def create(actor: Actor, new: NewKey) -> ApiKey:
 
 async def revoke(actor: Actor, key_id: str) -> ApiKey:
     """Refuse the key from now on; revoking a revoked key changes nothing."""
+    actor.require_admin("revoking an API key")
     key = await get_visible(actor, key_id)
     if key.revoked_at is not None:
         return key
@@ -129,5 +131,5 @@ async def revoke(actor: Actor, key_id: str) -> ApiKey:
 
 
 def _manages(actor: Actor, app_id: str | None) -> bool:
-    # A key limited to one app manages that app's keys only, never the global ones.
+    # An actor limited to chosen apps manages their keys only, never the global ones.
     return actor.is_global or (app_id is not None and actor.sees(app_id))

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 # First path segments the server itself answers; an app slug there would be unreachable.
-RESERVED_SLUGS = frozenset({"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci"})
+RESERVED_SLUGS = frozenset(
+    {"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci", "console"}
+)
 NAME_MAX = 200
 DESCRIPTION_MAX = 2_000
 PUBLIC_KEY_MAX = 2_000
@@ -94,8 +96,8 @@ async def bump_generation(app_id: str) -> None:
 
 
 def visible(actor: Actor) -> QuerySet[App]:
-    """The apps this caller may see: all of them, or the one its key is limited to."""
-    return App.all() if actor.is_global else App.filter(id=actor.app_id)
+    """The apps this caller may see: all of them, or those it is limited to."""
+    return App.all() if actor.apps is None else App.filter(id__in=actor.apps)
 
 
 async def get_visible(actor: Actor, app_id: str, field: tuple[str, ...] = ("id",)) -> App:
@@ -114,8 +116,12 @@ async def find_visible(actor: Actor, slug: str) -> App | None:
     return app if app is not None and actor.sees(app.id) else None
 
 
-async def create(actor: Actor, changes: AppChanges) -> App:
+def require_creator(actor: Actor) -> None:
     actor.require_global_admin("creating an app")
+
+
+async def create(actor: Actor, changes: AppChanges) -> App:
+    require_creator(actor)
     if changes.slug is None or changes.name is None:
         raise InvalidInput("slug and name are required", ("input",))
     values = _validated(changes)

@@ -234,6 +234,7 @@ async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
 async def _draft_with_app(
     actor: Actor, release_id: str, field: tuple[str, ...]
 ) -> tuple[Release, App]:
+    actor.require_writer("changing a release's artifacts")
     release = await releases.get_visible(actor, release_id, field)
     if release.status is not ReleaseStatus.DRAFT:
         raise InvalidState(

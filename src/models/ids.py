@@ -21,6 +21,9 @@ PREFIXES = {
     "dl": "download event",
     "lic": "licence",
     "per": "coverage period",
+    "usr": "person",
+    "uap": "app grant",
+    "ses": "session",
 }
 MAX_LENGTH = 32
 # The 26 characters after the prefix; anything else (NUL, spaces) is no id of ours.

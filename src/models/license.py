@@ -106,14 +106,14 @@ class Held:
 
 def visible(actor: Actor, app_id: str) -> QuerySet[License]:
     """An app's licences, newest first (admins only)."""
-    actor.require_admin("listing licences")
+    actor.require_reader("listing licences")
     if not actor.sees(app_id):
         return License.filter(id__in=[])
     return License.filter(app_id=app_id).order_by("-id")
 
 
 async def get_visible(actor: Actor, license_id: str, field: tuple[str, ...] = ("id",)) -> License:
-    actor.require_admin("managing licences")
+    actor.require_reader("reading a licence")
     license = await License.get_or_none(id=ids.require(license_id, "lic", field))
     if license is None or not actor.sees(license.app_id):
         raise NotFound(f"licence {license_id} not found", field)
@@ -197,6 +197,7 @@ async def renew(
 ) -> License:
     """Add a period. By default it continues the last one, or starts now after a lapse
     (leaving the gap uncovered); it may not overlap an earlier period."""
+    actor.require_admin("renewing a licence")
     license = await get_visible(actor, license_id)
     now = datetime.now(UTC)
     async with in_transaction():
@@ -257,6 +258,7 @@ _VERBS = {
 async def _set_status(
     actor: Actor, license_id: str, target: LicenseStatus, reason: str | None
 ) -> License:
+    actor.require_admin("changing a licence's status")
     license = await get_visible(actor, license_id)
     reject_nul(reason, ("reason",))
     if reason is not None and len(reason) > REASON_MAX:

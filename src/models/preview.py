@@ -84,7 +84,7 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     """
     app = await apps.get_visible(actor, app_id, ("appId",))
     if install.license_hash is not None:
-        actor.require_admin("trying a licence key in updatePreview")
+        actor.require_reader("trying a licence key in updatePreview")
     bundle = None if install.bundle in (None, "", "unknown") else install.bundle
     if install.arch is None:
         if install.os not in OPERATING_SYSTEMS:

@@ -19,7 +19,7 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
-from ferryman.models.actor import Actor, KeyScope
+from ferryman.models.actor import Actor
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
@@ -85,6 +85,7 @@ async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("
 
 
 async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+    actor.require_writer("creating a release")
     app = await apps.get_visible(actor, app_id, ("appId",))
     if changes.version is None:
         raise InvalidInput("version is required", ("input", "version"))
@@ -106,6 +107,7 @@ async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
 
 
 async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Release:
+    actor.require_writer("editing a release")
     release = await get_visible(actor, release_id)
     if release.status is not ReleaseStatus.DRAFT:
         actor.require_admin("editing a published or archived release")
@@ -144,6 +146,7 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
 
 async def delete(actor: Actor, release_id: str) -> str:
     """Delete a draft; returns its id. Published releases are archived, never deleted."""
+    actor.require_writer("deleting a release")
     release = await get_visible(actor, release_id)
     async with in_transaction():
         locked = await lock(release.id)
@@ -165,9 +168,10 @@ async def publish(actor: Actor, release_id: str) -> Release:
 
     Admin keys may; CI keys only for an app whose admin switched on ``ci_may_publish``.
     """
+    actor.require_writer("publishing a release")
     release = await get_visible(actor, release_id)
     app = await apps.App.get(id=release.app_id)
-    if not app.ci_may_publish and actor.scope is not KeyScope.ADMIN:
+    if not app.ci_may_publish and not actor.is_admin:
         raise Forbidden(
             f"CI keys may not publish releases of {app.slug}: an admin can allow it with "
             "appUpdate(input: {ciMayPublish: true})"

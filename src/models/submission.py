@@ -66,6 +66,7 @@ async def submit(
 ) -> Outcome:
     """Check everything, read every new file back, then write the draft, its notes and its
     artifacts in one transaction: a crash or an outage part-way leaves nothing behind."""
+    actor.require_writer("submitting a release")
     app = await apps.find_visible(actor, app_slug)
     if app is None:
         raise NotFound(f"app {app_slug[:64]!r} not found", ("appSlug",))

@@ -18,18 +18,16 @@ from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.schema import BaseSchema
 from strawberry.types import Info as StrawberryInfo
-from tortoise.functions import Count
 
 from ferryman import auth, models
 from ferryman.auth import AuthenticationError
 from ferryman.doors import error_body
 from ferryman.graphiql import GraphiQLPage
 from ferryman.models import license as licenses
+from ferryman.models import summary
 from ferryman.models.actor import Actor
-from ferryman.models.status import ReleaseStatus
 from ferryman.settings import Settings
 from ferryman.storage import Storage
-from ferryman.versions import Version, parse_stored
 
 
 @dataclasses.dataclass(slots=True)
@@ -110,28 +108,14 @@ async def _artifacts_by_release(release_ids: list[str]) -> list[list[models.Arti
 
 
 async def _release_counts(app_ids: list[str]) -> list[int]:
-    rows = (
-        await models.Release.filter(app_id__in=app_ids)
-        .annotate(count=Count("id"))
-        .group_by("app_id")
-        .values_list("app_id", "count")
-    )
-    counts = {str(app_id): int(count) for app_id, count in rows}
+    counts = await summary.release_counts(app_ids)
     return [counts.get(i, 0) for i in app_ids]
 
 
 async def _latest_versions(app_ids: list[str]) -> list[str | None]:
-    latest: dict[str, Version] = {}
-    rows = await models.Release.filter(
-        app_id__in=app_ids, status=ReleaseStatus.PUBLISHED
-    ).values_list("app_id", "version")
-    for app_id, text in rows:
-        version = parse_stored(str(text))
-        if version is None:
-            continue
-        if str(app_id) not in latest or latest[str(app_id)] < version:
-            latest[str(app_id)] = version
-    return [str(latest[i]) if i in latest else None for i in app_ids]
+    newest = await summary.newest_by_channel(app_ids)
+    latest = [max(newest[i].values(), default=None) for i in app_ids]
+    return [None if version is None else str(version) for version in latest]
 
 
 async def _periods_by_license(license_ids: list[str]) -> list[list[models.CoveragePeriod]]:

@@ -3,7 +3,11 @@ nothing."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+
+from tortoise import Tortoise
 
 from ferryman.auth import hash_key
 from ferryman.models import (
@@ -13,11 +17,38 @@ from ferryman.models import (
     AuditEvent,
     CoveragePeriod,
     DownloadEvent,
+    Grant,
     License,
     Release,
+    Session,
+    User,
+)
+from ferryman.models.registry import tortoise_config
+
+_TABLES = (
+    App,
+    Release,
+    Artifact,
+    ApiKey,
+    AuditEvent,
+    DownloadEvent,
+    License,
+    CoveragePeriod,
+    User,
+    Grant,
+    Session,
 )
 
-_TABLES = (App, Release, Artifact, ApiKey, AuditEvent, DownloadEvent, License, CoveragePeriod)
+
+@contextlib.asynccontextmanager
+async def bound(url: str) -> AsyncIterator[None]:
+    """The models bound to the database at ``url`` in this process: to set up, and to
+    read what a server or a command wrote, beside it."""
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
 
 
 async def snapshot() -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,103 @@
+"""The web console: server-rendered pages for people, a third door onto the same rules.
+
+Everything works without JavaScript except uploads; the little there is lives in
+``static/console.js``. Every response carries a Content-Security-Policy that allows no
+inline script and no framing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.middleware import Middleware
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ferryman.console import paths
+from ferryman.console.apps import AppPages
+from ferryman.console.entrance import Entrance
+from ferryman.console.pages import Pages
+from ferryman.console.people import PeoplePages
+from ferryman.console.sessions import Sessions
+from ferryman.models.session import Lifetime
+from ferryman.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+HEADERS = [
+    (b"content-security-policy", POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def mount(settings: Settings) -> Mount:
+    """The console's routes under ``/console``."""
+    lifetime = Lifetime(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+    sessions = Sessions(lifetime, production=settings.production, base_url=settings.base_url)
+    pages = Pages(sessions, settings.base_url)
+    entrance = Entrance(pages)
+    app_pages = AppPages(pages)
+    people_pages = PeoplePages(pages)
+    signed_in = pages.signed_in
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: RedirectResponse(paths.HOME, 303), methods=["GET"]),
+        Route("/sign-in", entrance.sign_in_page, methods=["GET"]),
+        Route("/sign-in", entrance.sign_in, methods=["POST"]),
+        Route("/sign-out", signed_in(entrance.sign_out), methods=["POST"]),
+        Route("/sign-out-everywhere", signed_in(entrance.sign_out_everywhere), methods=["POST"]),
+        Route("/welcome/{secret}", entrance.welcome_page, methods=["GET"]),
+        Route("/welcome/{secret}", entrance.welcome, methods=["POST"]),
+        Route("/apps", signed_in(app_pages.index), methods=["GET"]),
+        Route("/apps", signed_in(app_pages.create), methods=["POST"]),
+        Route("/apps/new", signed_in(app_pages.new), methods=["GET"]),
+        Route("/apps/{slug}", signed_in(app_pages.show), methods=["GET"]),
+        Route("/go", signed_in(app_pages.go), methods=["GET"]),
+        Route("/people", signed_in(people_pages.index), methods=["GET"]),
+        Route("/people", signed_in(people_pages.create), methods=["POST"]),
+        Route("/people/new", signed_in(people_pages.new), methods=["GET"]),
+        Route("/people/{user_id}", signed_in(people_pages.show), methods=["GET"]),
+        Route("/people/{user_id}", signed_in(people_pages.update), methods=["POST"]),
+        Route("/people/{user_id}/reset", signed_in(people_pages.reset), methods=["POST"]),
+        Route("/people/{user_id}/delete", signed_in(people_pages.delete), methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC)),
+    ]
+    return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+class SecurityHeaders:
+    """Adds the console's security headers; pages (not static files) are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        static = scope["path"].startswith(paths.STATIC + "/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + HEADERS
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,143 @@
+"""Rendering console pages, and the guard every page goes through.
+
+A page handler gets the signed-in :class:`Visitor` and returns a response; the guard
+sends strangers to the sign-in page, checks the CSRF token of every change, and turns
+the domain's refusals into pages (403, 404) instead of errors. Handlers hold no rules:
+they call the same domain operations as GraphQL and show what those say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from ferryman.console import paths
+from ferryman.console.sessions import CSRF_FIELD, CrossSite, Sessions, Visitor
+from ferryman.models import app as apps
+from ferryman.models import user as people
+from ferryman.models.actor import permits
+from ferryman.models.errors import DomainError, Forbidden, NotFound
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Form posts are small; a licence CSV is the largest thing the console takes this way.
+MAX_FORM_FIELDS = 200
+
+Handler = Callable[[Request, Visitor], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Pages:
+    """Templates plus the session rules, shared by every console handler."""
+
+    def __init__(self, sessions: Sessions, base_url: str) -> None:
+        self.sessions = sessions
+        self.base_url = base_url
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.globals["paths"] = paths
+        env.globals["csrf_field"] = CSRF_FIELD
+        self.templates = Jinja2Templates(env=env)
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        visitor: Visitor | None,
+        context: Mapping[str, Any] | None = None,
+        status: int = 200,
+    ) -> Response:
+        values = {"visitor": visitor, "errors": {}, "notice": None, **(context or {})}
+        values.setdefault("current_app", None)
+        values.setdefault("active", None)
+        return self.templates.TemplateResponse(request, template, values, status_code=status)
+
+    async def render_for(
+        self,
+        request: Request,
+        template: str,
+        visitor: Visitor,
+        context: Mapping[str, Any] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """A page of the signed-in console: with the apps for the switcher."""
+        switcher = await apps.visible(visitor.actor).order_by("slug").values_list("slug", "name")
+        values = {
+            "switcher": switcher,
+            "may_manage_people": permits(people.require_manager, visitor.actor),
+            **(context or {}),
+        }
+        return self.render(request, template, visitor, values, status)
+
+    def signed_in(self, handler: Handler) -> Endpoint:
+        """``handler`` for signed-in people only; a change must carry the CSRF token."""
+
+        async def endpoint(request: Request) -> Response:
+            visitor = await self.sessions.visitor(request)
+            if visitor is None:
+                return self.to_sign_in(request)
+            try:
+                if request.method not in ("GET", "HEAD"):
+                    form = await form_of(request)
+                    self.sessions.require_csrf(request, visitor, _text(form, CSRF_FIELD))
+                return await handler(request, visitor)
+            except CrossSite as error:
+                return await self.refusal(request, visitor, 403, str(error))
+            except Forbidden as error:
+                return await self.refusal(request, visitor, 403, str(error))
+            except NotFound as error:
+                return await self.refusal(request, visitor, 404, error.message)
+            except DomainError as error:  # a malformed id in the path, say
+                return await self.refusal(request, visitor, 400, error.message)
+
+        return endpoint
+
+    def to_sign_in(self, request: Request) -> Response:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        if request.method not in ("GET", "HEAD") or not paths.is_local(target):
+            target = paths.HOME
+        return RedirectResponse(f"{paths.SIGN_IN}?{urlencode({'next': target})}", 303)
+
+    async def refusal(
+        self, request: Request, visitor: Visitor, status: int, message: str
+    ) -> Response:
+        return await self.render_for(
+            request, "refusal.html", visitor, {"status": status, "message": message}, status
+        )
+
+
+async def form_of(request: Request) -> FormData:
+    """The posted form (parsed once per request; Starlette keeps it)."""
+    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+
+
+def text(form: FormData, name: str) -> str:
+    """A text field, "" when absent."""
+    return _text(form, name) or ""
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def field_errors(error: DomainError, *fields: str) -> dict[str, str]:
+    """A domain error keyed by the form field it names (the last part of its field, when
+    ``fields`` has it; forms name their fields as GraphQL does), or by "" for the form
+    as a whole."""
+    name = error.field[-1] if error.field else ""
+    return {(name if name in fields else ""): error.message}

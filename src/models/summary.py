@@ -1,0 +1,70 @@
+"""What a list of apps shows about each: its newest published version on each channel,
+how many releases it has, and its downloads of the last days. A few grouped queries for
+the whole list, whatever its length."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from tortoise.functions import Count
+
+from ferryman.models.download_event import DownloadEvent
+from ferryman.models.release import Release
+from ferryman.models.status import ReleaseStatus
+from ferryman.versions import Version, parse_stored
+
+RECENT = timedelta(days=7)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppSummary:
+    newest: dict[str, Version]  # channel -> newest published version
+    releases: int
+    recent_downloads: int
+
+    @property
+    def latest(self) -> Version | None:
+        """The newest published version on any channel."""
+        return max(self.newest.values(), default=None)
+
+
+async def newest_by_channel(app_ids: list[str]) -> dict[str, dict[str, Version]]:
+    """Each app's newest published version on each of its channels, in the client's order."""
+    newest: dict[str, dict[str, Version]] = {app_id: {} for app_id in app_ids}
+    rows = await Release.filter(app_id__in=app_ids, status=ReleaseStatus.PUBLISHED).values_list(
+        "app_id", "channel", "version"
+    )
+    for app_id, channel, text in rows:
+        version = parse_stored(str(text))
+        seen = newest[str(app_id)]
+        if version is not None and (str(channel) not in seen or seen[str(channel)] < version):
+            seen[str(channel)] = version
+    return newest
+
+
+async def release_counts(app_ids: list[str]) -> dict[str, int]:
+    rows = (
+        await Release.filter(app_id__in=app_ids)
+        .annotate(count=Count("id"))
+        .group_by("app_id")
+        .values_list("app_id", "count")
+    )
+    return {str(app_id): int(count) for app_id, count in rows}
+
+
+async def summaries(app_ids: list[str], now: datetime | None = None) -> dict[str, AppSummary]:
+    since = (now or datetime.now(UTC)) - RECENT
+    newest = await newest_by_channel(app_ids)
+    releases = await release_counts(app_ids)
+    rows = (
+        await DownloadEvent.filter(app_id__in=app_ids, downloaded_at__gte=since)
+        .annotate(count=Count("id"))
+        .group_by("app_id")
+        .values_list("app_id", "count")
+    )
+    downloads = {str(app_id): int(count) for app_id, count in rows}
+    return {
+        app_id: AppSummary(newest[app_id], releases.get(app_id, 0), downloads.get(app_id, 0))
+        for app_id in app_ids
+    }
