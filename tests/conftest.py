@@ -3,6 +3,10 @@
 The suite runs on SQLite by default and on PostgreSQL with ``pytest --db postgres``,
 which starts its own cluster on a free port. Each test gets a fresh database cloned
 from one migrated template, so every test starts from the committed migrations.
+
+``scripts/test`` runs the suite with pytest-xdist. Session fixtures are set up once per
+worker: each worker has its own SeaweedFS, cluster and template on ports of their own, and
+its own temporary folder, so database and bucket names need only be unique within one.
 """
 
 from __future__ import annotations
