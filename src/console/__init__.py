@@ -54,30 +54,11 @@ def mount(settings: Settings) -> Mount:
     )
     sessions = Sessions(lifetime, production=settings.production, base_url=settings.base_url)
     pages = Pages(sessions, settings.base_url)
-    entrance = Entrance(pages)
-    app_pages = AppPages(pages)
-    people_pages = PeoplePages(pages)
-    signed_in = pages.signed_in
     routes: list[BaseRoute] = [
         Route("/", lambda request: RedirectResponse(paths.HOME, 303), methods=["GET"]),
-        Route("/sign-in", entrance.sign_in_page, methods=["GET"]),
-        Route("/sign-in", entrance.sign_in, methods=["POST"]),
-        Route("/sign-out", signed_in(entrance.sign_out), methods=["POST"]),
-        Route("/sign-out-everywhere", signed_in(entrance.sign_out_everywhere), methods=["POST"]),
-        Route("/welcome/{secret}", entrance.welcome_page, methods=["GET"]),
-        Route("/welcome/{secret}", entrance.welcome, methods=["POST"]),
-        Route("/apps", signed_in(app_pages.index), methods=["GET"]),
-        Route("/apps", signed_in(app_pages.create), methods=["POST"]),
-        Route("/apps/new", signed_in(app_pages.new), methods=["GET"]),
-        Route("/apps/{slug}", signed_in(app_pages.show), methods=["GET"]),
-        Route("/go", signed_in(app_pages.go), methods=["GET"]),
-        Route("/people", signed_in(people_pages.index), methods=["GET"]),
-        Route("/people", signed_in(people_pages.create), methods=["POST"]),
-        Route("/people/new", signed_in(people_pages.new), methods=["GET"]),
-        Route("/people/{user_id}", signed_in(people_pages.show), methods=["GET"]),
-        Route("/people/{user_id}", signed_in(people_pages.update), methods=["POST"]),
-        Route("/people/{user_id}/reset", signed_in(people_pages.reset), methods=["POST"]),
-        Route("/people/{user_id}/delete", signed_in(people_pages.delete), methods=["POST"]),
+        *Entrance(pages).routes(),
+        *AppPages(pages).routes(),
+        *PeoplePages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ferryman.console import paths
-from ferryman.console.pages import Pages, field_errors, form_of, text
+from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.sessions import Visitor
 from ferryman.models import app as apps
 from ferryman.models import channel, summary
 from ferryman.models.actor import permits
-from ferryman.models.app import App
-from ferryman.models.errors import DomainError, NotFound
+from ferryman.models.errors import DomainError
 
 
 class AppPages:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
+
+    def routes(self) -> list[BaseRoute]:
+        signed_in = self.pages.signed_in
+        return [
+            Route("/apps", signed_in(self.index), methods=["GET"]),
+            Route("/apps", signed_in(self.create), methods=["POST"]),
+            Route("/apps/new", signed_in(self.new), methods=["GET"]),
+            Route("/apps/{slug}", signed_in(self.show), methods=["GET"]),
+            Route("/go", signed_in(self.go), methods=["GET"]),
+        ]
 
     async def index(self, request: Request, visitor: Visitor) -> Response:
         listed = await apps.visible(visitor.actor).order_by("slug")
@@ -27,7 +37,7 @@ class AppPages:
         return await self.pages.render_for(request, "apps.html", visitor, context)
 
     async def show(self, request: Request, visitor: Visitor) -> Response:
-        app = await self._app(request, visitor)
+        app = await app_of(request, visitor)
         figures = (await summary.summaries([app.id]))[app.id]
         context = {
             "current_app": app,
@@ -59,13 +69,6 @@ class AppPages:
             errors = field_errors(error, "slug", "name", "description", "publicKey")
             return await self._form(request, visitor, errors, form, 400)
         return RedirectResponse(f"{paths.HOME}?created={app.slug}", 303)
-
-    async def _app(self, request: Request, visitor: Visitor) -> App:
-        slug = request.path_params["slug"]
-        app = await apps.find_visible(visitor.actor, slug)
-        if app is None:
-            raise NotFound(f"no app {slug[:64]!r} that you may see")
-        return app
 
     async def _form(
         self,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ferryman import auth, passwords
 from ferryman.console import paths
@@ -30,6 +31,17 @@ class Entrance:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
         self.sessions = pages.sessions
+
+    def routes(self) -> list[BaseRoute]:
+        signed_in = self.pages.signed_in
+        return [
+            Route("/sign-in", self.sign_in_page, methods=["GET"]),
+            Route("/sign-in", self.sign_in, methods=["POST"]),
+            Route("/sign-out", signed_in(self.sign_out), methods=["POST"]),
+            Route("/sign-out-everywhere", signed_in(self.sign_out_everywhere), methods=["POST"]),
+            Route("/welcome/{secret}", self.welcome_page, methods=["GET"]),
+            Route("/welcome/{secret}", self.welcome, methods=["POST"]),
+        ]
 
     async def sign_in_page(self, request: Request) -> Response:
         visitor = await self.sessions.visitor(request)

@@ -120,6 +120,15 @@ class Pages:
         )
 
 
+async def app_of(request: Request, visitor: Visitor) -> apps.App:
+    """The app named by the path's ``slug``, if the visitor may see it."""
+    slug = request.path_params["slug"]
+    app = await apps.find_visible(visitor.actor, slug)
+    if app is None:
+        raise NotFound(f"no app {slug[:64]!r} that you may see")
+    return app
+
+
 async def form_of(request: Request) -> FormData:
     """The posted form (parsed once per request; Starlette keeps it)."""
     return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)

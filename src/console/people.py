@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ferryman import auth
 from ferryman.console import paths
@@ -24,6 +25,18 @@ _FIELDS = ("email", "role", "apps")
 class PeoplePages:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
+
+    def routes(self) -> list[BaseRoute]:
+        signed_in = self.pages.signed_in
+        return [
+            Route("/people", signed_in(self.index), methods=["GET"]),
+            Route("/people", signed_in(self.create), methods=["POST"]),
+            Route("/people/new", signed_in(self.new), methods=["GET"]),
+            Route("/people/{user_id}", signed_in(self.show), methods=["GET"]),
+            Route("/people/{user_id}", signed_in(self.update), methods=["POST"]),
+            Route("/people/{user_id}/reset", signed_in(self.reset), methods=["POST"]),
+            Route("/people/{user_id}/delete", signed_in(self.delete), methods=["POST"]),
+        ]
 
     async def index(self, request: Request, visitor: Visitor) -> Response:
         listed = await people.visible(visitor.actor).order_by("email")
