@@ -20,6 +20,7 @@ from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 from ferryman.models.text import reject_nul
+from ferryman.signatures import PublicKey
 
 if TYPE_CHECKING:
     from ferryman.models.license import License
@@ -240,6 +241,8 @@ def _validated(changes: AppChanges) -> dict[str, Any]:
                 ".pub file that `tauri signer generate` wrote",
                 ("input", "publicKey"),
             )
+        if changes.public_key.strip():
+            PublicKey.parse(changes.public_key, ("input", "publicKey"))
         values["public_key"] = changes.public_key.strip() or None
     return values
 

@@ -17,7 +17,6 @@ from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, QueryLimitError, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.pagination import Connection, paginate
-from ferryman.signatures import PublicKey
 from ferryman.versions import InvalidVersion, Version
 
 if TYPE_CHECKING:
@@ -250,8 +249,6 @@ class AppMutation:
 
 
 def _changes(input: AppCreateInput | AppUpdateInput) -> apps.AppChanges:
-    if input.public_key and input.public_key.strip():
-        PublicKey.parse(input.public_key, ("input", "publicKey"))
     return apps.AppChanges(
         slug=input.slug,
         name=input.name,

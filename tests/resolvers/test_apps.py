@@ -183,7 +183,6 @@ async def test_app_create_refuses_an_over_long_description(gql: GraphQL, admin_k
 async def test_app_create_refuses_nul_characters(
     gql: GraphQL, admin_key: str, field: str, graphql_field: str
 ) -> None:
-    expected = "not base64" if field == "publicKey" else "NUL"
     # PostgreSQL cannot store U+0000: it must be a user error, not an internal one.
     before = await snapshot()
     app_input = {"slug": "my-app", "name": "App", field: "before\x00after"}
@@ -192,7 +191,7 @@ async def test_app_create_refuses_nul_characters(
 
     assert "errors" not in result, result
     message = user_error(result["data"]["appCreate"], "INVALID_INPUT", ["input", graphql_field])
-    assert expected in message
+    assert "NUL" in message
     assert await snapshot() == before
 
 
