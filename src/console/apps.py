@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -12,7 +18,9 @@ from ferryman.console.sessions import Visitor
 from ferryman.models import app as apps
 from ferryman.models import channel, summary
 from ferryman.models.actor import permits
-from ferryman.models.errors import DomainError
+from ferryman.models.app import App
+from ferryman.models.errors import DomainError, InvalidInput
+from ferryman.models.status import Distribution, ExpiredPolicy
 
 
 class AppPages:
@@ -26,6 +34,9 @@ class AppPages:
             Route("/apps", signed_in(self.create), methods=["POST"]),
             Route("/apps/new", signed_in(self.new), methods=["GET"]),
             Route("/apps/{slug}", signed_in(self.show), methods=["GET"]),
+            Route("/apps/{slug}/settings", signed_in(self.settings), methods=["GET"]),
+            Route("/apps/{slug}/settings", signed_in(self.update), methods=["POST"]),
+            Route("/apps/{slug}/delete", signed_in(self.delete), methods=["POST"]),
             Route("/go", signed_in(self.go), methods=["GET"]),
         ]
 
@@ -45,6 +56,36 @@ class AppPages:
             "channels": channel.order_of(app.channels),
         }
         return await self.pages.render_for(request, "app.html", visitor, context)
+
+    async def settings(self, request: Request, visitor: Visitor) -> Response:
+        app = await app_of(request, visitor)
+        notice = "Settings saved." if request.query_params.get("saved") else None
+        return await self._settings(request, visitor, app, _values_of(app), {}, notice=notice)
+
+    async def update(self, request: Request, visitor: Visitor) -> Response:
+        app = await app_of(request, visitor)
+        apps.require_editor(visitor.actor)  # before the form's fields are read
+        form = await form_of(request)
+        try:
+            changed = await apps.update(visitor.actor, app.id, _changes(form))
+        except DomainError as error:
+            errors = field_errors(error, *SETTINGS_FIELDS)
+            return await self._settings(request, visitor, app, form, errors, status=400)
+        return RedirectResponse(f"{paths.HOME}/{changed.slug}/settings?saved=1", 303)
+
+    async def delete(self, request: Request, visitor: Visitor) -> Response:
+        """Deleting needs the slug typed out: a slip of the mouse cannot take an app."""
+        app = await app_of(request, visitor)
+        form = await form_of(request)
+        if text(form, "confirmSlug").strip() != app.slug:
+            errors = {"confirmSlug": f"type {app.slug} to confirm that this app is to be deleted"}
+            return await self._settings(request, visitor, app, _values_of(app), errors, 400)
+        try:
+            await apps.delete(visitor.actor, app.id)
+        except DomainError as error:
+            errors = {"confirmSlug": error.message}
+            return await self._settings(request, visitor, app, _values_of(app), errors, 400)
+        return RedirectResponse(f"{paths.HOME}?deleted={app.slug}", 303)
 
     async def go(self, request: Request, visitor: Visitor) -> Response:
         """The app switcher's target (a GET form, so it works without JavaScript)."""
@@ -70,6 +111,29 @@ class AppPages:
             return await self._form(request, visitor, errors, form, 400)
         return RedirectResponse(f"{paths.HOME}?created={app.slug}", 303)
 
+    async def _settings(
+        self,
+        request: Request,
+        visitor: Visitor,
+        app: App,
+        values: Mapping[str, Any],
+        errors: dict[str, str],
+        status: int = 200,
+        notice: str | None = None,
+    ) -> Response:
+        context = {
+            "current_app": app,
+            "values": values,
+            "errors": errors,
+            "notice": notice,
+            "distributions": [d.value for d in Distribution],
+            "expired_policies": [p.value for p in ExpiredPolicy],
+            "may_change": permits(
+                lambda actor: actor.require_admin("editing an app"), visitor.actor
+            ),
+        }
+        return await self.pages.render_for(request, "app_settings.html", visitor, context, status)
+
     async def _form(
         self,
         request: Request,
@@ -80,3 +144,75 @@ class AppPages:
     ) -> Response:
         context = {"errors": errors, "values": values or {}}
         return await self.pages.render_for(request, "app_new.html", visitor, context, status)
+
+
+SETTINGS_FIELDS = (
+    "slug",
+    "name",
+    "description",
+    "publicKey",
+    "channels",
+    "ciMayPublish",
+    "distribution",
+    "expiredPolicy",
+    "graceDays",
+    "offerDowngradeOnYank",
+    "requireSignedVersion",
+)
+_FLAGS = ("ciMayPublish", "offerDowngradeOnYank", "requireSignedVersion")
+
+
+def _values_of(app: App) -> dict[str, Any]:
+    """The settings form's fields as the app has them."""
+    return {
+        "slug": app.slug,
+        "name": app.name,
+        "description": app.description or "",
+        "publicKey": app.public_key or "",
+        "channels": ", ".join(channel.order_of(app.channels)),
+        "ciMayPublish": app.ci_may_publish,
+        "distribution": app.distribution.value,
+        "expiredPolicy": app.expired_policy.value,
+        "graceDays": str(app.grace_days),
+        "offerDowngradeOnYank": app.offer_downgrade_on_yank,
+        "requireSignedVersion": app.require_signed_version,
+    }
+
+
+def _changes(form: FormData) -> apps.AppChanges:
+    """Every setting from the form (a checkbox left unticked is sent as nothing: off)."""
+    return apps.AppChanges(
+        slug=text(form, "slug").strip(),
+        name=text(form, "name"),
+        description=text(form, "description"),
+        public_key=text(form, "publicKey"),
+        channels=[name for name in re.split(r"[\s,]+", text(form, "channels")) if name],
+        ci_may_publish=form.get("ciMayPublish") == "on",
+        distribution=_choice(Distribution, text(form, "distribution"), "distribution"),
+        expired_policy=_choice(ExpiredPolicy, text(form, "expiredPolicy"), "expiredPolicy"),
+        grace_days=_whole_number(text(form, "graceDays"), "graceDays"),
+        offer_downgrade_on_yank=form.get("offerDowngradeOnYank") == "on",
+        require_signed_version=form.get("requireSignedVersion") == "on",
+    )
+
+
+Choice = TypeVar("Choice", bound=enum.Enum)
+
+
+def _choice(kind: type[Choice], value: str, field: str) -> Choice:
+    try:
+        return kind(value)
+    except ValueError:
+        accepted = ", ".join(str(member.value) for member in kind)
+        raise InvalidInput(
+            f"{field} {value[:40]!r} is not one of {accepted}", ("input", field)
+        ) from None
+
+
+def _whole_number(value: str, field: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{field} {value[:40]!r} is not a whole number of days", ("input", field)
+        ) from None

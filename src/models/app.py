@@ -121,6 +121,10 @@ def require_creator(actor: Actor) -> None:
     actor.require_global_admin("creating an app")
 
 
+def require_editor(actor: Actor) -> None:
+    actor.require_admin("editing an app")
+
+
 async def create(actor: Actor, changes: AppChanges) -> App:
     require_creator(actor)
     if changes.slug is None or changes.name is None:
@@ -138,7 +142,7 @@ async def create(actor: Actor, changes: AppChanges) -> App:
 
 
 async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
-    actor.require_admin("editing an app")
+    require_editor(actor)
     app = await get_visible(actor, app_id)
     values = _validated(changes)
     if not values:
