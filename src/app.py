@@ -44,16 +44,14 @@ from ferryman.settings import Settings
 from ferryman.storage import Storage, StorageUnavailable
 
 READ = ["GET", "HEAD"]
-# Room for the GraphQL multipart envelope around a file of the largest accepted size.
-UPLOAD_OVERHEAD = 1024 * 1024
 
 
 def create_app(settings: Settings) -> Starlette:
     """Assemble Ferryman for ``settings``; the database must already be migrated and the
     S3 endpoint known (``ferryman dev`` starts a local one first)."""
+    schema = build_schema(settings)
     graphql = GraphQLView(
-        build_schema(settings),
-        graphiql_assets=settings.graphiql_assets if settings.graphiql_enabled else None,
+        schema, graphiql_assets=settings.graphiql_assets if settings.graphiql_enabled else None
     )
     graphiql = graphql.graphiql
 
@@ -130,18 +128,10 @@ def create_app(settings: Settings) -> Starlette:
             BodyLimit(request_response(submit_release), MAX_CI_BODY),
             methods=["POST"],
         ),
-        console.mount(settings),
+        console.mount(settings, schema),
         Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
-        Route(
-            "/graphql",
-            BodyLimit(
-                graphql,
-                settings.graphql_max_body_bytes,
-                multipart_bytes=settings.max_upload_bytes + UPLOAD_OVERHEAD,
-            ),
-            methods=["GET", "POST"],
-        ),
+        Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),
     ]
     if graphiql and graphiql.local:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))

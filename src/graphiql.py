@@ -9,6 +9,7 @@ before it is served, and any miss falls back to the CDN page as a whole.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import re
@@ -47,14 +48,42 @@ query {
 }
 """
 HEADERS_TEMPLATE = '{\\n  "Authorization": "Bearer uk_live_..."\\n}'
+# Opened from the console, the page runs as the signed-in person: no key to paste.
+CONSOLE_QUERY = """# Ferryman's GraphQL API (Docs lists it all).
+#
+# Opened from the console, it acts as you, with
+# your role: press Ctrl-Enter. Scripts and CI
+# use an API key at /graphql instead.
+
+query {
+  apps(first: 10) {
+    totalCount
+    edges {
+      node { id slug name latestVersion }
+    }
+  }
+}
+"""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Greeting:
+    """What the page opens on: the example query, and the headers editor's first text."""
+
+    query: str
+    headers: str
+
+
+FOR_KEYS = Greeting(EXAMPLE_QUERY, HEADERS_TEMPLATE)
+FOR_CONSOLE = Greeting(CONSOLE_QUERY, "")
 
 
 class GraphiQLPage:
     """The GraphiQL HTML, and the local files it may load."""
 
-    def __init__(self, assets: Path, stock_html: str) -> None:
+    def __init__(self, assets: Path, stock_html: str, greeting: Greeting = FOR_KEYS) -> None:
         """``stock_html``: Strawberry's GraphiQL page, which loads from the CDN."""
-        cdn_html = _ferryman(stock_html)
+        cdn_html = _ferryman(stock_html, greeting)
         self.files = _verified_files(cdn_html, assets)
         self.local = self.files is not None
         self.html = cdn_html if self.files is None else _localised(cdn_html)
@@ -118,15 +147,15 @@ def _localised(html: str) -> str:
     return re.sub(r"https://unpkg\.com/((?:@[^/\"]+/)?[^@/\"]+)@[^/\"]+/", MOUNT + r"/\1/", html)
 
 
-def _ferryman(html: str) -> str:
+def _ferryman(html: str, greeting: Greeting) -> str:
     """Strawberry's page with Ferryman's title, example query and headers template; a part
     whose spot the page no longer has is left as Strawberry wrote it."""
     changes = (
         (r"<title>[^<]*</title>", f"<title>{TITLE}</title>"),
-        (r"const EXAMPLE_QUERY = `[^`]*`;", f"const EXAMPLE_QUERY = `{EXAMPLE_QUERY}`;"),
+        (r"const EXAMPLE_QUERY = `[^`]*`;", f"const EXAMPLE_QUERY = `{greeting.query}`;"),
         (
             r"React\.useState\(parameters\.headers\)",
-            f"React.useState(parameters.headers || '{HEADERS_TEMPLATE}')",
+            f"React.useState(parameters.headers || '{greeting.headers}')",
         ),
     )
     for pattern, replacement in changes:

@@ -315,6 +315,13 @@ API_KEY_CREATE = """mutation {
   }
 }"""
 
+APP_RENAME = """mutation {
+  appUpdate(id: "%s", input: {name: "Acme Notes 2"}) {
+    app { name }
+    userErrors { field message code }
+  }
+}"""
+
 AUDIT_EVENTS = """{
   auditEvents(first: 10) {
     totalCount
@@ -393,6 +400,19 @@ async def test_newcomer_drives_graphiql_with_the_printed_key(
     await page.wait_for_url("**/console/apps")
     await page.get_by_role("link", name="Acme Notes").wait_for()
     assert traffic.blocked == [], "the console tried to leave this machine"
+
+    # GraphiQL opened from the console acts as the owner: no key, even with none pasted.
+    await page.get_by_role("link", name="GraphiQL").click()
+    await page.locator(QUERY_EDITOR).wait_for(timeout=20_000)
+    assert "acts as you" in await editor_text(page, QUERY_EDITOR)
+    await page.get_by_role("button", name="Headers", exact=True).click()
+    await type_into(page, HEADERS_EDITOR, "{}")
+    listed = (await execute(page))["data"]["apps"]["edges"]
+    assert [edge["node"]["slug"] for edge in listed] == ["acme-notes"]
+    renamed = (await run(page, APP_RENAME % app["id"]))["data"]["appUpdate"]
+    assert renamed == {"app": {"name": "Acme Notes 2"}, "userErrors": []}
+    refused = [text for text in traffic.console_errors if "Content Security Policy" in text]
+    assert refused == [], "the console's GraphiQL was blocked by a policy"
 
 
 def test_second_start_prints_no_new_key(tmp_path: Path) -> None:

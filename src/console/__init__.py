@@ -15,10 +15,12 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.schema import BaseSchema
 
 from ferryman.console import paths
 from ferryman.console.apps import AppPages
 from ferryman.console.entrance import Entrance
+from ferryman.console.graphql import ConsoleGraphQLView
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.sessions import Sessions
@@ -46,26 +48,29 @@ HEADERS = [
 ]
 
 
-def mount(settings: Settings) -> Mount:
+def mount(settings: Settings, schema: BaseSchema) -> Mount:
     """The console's routes under ``/console``."""
     lifetime = Lifetime(
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_max_hours),
     )
     sessions = Sessions(lifetime, production=settings.production, base_url=settings.base_url)
-    pages = Pages(sessions, settings.base_url)
+    pages = Pages(sessions, settings.base_url, graphiql=settings.graphiql_enabled)
+    graphql = ConsoleGraphQLView(schema, settings, pages)
     routes: list[BaseRoute] = [
         Route("/", lambda request: RedirectResponse(paths.HOME, 303), methods=["GET"]),
         *Entrance(pages).routes(),
         *AppPages(pages).routes(),
         *PeoplePages(pages).routes(),
+        Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
 
 
 class SecurityHeaders:
-    """Adds the console's security headers; pages (not static files) are never cached."""
+    """Adds the console's security headers where a response has not set its own (GraphiQL
+    has a policy of its own); pages (not static files) are never cached."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,7 +80,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + HEADERS
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in HEADERS if name not in present]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

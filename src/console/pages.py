@@ -37,7 +37,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class Pages:
     """Templates plus the session rules, shared by every console handler."""
 
-    def __init__(self, sessions: Sessions, base_url: str) -> None:
+    def __init__(self, sessions: Sessions, base_url: str, *, graphiql: bool) -> None:
         self.sessions = sessions
         self.base_url = base_url
         env = jinja2.Environment(
@@ -49,6 +49,7 @@ class Pages:
         )
         env.globals["paths"] = paths
         env.globals["csrf_field"] = CSRF_FIELD
+        env.globals["graphiql"] = graphiql
         self.templates = Jinja2Templates(env=env)
 
     def render(

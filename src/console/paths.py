@@ -6,6 +6,7 @@ MOUNT = "/console"
 HOME = f"{MOUNT}/apps"
 SIGN_IN = f"{MOUNT}/sign-in"
 STATIC = f"{MOUNT}/static"
+GRAPHQL = f"{MOUNT}/graphql"
 
 
 def welcome_path(secret: str) -> str:

@@ -21,8 +21,9 @@ from strawberry.types import Info as StrawberryInfo
 
 from ferryman import auth, models
 from ferryman.auth import AuthenticationError
+from ferryman.body_limits import BodyLimit
 from ferryman.doors import error_body
-from ferryman.graphiql import GraphiQLPage
+from ferryman.graphiql import FOR_KEYS, GraphiQLPage, Greeting
 from ferryman.models import license as licenses
 from ferryman.models import summary
 from ferryman.models.actor import Actor
@@ -123,6 +124,8 @@ async def _periods_by_license(license_ids: list[str]) -> list[list[models.Covera
     return [found[i] for i in license_ids]
 
 
+# Room for the GraphQL multipart envelope around a file of the largest accepted size.
+UPLOAD_OVERHEAD = 1024 * 1024
 _REFUSAL_CODES = {
     401: "UNAUTHENTICATED",
     405: "METHOD_NOT_ALLOWED",
@@ -134,7 +137,9 @@ _REFUSAL_CODES = {
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, with Ferryman's context and a self-hosted GraphiQL."""
 
-    def __init__(self, schema: BaseSchema, *, graphiql_assets: Path | None) -> None:
+    def __init__(
+        self, schema: BaseSchema, *, graphiql_assets: Path | None, greeting: Greeting = FOR_KEYS
+    ) -> None:
         """``graphiql_assets``: where GraphiQL's files may be installed; None: no GraphiQL."""
         super().__init__(
             schema,
@@ -144,7 +149,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.graphiql = (
             None
             if graphiql_assets is None
-            else GraphiQLPage(graphiql_assets, super().graphql_ide_html)
+            else GraphiQLPage(graphiql_assets, super().graphql_ide_html, greeting)
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -189,6 +194,14 @@ class GraphQLView(GraphQL[Context, None]):
             if isinstance(request, Request):
                 await request.close()
 
+    def limited(self, settings: Settings) -> BodyLimit:
+        """The view behind the body limits: small JSON documents, larger file uploads."""
+        return BodyLimit(
+            self,
+            settings.graphql_max_body_bytes,
+            multipart_bytes=settings.max_upload_bytes + UPLOAD_OVERHEAD,
+        )
+
     @property
     def graphql_ide_html(self) -> str:
         return self.graphiql.html if self.graphiql else ""
@@ -197,12 +210,16 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.graphiql is not None, "Strawberry serves the page only when it is on"
         return HTMLResponse(self.graphiql.html, headers=self.graphiql.headers)
 
+    async def authenticate(self, request: Request | WebSocket) -> Actor:
+        """Who is asking: the holder of the request's API key."""
+        return await auth.authenticate(request)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         request_id = request.scope.get("state", {}).get("request_id")
         try:
-            actor = await auth.authenticate(request)
+            actor = await self.authenticate(request)
         except AuthenticationError as error:
             # Strawberry asks for the context before it reads the body: a file upload
             # without a valid key is refused before a byte of it is taken in.
