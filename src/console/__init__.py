@@ -64,6 +64,7 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         *PeoplePages(pages).routes(),
         Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC)),
+        Route("/{path:path}", pages.missing, methods=["GET", "HEAD", "POST"]),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
 

@@ -105,6 +105,15 @@ class Pages:
 
         return endpoint
 
+    async def missing(self, request: Request) -> Response:
+        """Any other console path: a page saying so (a sign-in link for strangers)."""
+        visitor = await self.sessions.visitor(request)
+        message = f"There is no console page at {request.url.path[:200]}."
+        if visitor is None:
+            context = {"status": 404, "message": message}
+            return self.render(request, "refusal.html", None, context, 404)
+        return await self.refusal(request, visitor, 404, message)
+
     def to_sign_in(self, request: Request) -> Response:
         target = request.url.path
         if request.url.query:

@@ -164,3 +164,20 @@ async def test_viewers_and_admins_of_other_apps_change_no_app(page: Page, owner:
             )
             assert response.status == status, (person.email, path)
     assert (await App.get(id=notes.id)).name == "Notes"
+
+
+async def test_an_unknown_console_path_is_a_page_that_says_so(page: Page, owner: Person) -> None:
+    response = await page.goto("/console/nowhere/<b>x</b>")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    await sign_in(page, owner)
+    response = await page.goto("/console/apps/missing-app/settings")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.get_by_role("main")).to_contain_text("no app 'missing-app'")
+    response = await page.goto("/console/nowhere")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.get_by_role("main")).to_contain_text("no console page at /console/nowhere")
+    assert await axe_violations(page) == []
