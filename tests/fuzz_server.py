@@ -1,6 +1,6 @@
 """A throwaway Ferryman for the fuzzing stage (``scripts/fuzz``): real server, real S3.
 
-    python -m tests.fuzz_server --workdir DIR --env-file FILE [--log FILE]
+    python -m tests.fuzz_server --workdir DIR --env-file FILE [--log FILE] [--owner EMAIL]
 
 Starts a private SeaweedFS (``LocalS3``), migrates a fresh SQLite database in DIR, starts
 ``ferryman serve`` on a free port, mints a global admin key, creates the app ``my-app``
@@ -8,6 +8,9 @@ Starts a private SeaweedFS (``LocalS3``), migrates a fresh SQLite database in DI
 and publishes release 1.2.3 of it with two verified artifacts (``linux-x86_64`` and
 ``darwin-aarch64``) through ``POST /ci/apps/my-app/releases``. The updater and download
 routes therefore have something real to answer.
+
+With ``--owner`` (``scripts/screenshots`` uses it) it also adds that console owner, with
+``ferryman users create``, and FILE names their one-time sign-in link.
 
 It then writes FILE (shell ``KEY=value`` lines: the URL, both keys, the server log) and
 waits: SIGTERM or SIGINT, the end of its parent, or the server's death stops the server
@@ -56,6 +59,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="an empty, private folder")
     parser.add_argument("--env-file", type=Path, required=True, help="written once ready")
     parser.add_argument("--log", type=Path, help="the server's log (default: WORKDIR/server.log)")
+    parser.add_argument("--owner", help="also add this console owner; FILE names their link")
     args = parser.parse_args()
     workdir: Path = args.workdir.resolve()
     log_path: Path = (args.log or workdir / "server.log").resolve()
@@ -84,9 +88,14 @@ def main() -> int:
         base = env["FERRYMAN_PUBLIC_URL"]
         _wait_ready(base, server, log_path)
         ci_key = _seed(base, env, admin_key, s3)
+        owner = {}
+        if args.owner:
+            created = _ferryman(env, "users", "create", "--email", args.owner, "--role", "owner")
+            owner = {"FUZZ_OWNER_LINK": created.split()[-1]}
         _write_env(
             args.env_file,
             {
+                **owner,
                 "FUZZ_URL": base,
                 "FUZZ_ADMIN_KEY": admin_key,
                 "FUZZ_CI_KEY": ci_key,
