@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ferryman.console import paths
 from ferryman.console.apps import AppPages
 from ferryman.console.entrance import Entrance
+from ferryman.console.keys import KeyPages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.sessions import Sessions
@@ -59,6 +60,7 @@ def mount(settings: Settings) -> Mount:
         *Entrance(pages).routes(),
         *AppPages(pages).routes(),
         *PeoplePages(pages).routes(),
+        *KeyPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
