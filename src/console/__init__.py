@@ -20,6 +20,7 @@ from ferryman.console import paths
 from ferryman.console.apps import AppPages
 from ferryman.console.entrance import Entrance
 from ferryman.console.keys import KeyPages
+from ferryman.console.licences import LicencePages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.sessions import Sessions
@@ -61,6 +62,7 @@ def mount(settings: Settings) -> Mount:
         *AppPages(pages).routes(),
         *PeoplePages(pages).routes(),
         *KeyPages(pages).routes(),
+        *LicencePages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -106,6 +106,8 @@ class Pages:
                 return await self.refusal(request, visitor, 404, error.message)
             except DomainError as error:  # a malformed id in the path, say
                 return await self.refusal(request, visitor, 400, error.message)
+            finally:
+                await request.close()  # an upload's spooled file, when there was one
 
         return endpoint
 

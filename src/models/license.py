@@ -123,6 +123,11 @@ class LicenseSearch:
     expires_before: datetime | None = None  # at or before
 
 
+def require_manager(actor: Actor, action: str = "managing licences") -> None:
+    """Issuing licences and changing them: for admins."""
+    actor.require_admin(action)
+
+
 def visible(actor: Actor, app_id: str, search: LicenseSearch | None = None) -> QuerySet[License]:
     """An app's licences that match ``search``, newest first (admins only)."""
     actor.require_reader("listing licences")
@@ -197,7 +202,7 @@ async def create_many(
     A bulk import names each failing row in its error's field (``[field, row]``), all of
     them at once (:class:`InvalidBatch`) when several fail.
     """
-    actor.require_admin("creating licences")
+    require_manager(actor, "creating licences")
     app = await apps.get_visible(actor, app_id, (*field, "appId"))
     if not batch:
         raise InvalidInput("there are no licences to create", field)
@@ -246,7 +251,7 @@ async def renew(
 ) -> License:
     """Add a period. By default it continues the last one, or starts now after a lapse
     (leaving the gap uncovered); it may not overlap an earlier period."""
-    actor.require_admin("renewing a licence")
+    require_manager(actor, "renewing a licence")
     license = await get_visible(actor, license_id)
     now = datetime.now(UTC)
     async with in_transaction():
@@ -307,7 +312,7 @@ _VERBS = {
 async def _set_status(
     actor: Actor, license_id: str, target: LicenseStatus, reason: str | None
 ) -> License:
-    actor.require_admin("changing a licence's status")
+    require_manager(actor, "changing a licence's status")
     license = await get_visible(actor, license_id)
     reject_nul(reason, ("reason",))
     if reason is not None and len(reason) > REASON_MAX:
