@@ -24,6 +24,7 @@ from ferryman.console.licences import LicencePages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.sessions import Sessions
+from ferryman.console.why import WhyPages
 from ferryman.models.session import Lifetime
 from ferryman.settings import Settings
 
@@ -63,6 +64,7 @@ def mount(settings: Settings) -> Mount:
         *PeoplePages(pages).routes(),
         *KeyPages(pages).routes(),
         *LicencePages(pages).routes(),
+        *WhyPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -42,6 +42,9 @@ class UpdatePreview:
         )
     )
     offered: Release | None
+    refusal: str | None = strawberry.field(
+        description="Why the check is refused (401/403), in the route's words."
+    )
     manifest: str | None = strawberry.field(
         description=(
             "The JSON the updater would receive (for a LICENSED app the route also signs "
@@ -101,6 +104,7 @@ class PreviewQuery:
             platform_key=result.platform_key,
             served_key=None if choice is None else choice.stored_key,
             offered=offered,
+            refusal=result.refusal,
             manifest=None if choice is None else update_json(choice).decode(),
             skipped=[
                 SkippedRelease(
