@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ferryman.console import paths
 from ferryman.console.apps import AppPages
+from ferryman.console.audit import AuditPages
 from ferryman.console.entrance import Entrance
 from ferryman.console.keys import KeyPages
 from ferryman.console.licences import LicencePages
@@ -65,6 +66,7 @@ def mount(settings: Settings) -> Mount:
         *KeyPages(pages).routes(),
         *LicencePages(pages).routes(),
         *WhyPages(pages).routes(),
+        *AuditPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
