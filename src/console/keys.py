@@ -10,12 +10,12 @@ from starlette.routing import BaseRoute, Route
 
 from ferryman import auth
 from ferryman.console import paths
-from ferryman.console.pages import Pages, field_errors, form_of, next_page, text
+from ferryman.console.pages import Pages, choice, field_errors, form_of, next_page, text
 from ferryman.console.sessions import Visitor
 from ferryman.models import api_key as api_keys
 from ferryman.models import app as apps
 from ferryman.models.actor import KeyScope, permits
-from ferryman.models.errors import DomainError, InvalidInput
+from ferryman.models.errors import DomainError
 from ferryman.models.page import keyset
 
 KEYS = f"{paths.MOUNT}/keys"
@@ -49,7 +49,7 @@ class KeyPages:
         try:
             new = api_keys.NewKey(
                 name=text(form, "name"),
-                scope=_scope(text(form, "scope")),
+                scope=choice(KeyScope, text(form, "scope"), ("input", "scope")),
                 app_id=text(form, "appId") or None,
                 key_hash=minted.key_hash,
                 prefix=minted.prefix,
@@ -96,11 +96,3 @@ class KeyPages:
             "may_manage": permits(api_keys.require_manager, visitor.actor),
         }
         return await self.pages.render_for(request, "keys.html", visitor, context, status)
-
-
-def _scope(value: str) -> KeyScope:
-    try:
-        return KeyScope(value)
-    except ValueError:
-        names = ", ".join(scope.value for scope in KeyScope)
-        raise InvalidInput(f"choose a scope: one of {names}", ("input", "scope")) from None

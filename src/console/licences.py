@@ -15,6 +15,7 @@ from ferryman.console import paths
 from ferryman.console.pages import (
     Pages,
     app_of,
+    choice,
     day,
     field_errors,
     form_of,
@@ -197,10 +198,11 @@ class LicencePages:
             "statuses": [s.value for s in LicenseStatus],
             "may_manage": permits(licenses.require_manager, visitor.actor),
         }
+        wanted = query.get("status", "")
         try:
             search = licenses.LicenseSearch(
                 customer=query.get("customer") or None,
-                status=_status(query.get("status", "")),
+                status=choice(LicenseStatus, wanted, ("status",)) if wanted else None,
                 expires_after=day(query.get("expiresAfter", ""), "expiresAfter"),
                 expires_before=day(query.get("expiresBefore", ""), "expiresBefore"),
             )
@@ -261,13 +263,3 @@ class LicencePages:
 
 def _done(app: App, license: License, what: str) -> Response:
     return RedirectResponse(f"{paths.HOME}/{app.slug}/licences/{license.id}?done={what}", 303)
-
-
-def _status(value: str) -> LicenseStatus | None:
-    if not value:
-        return None
-    try:
-        return LicenseStatus(value)
-    except ValueError:
-        names = ", ".join(s.value for s in LicenseStatus)
-        raise InvalidInput(f"status is one of {names}", ("status",)) from None

@@ -8,10 +8,11 @@ they call the same domain operations as GraphQL and show what those say.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -154,6 +155,18 @@ async def upload_form_of(request: Request) -> FormData:
     return await request.form(
         max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_UPLOAD_BYTES
     )
+
+
+Choice = TypeVar("Choice", bound=enum.Enum)
+
+
+def choice(kind: type[Choice], value: str, field: tuple[str, ...]) -> Choice:
+    """The member of ``kind`` a radio button or select sent, or InvalidInput naming them."""
+    try:
+        return kind(value)
+    except ValueError:
+        accepted = ", ".join(str(member.value) for member in kind)
+        raise InvalidInput(f"{field[-1]} {value[:40]!r} is not one of {accepted}", field) from None
 
 
 def day(value: str, field: str) -> datetime | None:
