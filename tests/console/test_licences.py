@@ -10,6 +10,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from ferryman import auth
+from ferryman.console.pages import MAX_UPLOAD_BYTES
 from ferryman.models import License
 from ferryman.models import license as licenses
 from ferryman.models.actor import Actor, Role
@@ -275,3 +276,23 @@ async def test_viewers_and_other_apps_admins_change_no_licence(page: Page, owner
     after = await License.get(id=license.id)
     assert after.status is LicenseStatus.ACTIVE
     assert len((await licenses.periods_of([license.id]))[license.id]) == 1
+
+
+async def test_an_upload_over_the_limit_is_refused_unread(page: Page, owner: Person) -> None:
+    await licensed_app("paid")
+    await sign_in(page, owner)
+    await page.goto("/console/apps/paid/licences/import")
+    csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+    line = "A customer,2025-01-01,2026-01-01\n"
+    big = "customer,starts_at,ends_at\n" + line * (MAX_UPLOAD_BYTES // len(line) + 1)
+    response = await page.request.post(
+        "/console/apps/paid/licences/import",
+        multipart={
+            "csrf": csrf or "",
+            "file": {"name": "big.csv", "mimeType": "text/csv", "buffer": big.encode()},
+        },
+        headers={"Origin": page.url.split("/console")[0]},
+    )
+    assert response.status == 400
+    assert "at most 1024 KiB" in await response.text()
+    assert await License.all().count() == 0
