@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 
 from ferryman.models import ApiKey
 from ferryman.models.actor import Actor
+from ferryman.models.errors import InvalidInput
 
 KEY_PREFIX = "uk_live_"
 SECRET_LENGTH = 40
@@ -83,6 +84,18 @@ def license_key(authorization: str | None, x_license_key: str | None) -> str | N
             "letters and digits"
         )
     return token
+
+
+def typed_license_hash(typed: str | None) -> str | None:
+    """The stored hash of a licence key an admin typed in to try it (updatePreview), None
+    for none, or InvalidInput naming the ``licenseKey`` field when it is malformed."""
+    if typed is None:
+        return None
+    try:
+        key = license_key(None, typed)
+    except AuthenticationError as error:
+        raise InvalidInput(str(error), ("licenseKey",)) from None
+    return None if key is None else hash_key(key)
 
 
 def hash_key(secret: str) -> str:

@@ -1,15 +1,17 @@
 """Licences from a CSV file (``ferryman licenses import``), and the keys CSV it writes.
 
-Reading checks the whole file before anything is written, so a bad line is named by its
-line number and column instead of leaving half a customer list imported; the rules that
-need the database (the app, periods, names) are the models', and their errors are
-translated back to lines and columns here.
+Reading checks the whole file before anything is written, so every bad line is named by
+its line number and column instead of leaving half a customer list imported; the rules
+that need the database (the app, periods, names) are the models', and their errors are
+translated back to lines and columns here. The CLI reads a file, the console an upload or
+pasted text; both go through :func:`parse` and ``license.create_many``.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -35,8 +37,24 @@ _MOMENT_RULE = (
 )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with one line of the file (``line`` None: with the file as a whole),
+    told as ``line 3, column ends_at: ...``."""
+
+    line: int | None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class BadFile(Exception):
-    """The file cannot be imported; the message names the line and column and what fits."""
+    """The file cannot be imported; it names every bad line, with its column and what fits."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+        self.problems = problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,115 +67,152 @@ class Row:
     new: licenses.NewLicense
 
 
+class _BadLine(Exception):
+    def __init__(self, line: int | None, text: str) -> None:
+        super().__init__(text)
+        self.problem = Problem(line, text)
+
+
 def read(path: Path) -> list[Row]:
-    """Every licence in the file, with a key for each; BadFile for the first bad line."""
+    """Every licence in the file, with a key for each; BadFile naming every bad line."""
+    return parse(str(path), decode(str(path), path.read_bytes()))
+
+
+def decode(source: str, data: bytes) -> str:
+    """The file's text; BadFile when it is not UTF-8."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            return _rows(path, file)
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadFile(f"{path}: is not UTF-8 text; save it as CSV UTF-8") from None
+        raise BadFile(source, [Problem(None, "is not UTF-8 text; save it as CSV UTF-8")]) from None
 
 
-def _rows(path: Path, file: TextIO) -> list[Row]:
-    reader = csv.reader(file)
+def parse(source: str, text: str) -> list[Row]:
+    """Every licence in ``text`` (a CSV file named ``source``), with a key for each;
+    BadFile naming every bad line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    problems: list[Problem] = []
+    rows: list[Row] = []
     try:
         header = [name.strip().lower() for name in next(reader, [])]
-        if not header:
-            raise BadFile(f"{path}: the first line must be the header; {_ACCEPTED}")
-        _check_header(path, header)
-        rows: list[Row] = []
+        _check_header(header)
         seen: dict[str, int] = {}
         for values in reader:
             if not any(value.strip() for value in values):
                 continue  # blank lines, and spreadsheets' trailing empty rows
-            where = f"{path}: line {reader.line_num}"
-            if len(values) != len(header):
-                raise BadFile(
-                    f"{where} has {len(values)} fields but the header has {len(header)} "
-                    "(quote a value that contains a comma)"
-                )
-            row = _row(where, reader.line_num, dict(zip(header, values, strict=True)))
-            if row.key in seen:
-                raise BadFile(
-                    f"{where}, column key: the same key as line {seen[row.key]}; every "
-                    "licence needs a key of its own"
-                )
+            try:
+                row = _row(reader.line_num, header, values, seen)
+            except _BadLine as bad:
+                problems.append(bad.problem)
+                continue
             seen[row.key] = row.line
             rows.append(row)
     except csv.Error as error:
-        raise BadFile(f"{path}: line {reader.line_num}: not valid CSV ({error})") from None
+        problems.append(
+            Problem(reader.line_num, f"line {reader.line_num}: not valid CSV ({error})")
+        )
+    except _BadLine as bad:
+        problems.append(bad.problem)
+    if problems:
+        raise BadFile(source, problems)
     if not rows:
-        raise BadFile(f"{path}: has a header but no licences: nothing to import")
+        raise BadFile(source, [Problem(None, "has a header but no licences: nothing to import")])
     return rows
 
 
-def _check_header(path: Path, header: list[str]) -> None:
-    where = f"{path}: line 1 (the header)"
+def _check_header(header: list[str]) -> None:
+    where = "line 1 (the header)"
+    if not header:
+        raise _BadLine(1, f"the first line must be the header; {_ACCEPTED}")
     for name in header:
         if name not in (*COLUMNS, KEY):
-            raise BadFile(f"{where}: unknown column {name[:40]!r}; {_ACCEPTED}")
+            raise _BadLine(1, f"{where}: unknown column {name[:40]!r}; {_ACCEPTED}")
         if header.count(name) > 1:
-            raise BadFile(f"{where}: column {name!r} appears twice; {_ACCEPTED}")
+            raise _BadLine(1, f"{where}: column {name!r} appears twice; {_ACCEPTED}")
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        raise BadFile(f"{where}: no column {', '.join(missing)}; {_ACCEPTED}")
+        raise _BadLine(1, f"{where}: no column {', '.join(missing)}; {_ACCEPTED}")
 
 
-def _row(where: str, line: int, values: dict[str, str]) -> Row:
-    given = values.get(KEY, "").strip()
+def _row(line: int, header: list[str], values: list[str], seen: dict[str, int]) -> Row:
+    where = f"line {line}"
+    if len(values) != len(header):
+        raise _BadLine(
+            line,
+            f"{where} has {len(values)} fields but the header has {len(header)} "
+            "(quote a value that contains a comma)",
+        )
+    named = dict(zip(header, values, strict=True))
+    given = named.get(KEY, "").strip()
     if given and not auth.LICENSE_PATTERN.fullmatch(given):
-        raise BadFile(
+        raise _BadLine(
+            line,
             f"{where}, column key: not a licence key; keys are {auth.LICENSE_PREFIX} followed "
-            "by 32 to 120 letters and digits (leave it empty to mint a new one)"
+            "by 32 to 120 letters and digits (leave it empty to mint a new one)",
+        )
+    if given in seen:
+        raise _BadLine(
+            line,
+            f"{where}, column key: the same key as line {seen[given]}; every licence needs a "
+            "key of its own",
         )
     key = auth.existing(given, auth.LICENSE_PREFIX) if given else auth.mint(auth.LICENSE_PREFIX)
     new = licenses.NewLicense(
         key_hash=key.key_hash,
         prefix=key.prefix,
-        customer=values["customer"],
-        starts_at=_moment(where, "starts_at", values["starts_at"]),
-        ends_at=_moment(where, "ends_at", values["ends_at"]),
+        customer=named["customer"],
+        starts_at=_moment(line, "starts_at", named["starts_at"]),
+        ends_at=_moment(line, "ends_at", named["ends_at"]),
     )
     return Row(line=line, key=key.secret, minted=not given, new=new)
 
 
-def _moment(where: str, column: str, text: str) -> datetime | None:
+def _moment(line: int, column: str, text: str) -> datetime | None:
     if not text.strip():
         return None
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadFile(
-            f"{where}, column {column}: {text[:40]!r} is not a date; {_MOMENT_RULE}"
+        raise _BadLine(
+            line, f"line {line}, column {column}: {text[:40]!r} is not a date; {_MOMENT_RULE}"
         ) from None
 
 
-async def check_unused(path: Path, rows: list[Row]) -> None:
-    """BadFile naming the first line whose key another licence already has."""
+async def check_unused(source: str, rows: list[Row]) -> None:
+    """BadFile naming every line whose key another licence already has."""
     hashes = {row.new.key_hash: row for row in rows}
-    for license in await License.filter(key_hash__in=list(hashes)).order_by("id"):
-        row = hashes[license.key_hash]
-        raise BadFile(
-            f"{path}: line {row.line}, column key: this key already belongs to licence "
-            f"{license.id}; every licence needs a key of its own"
+    taken = dict(await License.filter(key_hash__in=list(hashes)).values_list("key_hash", "id"))
+    problems = [
+        Problem(
+            row.line,
+            f"line {row.line}, column key: this key already belongs to licence "
+            f"{taken[key_hash]}; every licence needs a key of its own",
         )
+        for key_hash, row in hashes.items()
+        if key_hash in taken
+    ]
+    if problems:
+        raise BadFile(source, problems)
 
 
-def explain(path: Path, error: DomainError, rows: list[Row]) -> str:
-    """A rule's refusal of one row, told as the line and column of the file."""
+def explain(source: str, error: DomainError, rows: list[Row]) -> BadFile:
+    """The rules' refusal of rows, told as the lines and columns of the file."""
+    return BadFile(source, [_explained(each, rows) for each in error.each()])
+
+
+def _explained(error: DomainError, rows: list[Row]) -> Problem:
     # create_many names a row of a batch as (FIELD, index, name), the only one as (FIELD, name).
     rest = list(error.field or ())[1:]
     row = rows[0] if len(rows) == 1 else None
     if rest and rest[0].isdigit():
         row = rows[int(rest.pop(0))]
-    where = f"{path}: line {row.line}" if row else str(path)
+    where = f"line {row.line}" if row else ""
     column = _RENAMED.get(rest[0], rest[0]) if rest else None
-    if column in (*COLUMNS, KEY):
+    if row and column in (*COLUMNS, KEY):
         where += f", column {column}"
     message = error.message
     for name, renamed in _RENAMED.items():
         message = message.replace(name, renamed)
-    return f"{where}: {message}"
+    return Problem(row.line if row else None, f"{where}: {message}" if where else message)
 
 
 def write(
@@ -187,9 +242,9 @@ def check_writable(path: Path) -> None:
     keys minted for a file that cannot be written would be lost."""
     folder = path.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise BadFile(f"--output: cannot write to the folder {folder}")
+        raise BadFile("--output", [Problem(None, f"cannot write to the folder {folder}")])
     if path.exists() and (path.is_dir() or not os.access(path, os.W_OK)):
-        raise BadFile(f"--output: cannot write to {path}")
+        raise BadFile("--output", [Problem(None, f"cannot write to {path}")])
 
 
 def save(

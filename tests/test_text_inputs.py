@@ -76,7 +76,8 @@ TEXT_SCALARS = ("String", "ID")  # both are JSON strings on the wire
 # gets as far as the argument that holds the surrogate.
 NAMED = {"target": "linux", "arch": "x86_64", "currentVersion": "1.0.0", "version": "1.0.0"}
 # What stands in for the surrogate in a query's control request, besides NAMED.
-VALID = {"slug": "my-app"}
+# (auditEvents' actorId names a key or a person, so an app's id is refused there.)
+VALID = {"slug": "my-app", "actorId": "key_01JAAAAAAAAAAAAAAAAAAAAAAA"}
 # Where the query sweep reaches the fields of each object type; App and Release fields are
 # reached from app(id:), on an app (and its release 1.0.0) that the test creates.
 REACH = {

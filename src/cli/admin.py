@@ -130,14 +130,15 @@ def licenses_import(settings: Settings, app_slug: str, output: Path | None, csv_
         if app is None:
             raise click.ClickException(f"no app has the slug {app_slug!r}")
         try:
-            await license_import.check_unused(csv_file, rows)
+            await license_import.check_unused(str(csv_file), rows)
             created = await licenses.create_many(
                 Actor.console(), app.id, [row.new for row in rows], (license_import.FIELD,)
             )
         except license_import.BadFile as error:
             raise click.ClickException(str(error)) from None
         except DomainError as error:
-            raise click.ClickException(license_import.explain(csv_file, error, rows)) from None
+            explained = license_import.explain(str(csv_file), error, rows)
+            raise click.ClickException(str(explained)) from None
         return app, created, await licenses.periods_of([license.id for license in created])
 
     app, created, periods = run(settings, create)

@@ -19,11 +19,15 @@ from strawberry.schema import BaseSchema
 
 from ferryman.console import paths
 from ferryman.console.apps import AppPages
+from ferryman.console.audit import AuditPages
 from ferryman.console.entrance import Entrance
 from ferryman.console.graphql import ConsoleGraphQLView
+from ferryman.console.keys import KeyPages
+from ferryman.console.licences import LicencePages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.sessions import Sessions
+from ferryman.console.why import WhyPages
 from ferryman.models.session import Lifetime
 from ferryman.settings import Settings
 
@@ -63,6 +67,10 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         *AppPages(pages).routes(),
         *PeoplePages(pages).routes(),
         Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),
+        *KeyPages(pages).routes(),
+        *LicencePages(pages).routes(),
+        *WhyPages(pages).routes(),
+        *AuditPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
         Route("/{path:path}", pages.missing, methods=["GET", "HEAD", "POST"]),
     ]

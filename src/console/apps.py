@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ferryman.console import paths
-from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
+from ferryman.console.pages import Pages, app_of, choice, field_errors, form_of, text
 from ferryman.console.sessions import Visitor
 from ferryman.models import app as apps
 from ferryman.models import channel, summary
@@ -188,25 +187,14 @@ def _changes(form: FormData) -> apps.AppChanges:
         public_key=text(form, "publicKey"),
         channels=[name for name in re.split(r"[\s,]+", text(form, "channels")) if name],
         ci_may_publish=form.get("ciMayPublish") == "on",
-        distribution=_choice(Distribution, text(form, "distribution"), "distribution"),
-        expired_policy=_choice(ExpiredPolicy, text(form, "expiredPolicy"), "expiredPolicy"),
+        distribution=choice(Distribution, text(form, "distribution"), ("input", "distribution")),
+        expired_policy=choice(
+            ExpiredPolicy, text(form, "expiredPolicy"), ("input", "expiredPolicy")
+        ),
         grace_days=_whole_number(text(form, "graceDays"), "graceDays"),
         offer_downgrade_on_yank=form.get("offerDowngradeOnYank") == "on",
         require_signed_version=form.get("requireSignedVersion") == "on",
     )
-
-
-Choice = TypeVar("Choice", bound=enum.Enum)
-
-
-def _choice(kind: type[Choice], value: str, field: str) -> Choice:
-    try:
-        return kind(value)
-    except ValueError:
-        accepted = ", ".join(str(member.value) for member in kind)
-        raise InvalidInput(
-            f"{field} {value[:40]!r} is not one of {accepted}", ("input", field)
-        ) from None
 
 
 def _whole_number(value: str, field: str) -> int:

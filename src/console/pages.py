@@ -8,9 +8,11 @@ they call the same domain operations as GraphQL and show what those say.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -24,11 +26,13 @@ from ferryman.console.sessions import CSRF_FIELD, CrossSite, Sessions, Visitor
 from ferryman.models import app as apps
 from ferryman.models import user as people
 from ferryman.models.actor import permits
-from ferryman.models.errors import DomainError, Forbidden, NotFound
+from ferryman.models.errors import DomainError, Forbidden, InvalidInput, NotFound
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Form posts are small; a licence CSV is the largest thing the console takes this way.
 MAX_FORM_FIELDS = 200
+# The one upload, a licence CSV (file or pasted): some ten thousand licences.
+MAX_UPLOAD_BYTES = 1024 * 1024
 
 Handler = Callable[[Request, Visitor], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -82,8 +86,10 @@ class Pages:
         }
         return self.render(request, template, visitor, values, status)
 
-    def signed_in(self, handler: Handler) -> Endpoint:
-        """``handler`` for signed-in people only; a change must carry the CSRF token."""
+    def signed_in(self, handler: Handler, *, upload: bool = False) -> Endpoint:
+        """``handler`` for signed-in people only; a change must carry the CSRF token.
+        ``upload``: its form may carry one file (:func:`upload_form_of`)."""
+        parse = upload_form_of if upload else form_of
 
         async def endpoint(request: Request) -> Response:
             visitor = await self.sessions.visitor(request)
@@ -91,7 +97,7 @@ class Pages:
                 return self.to_sign_in(request)
             try:
                 if request.method not in ("GET", "HEAD"):
-                    form = await form_of(request)
+                    form = await parse(request)
                     self.sessions.require_csrf(request, visitor, _text(form, CSRF_FIELD))
                 return await handler(request, visitor)
             except CrossSite as error:
@@ -102,6 +108,8 @@ class Pages:
                 return await self.refusal(request, visitor, 404, error.message)
             except DomainError as error:  # a malformed id in the path, say
                 return await self.refusal(request, visitor, 400, error.message)
+            finally:
+                await request.close()  # an upload's spooled file, when there was one
 
         return endpoint
 
@@ -144,6 +152,47 @@ async def form_of(request: Request) -> FormData:
     return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
 
 
+async def upload_form_of(request: Request) -> FormData:
+    """The posted form of a page that takes one file, refused unread when the request is
+    over MAX_UPLOAD_BYTES (browsers always say how long a form is)."""
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            f"the form may be at most {MAX_UPLOAD_BYTES // 1024} KiB with its file: "
+            "split the file and send the parts one by one",
+            ("file",),
+        )
+    return await request.form(
+        max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_UPLOAD_BYTES
+    )
+
+
+Choice = TypeVar("Choice", bound=enum.Enum)
+
+
+def choice(kind: type[Choice], value: str, field: tuple[str, ...]) -> Choice:
+    """The member of ``kind`` a radio button or select sent, or InvalidInput naming them."""
+    try:
+        return kind(value)
+    except ValueError:
+        accepted = ", ".join(str(member.value) for member in kind)
+        raise InvalidInput(f"{field[-1]} {value[:40]!r} is not one of {accepted}", field) from None
+
+
+def day(value: str, field: str) -> datetime | None:
+    """A date field (YYYY-MM-DD, or a date and time) as typed, None when empty; the domain
+    reads it as UTC."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{value[:40]!r} is not a date: use YYYY-MM-DD, such as 2025-03-01", (field,)
+        ) from None
+
+
 def text(form: FormData, name: str) -> str:
     """A text field, "" when absent."""
     return _text(form, name) or ""
@@ -154,9 +203,20 @@ def _text(form: FormData, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def field_errors(error: DomainError, *fields: str) -> dict[str, str]:
+def field_errors(
+    error: DomainError, *fields: str, renamed: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A domain error keyed by the form field it names (the last part of its field, when
-    ``fields`` has it; forms name their fields as GraphQL does), or by "" for the form
-    as a whole."""
+    ``fields`` has it; forms name their fields as GraphQL does, or as ``renamed`` maps
+    the domain's names), or by "" for the form as a whole."""
     name = error.field[-1] if error.field else ""
+    name = (renamed or {}).get(name, name)
     return {(name if name in fields else ""): error.message}
+
+
+def next_page(request: Request, cursor: str | None) -> str | None:
+    """The link to the page after this one of a listing: its filters, and the cursor."""
+    if cursor is None:
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+    return f"{request.url.path}?{urlencode([*query, ('after', cursor)])}"

@@ -63,6 +63,11 @@ class NewKey:
     prefix: str
 
 
+def require_manager(actor: Actor, action: str = "managing API keys") -> None:
+    """Minting and revoking keys: for admins."""
+    actor.require_admin(action)
+
+
 def visible(actor: Actor, app_id: str | None) -> QuerySet[ApiKey]:
     """Keys an admin may list, optionally those of one app."""
     actor.require_reader("listing API keys")
@@ -81,7 +86,7 @@ async def get_visible(actor: Actor, key_id: str, field: tuple[str, ...] = ("id",
 
 
 async def create(actor: Actor, new: NewKey) -> ApiKey:
-    actor.require_admin("creating an API key")
+    require_manager(actor, "creating an API key")
     reject_nul(new.name, ("input", "name"))
     name = new.name.strip()
     if not name or len(name) > NAME_MAX:
@@ -117,7 +122,7 @@ async def create(actor: Actor, new: NewKey) -> ApiKey:
 
 async def revoke(actor: Actor, key_id: str) -> ApiKey:
     """Refuse the key from now on; revoking a revoked key changes nothing."""
-    actor.require_admin("revoking an API key")
+    require_manager(actor, "revoking an API key")
     key = await get_visible(actor, key_id)
     if key.revoked_at is not None:
         return key

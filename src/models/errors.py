@@ -26,9 +26,27 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def each(self) -> list[DomainError]:
+        """The failures this error stands for: itself, or each of a batch's."""
+        return [self]
+
 
 class InvalidInput(DomainError):
     code = ErrorCode.INVALID_INPUT
+
+
+class InvalidBatch(InvalidInput):
+    """Several items of one batch are invalid; each names its item in its field. The
+    batch's own message and field are the first's, so a door showing one shows that."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(first.message + more, first.field)
+        self.errors = errors
+
+    def each(self) -> list[DomainError]:
+        return list(self.errors)
 
 
 class NotFound(DomainError):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -25,11 +26,18 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import generation as generations
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.errors import (
+    DomainError,
+    InvalidBatch,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Taken,
+)
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.moment import utc
 from ferryman.models.status import LicenseStatus
-from ferryman.models.text import reject_nul
+from ferryman.models.text import reject_nul, reject_text
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -104,12 +112,50 @@ class Held:
         return f"licence {self.prefix}… is {self.status.value.lower()}"
 
 
-def visible(actor: Actor, app_id: str) -> QuerySet[License]:
-    """An app's licences, newest first (admins only)."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class LicenseSearch:
+    """Which of an app's licences to list; None leaves a criterion out. A licence
+    expires at the end of its latest period."""
+
+    customer: str | None = None  # a part of the customer's name, in any case
+    status: LicenseStatus | None = None
+    expires_after: datetime | None = None
+    expires_before: datetime | None = None  # at or before
+
+
+def require_manager(actor: Actor, action: str = "managing licences") -> None:
+    """Issuing licences and changing them: for admins."""
+    actor.require_admin(action)
+
+
+def visible(actor: Actor, app_id: str, search: LicenseSearch | None = None) -> QuerySet[License]:
+    """An app's licences that match ``search``, newest first (admins only)."""
     actor.require_reader("listing licences")
     if not actor.sees(app_id):
         return License.filter(id__in=[])
-    return License.filter(app_id=app_id).order_by("-id")
+    found = License.filter(app_id=app_id).order_by("-id")
+    if search is None:
+        return found
+    if search.customer is not None:
+        reject_text(search.customer, ("customer",))
+        if len(search.customer) > CUSTOMER_MAX:
+            raise InvalidInput(f"customer is longer than {CUSTOMER_MAX} characters", ("customer",))
+        if search.customer.strip():
+            found = found.filter(customer__icontains=search.customer.strip())
+    if search.status is not None:
+        found = found.filter(status=search.status)
+    if search.expires_after is not None:
+        after = utc(search.expires_after, ("expiresAfter",))
+        found = found.filter(id__in=_ending_after(after))
+    if search.expires_before is not None:
+        before = utc(search.expires_before, ("expiresBefore",))
+        found = found.exclude(id__in=_ending_after(before))
+    return found
+
+
+def _ending_after(moment: datetime) -> Subquery:
+    """The ids of licences with a period that ends after ``moment``."""
+    return Subquery(CoveragePeriod.filter(ends_at__gt=moment).values("license_id"))
 
 
 async def get_visible(actor: Actor, license_id: str, field: tuple[str, ...] = ("id",)) -> License:
@@ -153,18 +199,24 @@ async def create_many(
 ) -> list[License]:
     """Create licences in one transaction: all of them, or none when one is invalid.
 
-    A bulk import names the failing row in the error's field (``[field, row]``).
+    A bulk import names each failing row in its error's field (``[field, row]``), all of
+    them at once (:class:`InvalidBatch`) when several fail.
     """
-    actor.require_admin("creating licences")
+    require_manager(actor, "creating licences")
     app = await apps.get_visible(actor, app_id, (*field, "appId"))
     if not batch:
         raise InvalidInput("there are no licences to create", field)
     now = datetime.now(UTC)
     rows: list[tuple[License, CoveragePeriod]] = []
+    errors: list[DomainError] = []
     for number, new in enumerate(batch):
         where = field if len(batch) == 1 else (*field, str(number))
-        customer = _validated_customer(new.customer, (*where, "customer"))
-        starts_at, ends_at = _validated_period(new.starts_at, new.ends_at, now, where)
+        try:
+            customer = _validated_customer(new.customer, (*where, "customer"))
+            starts_at, ends_at = _validated_period(new.starts_at, new.ends_at, now, where)
+        except DomainError as error:
+            errors.append(error)
+            continue
         license = License(
             id=new_id("lic"),
             app_id=app.id,
@@ -176,6 +228,8 @@ async def create_many(
             id=new_id("per"), license_id=license.id, starts_at=starts_at, ends_at=ends_at
         )
         rows.append((license, period))
+    if errors:
+        raise errors[0] if len(errors) == 1 else InvalidBatch(errors)
     try:
         async with in_transaction():
             await License.bulk_create([license for license, _ in rows])
@@ -197,7 +251,7 @@ async def renew(
 ) -> License:
     """Add a period. By default it continues the last one, or starts now after a lapse
     (leaving the gap uncovered); it may not overlap an earlier period."""
-    actor.require_admin("renewing a licence")
+    require_manager(actor, "renewing a licence")
     license = await get_visible(actor, license_id)
     now = datetime.now(UTC)
     async with in_transaction():
@@ -258,7 +312,7 @@ _VERBS = {
 async def _set_status(
     actor: Actor, license_id: str, target: LicenseStatus, reason: str | None
 ) -> License:
-    actor.require_admin("changing a licence's status")
+    require_manager(actor, "changing a licence's status")
     license = await get_visible(actor, license_id)
     reject_nul(reason, ("reason",))
     if reason is not None and len(reason) > REASON_MAX:

@@ -61,6 +61,7 @@ class Preview:
     choice: Choice | None
     skipped: list[Skipped]
     notes: list[str]
+    refusal: str | None = None  # why a 401/403 check is refused, in the route's words
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
         key, required, app.require_signed_version, choice, seen, verdict, coverage, now, install
     )
     notes = await _notes(key, required, choice)
-    return Preview(status, key, choice, [explain(release) for release in newer], notes)
+    refusal = verdict.message if isinstance(verdict, Refusal) else None
+    skipped = [explain(release) for release in newer]
+    return Preview(status, key, choice, skipped, notes, refusal)
 
 
 async def _notes(key: str, required: frozenset[str], choice: Choice | None) -> list[str]:

@@ -21,6 +21,12 @@ def reject_nul(value: str | None, field: tuple[str, ...]) -> None:
         )
 
 
+def reject_text(value: str, field: tuple[str, ...]) -> None:
+    """Refuse text a query cannot carry to the database: NUL, or a lone surrogate."""
+    reject_nul(value, field)
+    reject_unencodable(value, field)
+
+
 def reject_unencodable(value: Any, field: tuple[str, ...] = ()) -> None:
     """Refuse the first string within ``value`` (a string, list, dict or input dataclass,
     as a door parsed it) that is not Unicode text, naming where it was."""

@@ -12,7 +12,7 @@ from ferryman.models import app as apps
 from ferryman.models import channel as channels
 from ferryman.models import license as licenses
 from ferryman.models.errors import DomainError
-from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
+from ferryman.models.status import Distribution, ExpiredPolicy, LicenseStatus, ReleaseStatus
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, QueryLimitError, UserErrors
 from ferryman.resolvers.node import Node
@@ -123,11 +123,27 @@ class App(Node):
 
     @strawberry.field(description="Licences, newest first (admin keys only).")
     async def licenses(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        customer: Annotated[
+            str | None, strawberry.argument(description="A part of the customer, in any case.")
+        ] = None,
+        status: LicenseStatus | None = None,
+        expires_after: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only those whose latest period ends after this."),
+        ] = None,
+        expires_before: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only those whose latest period ends by this."),
+        ] = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[_License]:
         from ferryman.resolvers.licenses import License
 
-        rows = licenses.visible(info.context.actor, self.id)
+        search = licenses.LicenseSearch(customer, status, expires_after, expires_before)
+        rows = licenses.visible(info.context.actor, self.id, search)
         return await paginate(
             rows, first, after, License.from_model, max_page=info.context.max_page_size
         )

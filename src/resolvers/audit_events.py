@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
@@ -25,7 +25,10 @@ class AuditEvent(Node):
     request_id: str | None = strawberry.field(description="The X-Request-ID of the change.")
     created_at: datetime
     key_id: strawberry.ID | None = strawberry.field(
-        description="The key that made the change; null for the server console."
+        description="The key that made the change; null for a person or the server console."
+    )
+    user_id: strawberry.ID | None = strawberry.field(
+        description="The person who made the change in the web console, if one did."
     )
     app_id: strawberry.ID | None
 
@@ -39,6 +42,7 @@ class AuditEvent(Node):
             request_id=event.request_id,
             created_at=event.created_at,
             key_id=None if event.key_id is None else strawberry.ID(event.key_id),
+            user_id=None if event.user_id is None else strawberry.ID(event.user_id),
             app_id=None if event.app_id is None else strawberry.ID(event.app_id),
         )
 
@@ -59,7 +63,7 @@ class AuditEvent(Node):
 
 async def get_node(info: Info, node_id: str) -> AuditEvent | None:
     try:
-        events = audit_events.visible(info.context.actor, None)
+        events = audit_events.visible(info.context.actor)
     except Forbidden:
         return None
     event = await events.get_or_none(id=node_id)
@@ -73,10 +77,27 @@ class AuditEventQuery:
         self,
         info: Info,
         app_id: strawberry.ID | None = None,
+        actor_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the changes of this person or key."),
+        ] = None,
+        action: Annotated[
+            str | None,
+            strawberry.argument(
+                description='An action, or the start of one ("license." for every licence change).'
+            ),
+        ] = None,
+        since: Annotated[
+            datetime | None, strawberry.argument(description="Only changes at or after this.")
+        ] = None,
+        until: Annotated[
+            datetime | None, strawberry.argument(description="Only changes before this.")
+        ] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AuditEvent]:
-        events = audit_events.visible(info.context.actor, app_id)
+        search = audit_events.AuditSearch(app_id, actor_id, action, since, until)
+        events = audit_events.visible(info.context.actor, search)
         return await paginate(
             events, first, after, AuditEvent.from_model, max_page=info.context.max_page_size
         )

@@ -68,9 +68,15 @@ class UserErrors(FieldExtension):
                 reject_unencodable(value, (camel_case(name),))
             return await next_(source, info, **kwargs)
         except DomainError as error:
-            field = list(error.field) if error.field else None
             return self.payload_type(
-                user_errors=[UserError(field=field, message=error.message, code=error.code)]
+                user_errors=[
+                    UserError(
+                        field=list(each.field) if each.field else None,
+                        message=each.message,
+                        code=each.code,
+                    )
+                    for each in error.each()
+                ]
             )
 
 

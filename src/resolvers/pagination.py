@@ -1,9 +1,4 @@
-"""Relay cursor connections over keyset pagination.
-
-Rows are ordered newest first by their ULID, and a cursor is the id of the last row a
-client saw, so a page costs one indexed range query however deep the client pages, and
-rows created meanwhile never shift a page.
-"""
+"""Relay cursor connections over the domain's keyset pages (:mod:`ferryman.models.page`)."""
 
 from __future__ import annotations
 
@@ -14,7 +9,8 @@ import strawberry
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from ferryman.models.ids import prefix_of
+from ferryman.models.errors import InvalidInput
+from ferryman.models.page import keyset
 from ferryman.resolvers.errors import QueryLimitError
 
 DEFAULT_PAGE = 20
@@ -60,17 +56,15 @@ async def paginate(
     size = min(DEFAULT_PAGE, max_page) if first is None else first
     if not 1 <= size <= max_page:
         raise QueryLimitError(f"first must be between 1 and {max_page}, got {size}")
-    page = queryset.order_by("-id")
-    if after is not None:
-        if prefix_of(after) is None:
-            raise QueryLimitError("after must be a cursor returned in a previous page")
-        page = page.filter(id__lt=after)
-    rows = await page.limit(size + 1)
-    edges = [Edge(cursor=row.pk, node=node(row)) for row in rows[:size]]
+    try:
+        page = await keyset(queryset, size, after)
+    except InvalidInput as error:
+        raise QueryLimitError(error.message) from None
+    edges = [Edge(cursor=row.pk, node=node(row)) for row in page.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=len(rows) > size,
+            has_next_page=page.has_next,
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,

@@ -12,7 +12,6 @@ import strawberry
 
 from ferryman import auth
 from ferryman.models import preview as previews
-from ferryman.models.errors import InvalidInput
 from ferryman.models.preview import SkipReason
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.releases import Release
@@ -43,6 +42,9 @@ class UpdatePreview:
         )
     )
     offered: Release | None
+    refusal: str | None = strawberry.field(
+        description="Why the check is refused (401/403), in the route's words."
+    )
     manifest: str | None = strawberry.field(
         description=(
             "The JSON the updater would receive (for a LICENSED app the route also signs "
@@ -87,13 +89,7 @@ class PreviewQuery:
             strawberry.argument(description="The licence key the install sends (lk_…)."),
         ] = None,
     ) -> UpdatePreview:
-        license_hash = None
-        if license_key is not None:
-            try:
-                key = auth.license_key(None, license_key)
-            except auth.AuthenticationError as error:
-                raise InvalidInput(str(error), ("licenseKey",)) from None
-            license_hash = None if key is None else auth.hash_key(key)
+        license_hash = auth.typed_license_hash(license_key)
         install = previews.Install(
             target, arch, bundle_type, current_version, channel, install_id, license_hash
         )
@@ -108,6 +104,7 @@ class PreviewQuery:
             platform_key=result.platform_key,
             served_key=None if choice is None else choice.stored_key,
             offered=offered,
+            refusal=result.refusal,
             manifest=None if choice is None else update_json(choice).decode(),
             skipped=[
                 SkippedRelease(

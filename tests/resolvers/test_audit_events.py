@@ -359,3 +359,36 @@ async def test_an_app_scoped_admin_sees_only_its_apps_events(gql: GraphQL, admin
     assert asked_for_other["data"]["auditEvents"] == {"totalCount": 0, "edges": []}
     assert node == {"data": {"node": None}}
     assert everything["data"]["auditEvents"]["totalCount"] == await AuditEvent.all().count()
+
+
+FILTERED_EVENTS = """
+query ($actorId: ID, $action: String, $since: DateTime, $until: DateTime) {
+  auditEvents(actorId: $actorId, action: $action, since: $since, until: $until) {
+    totalCount
+    edges { node { action keyId userId } }
+  }
+}
+"""
+
+
+async def test_the_trail_is_filtered_by_actor_action_and_time(gql: GraphQL, admin_key: str) -> None:
+    app_id = await create_app(gql, admin_key, slug="my-app")
+    await create_release(gql, admin_key, app_id, "1.0.0")
+    ci_key = await make_key(KeyScope.CI, app_id, name="ci")
+    await create_release(gql, ci_key, app_id, "1.1.0")
+    admin_id = (await key_row(admin_key)).id
+    ci_id = (await key_row(ci_key)).id
+
+    async def actions(**filters: Any) -> list[str]:
+        result = await gql(FILTERED_EVENTS, filters, key=admin_key)
+        assert not result.get("errors"), result
+        return [edge["node"]["action"] for edge in result["data"]["auditEvents"]["edges"]]
+
+    assert await actions(actorId=admin_id) == ["release.create", "app.create"]
+    assert await actions(actorId=ci_id) == ["release.create"]
+    assert await actions(action="release.") == ["release.create", "release.create"]
+    assert await actions(action="app.create") == ["app.create"]
+    assert await actions(since="2999-01-01T00:00:00Z") == []
+    assert await actions(until="2000-01-01T00:00:00Z") == []
+    refused = await gql(FILTERED_EVENTS, {"actorId": app_id}, key=admin_key)
+    assert "neither a person's id" in top_error(refused, "BAD_USER_INPUT")["message"]

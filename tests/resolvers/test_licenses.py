@@ -664,3 +664,57 @@ async def test_an_admin_key_of_one_app_manages_its_own_licences_only(
     assert listing["data"]["app"]["licenses"]["totalCount"] == 2
     assert other == {"data": {"app": None}}
     assert node == {"data": {"node": None}}
+
+
+SEARCH_LICENSES = """
+query ($id: ID!, $customer: String, $status: LicenseStatus, $after: DateTime,
+       $before: DateTime) {
+  app(id: $id) {
+    licenses(customer: $customer, status: $status, expiresAfter: $after,
+             expiresBefore: $before) {
+      totalCount
+      edges { node { customer } }
+    }
+  }
+}
+"""
+
+
+async def test_licences_are_searched_by_customer_status_and_expiry(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    now = datetime.now(UTC)
+    for customer, ends in (("ACME 50% off", 30), ("Beta_Ltd", 300), ("Gamma", -10)):
+        starts = now - timedelta(days=400)
+        created = await _create(
+            gql,
+            admin_key,
+            appId=app_id,
+            customer=customer,
+            startsAt=iso(starts),
+            endsAt=iso(now + timedelta(days=ends)),
+        )
+        assert created["userErrors"] == [], created
+    beta = await License.get(customer="Beta_Ltd")
+    await gql(LICENSE_SUSPEND, {"id": beta.id, "reason": "unpaid"}, key=admin_key)
+
+    async def customers(**search: Any) -> list[str]:
+        result = await gql(SEARCH_LICENSES, {"id": app_id, **search}, key=admin_key)
+        assert not result.get("errors"), result
+        found = result["data"]["app"]["licenses"]
+        names = [edge["node"]["customer"] for edge in found["edges"]]
+        assert found["totalCount"] == len(names)
+        return names
+
+    assert await customers(customer="acme") == ["ACME 50% off"]
+    assert await customers(customer="50%") == ["ACME 50% off"]  # % is a character here
+    assert await customers(customer="m_a") == []  # and so is _ (Gamma has "mma")
+    assert await customers(status="SUSPENDED") == ["Beta_Ltd"]
+    assert await customers(before=iso(now)) == ["Gamma"]
+    assert await customers(after=iso(now), before=iso(now + timedelta(days=60))) == ["ACME 50% off"]
+    assert len(await customers()) == 3
+    refused = await gql(SEARCH_LICENSES, {"id": app_id, "customer": "x" * 201}, key=admin_key)
+    assert (
+        "customer is longer than 200 characters" in top_error(refused, "BAD_USER_INPUT")["message"]
+    )

@@ -83,6 +83,7 @@ async def test_preview_of_an_up_to_date_install(
         "notes": [],
         "manifest": None,
         "offered": None,
+        "refusal": None,
         "skipped": [],
     }
 
@@ -269,3 +270,4 @@ async def test_preview_answers_an_unknown_key_as_the_route_does(
     assert (preview["status"], route.status_code) == (401, 401)
     (skipped,) = preview["skipped"]
     assert route.json()["error"]["message"] in skipped["detail"]
+    assert preview["refusal"] == route.json()["error"]["message"]

@@ -251,7 +251,7 @@ query (
     appId: $appId, target: $target, arch: $arch, currentVersion: $current, bundleType: $bundle,
     channel: $channel, installId: $installId, licenseKey: $licenseKey
   ) {
-    status platformKey servedKey notes manifest
+    status platformKey servedKey notes manifest refusal
     offered { version }
     skipped { release { version status } reason detail }
   }
