@@ -46,13 +46,17 @@ RELEASE_NOTES = """## What's new
 
 See the [changelog](https://example.com/changelog) for everything.
 """
-# (file name, path, also at phone width); {release} is the draft release's id.
+# (file name, path, also at phone width); {app} is my-app's id, {release} its draft's.
 PAGES: list[tuple[str, str, bool]] = [
     ("apps", "/console/apps", True),
     ("app", "/console/apps/my-app", False),
     ("app-settings", "/console/apps/my-app/settings", False),
     ("app-new", "/console/apps/new", False),
     ("people", "/console/people", False),
+    ("keys", "/console/keys", False),
+    ("licences", "/console/apps/acme-notes/licences", True),
+    ("why", "/console/why?appId={app}&platform=linux-x86_64&currentVersion=1.0.0", False),
+    ("audit", "/console/audit", True),
 ]
 
 
@@ -118,7 +122,7 @@ class Demo:
                     "endsAt": (start + timedelta(days=days)).isoformat(),
                 },
             )
-        return {"release": release}
+        return {"app": my_app, "release": release}
 
 
 async def shoot(base: str, link: str, out: Path, ids: dict[str, str]) -> list[Path]:
