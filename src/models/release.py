@@ -59,7 +59,7 @@ class Release(Model):
     class Meta:
         table = "releases"
         unique_together = (("app", "version"),)
-        indexes = (("app_id", "status"),)
+        indexes = (("app_id", "status"), ("app_id", "id"))
 
     @property
     def effective_date(self) -> datetime | None:

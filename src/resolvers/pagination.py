@@ -1,9 +1,5 @@
-"""Relay cursor connections over keyset pagination.
-
-Rows are ordered newest first by their ULID, and a cursor is the id of the last row a
-client saw, so a page costs one indexed range query however deep the client pages, and
-rows created meanwhile never shift a page.
-"""
+"""Relay cursor connections over the domain's keyset pages (:mod:`ferryman.models.keyset`):
+a cursor is the id of the last row a client saw."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ import strawberry
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ferryman.models import keyset
 from ferryman.models.ids import prefix_of
 from ferryman.resolvers.errors import QueryLimitError
 
@@ -60,18 +57,15 @@ async def paginate(
     size = min(DEFAULT_PAGE, max_page) if first is None else first
     if not 1 <= size <= max_page:
         raise QueryLimitError(f"first must be between 1 and {max_page}, got {size}")
-    page = queryset.order_by("-id")
-    if after is not None:
-        if prefix_of(after) is None:
-            raise QueryLimitError("after must be a cursor returned in a previous page")
-        page = page.filter(id__lt=after)
-    rows = await page.limit(size + 1)
-    edges = [Edge(cursor=row.pk, node=node(row)) for row in rows[:size]]
+    if after is not None and prefix_of(after) is None:
+        raise QueryLimitError("after must be a cursor returned in a previous page")
+    found = await keyset.page(queryset, size, after=after)
+    edges = [Edge(cursor=row.pk, node=node(row)) for row in found.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=len(rows) > size,
-            has_previous_page=after is not None,
+            has_next_page=found.has_older,
+            has_previous_page=found.has_newer,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
