@@ -84,8 +84,12 @@ async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("
     return release
 
 
-async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+def require_creator(actor: Actor) -> None:
     actor.require_writer("creating a release")
+
+
+async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+    require_creator(actor)
     app = await apps.get_visible(actor, app_id, ("appId",))
     if changes.version is None:
         raise InvalidInput("version is required", ("input", "version"))
@@ -109,8 +113,7 @@ async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
 async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Release:
     actor.require_writer("editing a release")
     release = await get_visible(actor, release_id)
-    if release.status is not ReleaseStatus.DRAFT:
-        actor.require_admin("editing a published or archived release")
+    require_editor(actor, release)
     values: dict[str, object] = {}
     if changes.version is not None:
         version = _parse_version(changes.version)
@@ -142,6 +145,14 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
     except IntegrityError:
         app = await release.app
         raise _version_taken(app, str(values["version"])) from None
+
+
+def require_editor(actor: Actor, release: Release) -> None:
+    """Refuse an actor who may not edit the release: drafts are for writers (CI too),
+    published and archived releases for admins."""
+    actor.require_writer("editing a release")
+    if release.status is not ReleaseStatus.DRAFT:
+        actor.require_admin("editing a published or archived release")
 
 
 async def delete(actor: Actor, release_id: str) -> str:
