@@ -21,6 +21,8 @@ from ferryman.console.apps import AppPages
 from ferryman.console.entrance import Entrance
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
+from ferryman.console.release_editor import ReleaseEditorPages
+from ferryman.console.releases import ReleasePages
 from ferryman.console.sessions import Sessions
 from ferryman.models.session import Lifetime
 from ferryman.settings import Settings
@@ -59,6 +61,8 @@ def mount(settings: Settings) -> Mount:
         *Entrance(pages).routes(),
         *AppPages(pages).routes(),
         *PeoplePages(pages).routes(),
+        *ReleasePages(pages).routes(),
+        *ReleaseEditorPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Mount(paths.MOUNT, routes=routes, middleware=[Middleware(SecurityHeaders)])
