@@ -80,6 +80,9 @@ async def test_a_new_draft_checks_its_version_as_typed_and_previews_its_notes(
     assert await preview.locator("script, img, svg, [onclick], [onerror], [onload]").count() == 0
     assert await preview.locator("a[href^='javascript']").count() == 0
     assert await axe_violations(page) == []
+    # The preview's endpoint, like every POST, wants the session's CSRF token.
+    refused = await page.request.post(f"{releases(yard)}/preview-notes", form={"notes": "x"})
+    assert refused.status == 403
 
     await page.get_by_role("button", name="Save draft").click()
     await expect(page.get_by_role("status")).to_have_text("Created the draft.")
