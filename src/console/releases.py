@@ -156,7 +156,7 @@ class ReleasePages:
         app = await app_of(request, visitor)
         form = await form_of(request)
         try:
-            visitor.actor.require_admin("archiving a release")
+            releases.require_archiver(visitor.actor)
             chosen = await releases.chosen(visitor.actor, app.id, _ids(form))
         except InvalidInput as error:
             return await self._list(request, visitor, app, {"": error.message}, 400)

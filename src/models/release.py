@@ -195,9 +195,13 @@ def require_publisher(actor: Actor, app: App) -> None:
         )
 
 
+def require_archiver(actor: Actor) -> None:
+    actor.require_admin("archiving a release")
+
+
 async def archive(actor: Actor, release_id: str) -> Release:
     """Take a published release off the update path, keeping its history."""
-    actor.require_admin("archiving a release")
+    require_archiver(actor)
     return await _transition(actor, release_id, ReleaseStatus.ARCHIVED)
 
 
@@ -219,7 +223,7 @@ _TRANSITIONS = {
 async def archive_many(actor: Actor, app_id: str, release_ids: list[str]) -> list[Release]:
     """Archive several published releases of one app in one transaction: all of them or,
     when any cannot be, none (the refusal names each that cannot)."""
-    actor.require_admin("archiving a release")
+    require_archiver(actor)
     wanted = await chosen(actor, app_id, release_ids)
     refusals: list[str] = []
     archived: list[Release] = []
