@@ -26,6 +26,8 @@ from ferryman.console.keys import KeyPages
 from ferryman.console.licences import LicencePages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
+from ferryman.console.release_editor import ReleaseEditorPages
+from ferryman.console.releases import ReleasePages
 from ferryman.console.sessions import Sessions
 from ferryman.console.why import WhyPages
 from ferryman.models.session import Lifetime
@@ -71,6 +73,8 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         *LicencePages(pages).routes(),
         *WhyPages(pages).routes(),
         *AuditPages(pages).routes(),
+        *ReleasePages(pages).routes(),
+        *ReleaseEditorPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
         Route("/{path:path}", pages.missing, methods=["GET", "HEAD", "POST"]),
     ]

@@ -17,10 +17,10 @@ from ferryman.console.sessions import Visitor
 from ferryman.models import api_key as api_keys
 from ferryman.models import app as apps
 from ferryman.models import audit_event as audit_events
+from ferryman.models import keyset
 from ferryman.models.api_key import ApiKey
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.errors import DomainError
-from ferryman.models.page import keyset
 from ferryman.models.user import User
 
 PAGE_SIZE = 50
@@ -48,7 +48,7 @@ class AuditPages:
         }
         try:
             events = audit_events.visible(visitor.actor, _search(query))
-            page = await keyset(events, PAGE_SIZE, query.get("after"))
+            page = await keyset.page(events, PAGE_SIZE, after=query.get("after"))
         except DomainError as error:
             context["errors"] = field_errors(error, *_FIELDS)
             return await self.pages.render_for(request, "audit.html", visitor, context, 400)

@@ -14,9 +14,9 @@ from ferryman.console.pages import Pages, choice, field_errors, form_of, next_pa
 from ferryman.console.sessions import Visitor
 from ferryman.models import api_key as api_keys
 from ferryman.models import app as apps
+from ferryman.models import keyset
 from ferryman.models.actor import KeyScope, permits
 from ferryman.models.errors import DomainError
-from ferryman.models.page import keyset
 
 KEYS = f"{paths.MOUNT}/keys"
 PAGE_SIZE = 50
@@ -77,9 +77,8 @@ class KeyPages:
     ) -> Response:
         """The list (filtered by the query's app), the form, and what just happened."""
         shown = request.query_params.get("app") or None
-        page = await keyset(
-            api_keys.visible(visitor.actor, shown), PAGE_SIZE, request.query_params.get("after")
-        )
+        listed = api_keys.visible(visitor.actor, shown)
+        page = await keyset.page(listed, PAGE_SIZE, after=request.query_params.get("after"))
         choices = await apps.visible(visitor.actor).order_by("slug")
         context = {
             "active": "keys",

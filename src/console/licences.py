@@ -24,12 +24,12 @@ from ferryman.console.pages import (
     upload_form_of,
 )
 from ferryman.console.sessions import Visitor
+from ferryman.models import keyset
 from ferryman.models import license as licenses
 from ferryman.models.actor import permits
 from ferryman.models.app import App
 from ferryman.models.errors import DomainError, InvalidInput, NotFound
 from ferryman.models.license import License
-from ferryman.models.page import keyset
 from ferryman.models.status import LicenseStatus
 
 PAGE_SIZE = 50
@@ -207,7 +207,7 @@ class LicencePages:
                 expires_before=day(query.get("expiresBefore", ""), "expiresBefore"),
             )
             found = licenses.visible(visitor.actor, app.id, search)
-            page = await keyset(found, PAGE_SIZE, query.get("after"))
+            page = await keyset.page(found, PAGE_SIZE, after=query.get("after"))
         except DomainError as error:
             context["search_errors"] = field_errors(error, *_SEARCH)
             context["rows"], context["next_page"] = [], None

@@ -59,7 +59,7 @@ class Release(Model):
     class Meta:
         table = "releases"
         unique_together = (("app", "version"),)
-        indexes = (("app_id", "status"),)
+        indexes = (("app_id", "status"), ("app_id", "id"))
 
     @property
     def effective_date(self) -> datetime | None:
@@ -84,8 +84,12 @@ async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("
     return release
 
 
-async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+def require_creator(actor: Actor) -> None:
     actor.require_writer("creating a release")
+
+
+async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
+    require_creator(actor)
     app = await apps.get_visible(actor, app_id, ("appId",))
     if changes.version is None:
         raise InvalidInput("version is required", ("input", "version"))
@@ -109,8 +113,7 @@ async def create(actor: Actor, app_id: str, changes: ReleaseChanges) -> Release:
 async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Release:
     actor.require_writer("editing a release")
     release = await get_visible(actor, release_id)
-    if release.status is not ReleaseStatus.DRAFT:
-        actor.require_admin("editing a published or archived release")
+    require_editor(actor, release)
     values: dict[str, object] = {}
     if changes.version is not None:
         version = _parse_version(changes.version)
@@ -144,6 +147,14 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
         raise _version_taken(app, str(values["version"])) from None
 
 
+def require_editor(actor: Actor, release: Release) -> None:
+    """Refuse an actor who may not edit the release: drafts are for writers (CI too),
+    published and archived releases for admins."""
+    actor.require_writer("editing a release")
+    if release.status is not ReleaseStatus.DRAFT:
+        actor.require_admin("editing a published or archived release")
+
+
 async def delete(actor: Actor, release_id: str) -> str:
     """Delete a draft; returns its id. Published releases are archived, never deleted."""
     actor.require_writer("deleting a release")
@@ -170,18 +181,27 @@ async def publish(actor: Actor, release_id: str) -> Release:
     """
     actor.require_writer("publishing a release")
     release = await get_visible(actor, release_id)
-    app = await apps.App.get(id=release.app_id)
+    require_publisher(actor, await apps.App.get(id=release.app_id))
+    return await _transition(actor, release_id, ReleaseStatus.PUBLISHED)
+
+
+def require_publisher(actor: Actor, app: App) -> None:
+    """Refuse an actor who may not publish the app's releases."""
+    actor.require_writer("publishing a release")
     if not app.ci_may_publish and not actor.is_admin:
         raise Forbidden(
             f"CI keys may not publish releases of {app.slug}: an admin can allow it with "
             "appUpdate(input: {ciMayPublish: true})"
         )
-    return await _transition(actor, release_id, ReleaseStatus.PUBLISHED)
+
+
+def require_archiver(actor: Actor) -> None:
+    actor.require_admin("archiving a release")
 
 
 async def archive(actor: Actor, release_id: str) -> Release:
     """Take a published release off the update path, keeping its history."""
-    actor.require_admin("archiving a release")
+    require_archiver(actor)
     return await _transition(actor, release_id, ReleaseStatus.ARCHIVED)
 
 
@@ -200,28 +220,82 @@ _TRANSITIONS = {
 }
 
 
+async def archive_many(actor: Actor, app_id: str, release_ids: list[str]) -> list[Release]:
+    """Archive several published releases of one app in one transaction: all of them or,
+    when any cannot be, none (the refusal names each that cannot)."""
+    require_archiver(actor)
+    wanted = await chosen(actor, app_id, release_ids)
+    refusals: list[str] = []
+    archived: list[Release] = []
+    async with in_transaction():
+        for release in wanted:
+            try:
+                archived.append(await _step(actor, await lock(release.id), ReleaseStatus.ARCHIVED))
+            except InvalidState as error:
+                refusals.append(error.message)
+        if refusals:
+            raise InvalidState(f"nothing was archived: {'; '.join(refusals)}", ("ids",))
+    await announce(archived[0])
+    return archived
+
+
+async def chosen(actor: Actor, app_id: str, release_ids: list[str]) -> list[Release]:
+    """The app's releases that ``release_ids`` name, newest first, or NotFound naming those
+    it has not (or the caller may not see)."""
+    app = await apps.get_visible(actor, app_id, ("appId",))
+    wanted = list(dict.fromkeys(ids.require(i, "rel", ("ids",)) for i in release_ids))
+    if not wanted:
+        raise InvalidInput("choose at least one release", ("ids",))
+    found = await Release.filter(app_id=app.id, id__in=wanted).order_by("-id")
+    missing = sorted(set(wanted) - {release.id for release in found})
+    if missing:
+        raise NotFound(f"{app.slug} has no release {', '.join(missing)}", ("ids",))
+    return found
+
+
+async def publish_blocker(release: Release) -> str | None:
+    """Why :func:`publish` would refuse the release now (its status or its artifacts), or
+    None: for a door to say so before anyone tries."""
+    try:
+        _require_source(release, ReleaseStatus.PUBLISHED)
+        await _require_ready_artifacts(release, await apps.App.get(id=release.app_id))
+    except InvalidState as error:
+        return error.message
+    return None
+
+
 async def _transition(actor: Actor, release_id: str, target: ReleaseStatus) -> Release:
-    source, rule, verb = _TRANSITIONS[target]
     release = await get_visible(actor, release_id)
     async with in_transaction():
-        locked = await lock(release.id)
-        if locked.status is not source:
-            raise InvalidState(
-                f"release {locked.version} {rule.format(locked.status.value)}", ("id",)
-            )
-        changed = ["status", "updated_at"]
-        if target is ReleaseStatus.PUBLISHED:
-            await _require_ready_artifacts(locked, await apps.App.get(id=locked.app_id))
-            locked.pub_date = datetime.now(UTC)
-            changed.append("pub_date")
-        locked.status = target
-        await locked.save(update_fields=changed)
-        await apps.bump_generation(locked.app_id)
-        await audit_event.record(
-            actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
-        )
+        locked = await _step(actor, await lock(release.id), target)
     await announce(locked)
     return locked
+
+
+async def _step(actor: Actor, locked: Release, target: ReleaseStatus) -> Release:
+    """Move a release, locked in the caller's transaction, to ``target``."""
+    _require_source(locked, target)
+    changed = ["status", "updated_at"]
+    if target is ReleaseStatus.PUBLISHED:
+        await _require_ready_artifacts(locked, await apps.App.get(id=locked.app_id))
+        locked.pub_date = datetime.now(UTC)
+        changed.append("pub_date")
+    locked.status = target
+    await locked.save(update_fields=changed)
+    await apps.bump_generation(locked.app_id)
+    verb = _TRANSITIONS[target][2]
+    await audit_event.record(
+        actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
+    )
+    return locked
+
+
+def _require_source(release: Release, target: ReleaseStatus) -> None:
+    source, rule, _ = _TRANSITIONS[target]
+    if release.status is not source:
+        raise InvalidState(
+            f"release {release.version} {rule.format(release.status.value)}", ("id",)
+        )
 
 
 async def change_live(
@@ -306,6 +380,17 @@ async def lock(release_id: str) -> Release:
     if release is None:
         raise NotFound(f"release {release_id} not found", ("id",))
     return release
+
+
+async def check_version(actor: Actor, app_id: str, text: str, release_id: str | None = None) -> str:
+    """The version ``text`` would be stored as in the app, or the error :func:`create` (or
+    :func:`update` of ``release_id``) would give for it: for a door that checks as people
+    type."""
+    app = await apps.get_visible(actor, app_id, ("appId",))
+    version = _parse_version(text)
+    if await Release.filter(app_id=app.id, version=version).exclude(id=release_id or "").exists():
+        raise _version_taken(app, version)
+    return version
 
 
 def _parse_version(text: str) -> str:

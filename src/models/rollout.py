@@ -60,6 +60,7 @@ async def set_coverage_date(
 
 async def rollout(actor: Actor, release_id: str, percent: int) -> Release:
     """Offer the release to ``percent`` of installs (by their install id's bucket)."""
+    actor.require_writer("changing a rollout")
     release = await get_visible(actor, release_id)
     app = await apps.App.get(id=release.app_id)
     if not app.ci_may_publish:

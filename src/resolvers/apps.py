@@ -11,6 +11,7 @@ from ferryman import models
 from ferryman.models import app as apps
 from ferryman.models import channel as channels
 from ferryman.models import license as licenses
+from ferryman.models import listing
 from ferryman.models.errors import DomainError
 from ferryman.models.status import Distribution, ExpiredPolicy, LicenseStatus, ReleaseStatus
 from ferryman.resolvers.context import Info
@@ -103,9 +104,7 @@ class App(Node):
     ) -> Connection[_Release]:
         from ferryman.resolvers.releases import Release
 
-        rows = models.Release.filter(app_id=self.id)
-        if status is not None:
-            rows = rows.filter(status=status)
+        rows = listing.listed(self.id, listing.ReleaseFilter(status=status))
         return await paginate(
             rows, first, after, Release.from_model, max_page=info.context.max_page_size
         )

@@ -1,4 +1,5 @@
-"""Relay cursor connections over the domain's keyset pages (:mod:`ferryman.models.page`)."""
+"""Relay cursor connections over the domain's keyset pages (:mod:`ferryman.models.keyset`):
+a cursor is the id of the last row a client saw."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import strawberry
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ferryman.models import keyset
 from ferryman.models.errors import InvalidInput
-from ferryman.models.page import keyset
 from ferryman.resolvers.errors import QueryLimitError
 
 DEFAULT_PAGE = 20
@@ -57,15 +58,15 @@ async def paginate(
     if not 1 <= size <= max_page:
         raise QueryLimitError(f"first must be between 1 and {max_page}, got {size}")
     try:
-        page = await keyset(queryset, size, after)
+        found = await keyset.page(queryset, size, after=after)
     except InvalidInput as error:
         raise QueryLimitError(error.message) from None
-    edges = [Edge(cursor=row.pk, node=node(row)) for row in page.rows]
+    edges = [Edge(cursor=row.pk, node=node(row)) for row in found.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
+            has_next_page=found.has_older,
+            has_previous_page=found.has_newer,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
