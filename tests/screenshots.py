@@ -51,6 +51,8 @@ PAGES: list[tuple[str, str, bool]] = [
     ("apps", "/console/apps", True),
     ("app", "/console/apps/my-app", False),
     ("app-settings", "/console/apps/my-app/settings", False),
+    ("releases", "/console/apps/my-app/releases", True),
+    ("release", "/console/apps/my-app/releases/{release}", True),
     ("app-new", "/console/apps/new", False),
     ("people", "/console/people", False),
     ("keys", "/console/keys", False),
