@@ -153,6 +153,10 @@ class PostgresCluster:
             )
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the server's port first."""
+
+
 class ServerProcess:
     """``python -m ferryman serve`` as a child process on a free loopback port.
 
@@ -165,6 +169,8 @@ class ServerProcess:
     """
 
     def __init__(self, env: Mapping[str, str], log: Path, *, port: int | None = None) -> None:
+        self._fixed_port = port is not None
+        self._own_public_url = "FERRYMAN_PUBLIC_URL" not in env
         self.port = port if port is not None else free_port()
         self.log = log
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
@@ -204,7 +210,20 @@ class ServerProcess:
         return result.stdout
 
     def start(self, timeout: float = 30) -> None:
-        """Start the server and wait until ``/readyz`` answers 200 (its database is there)."""
+        """Start the server and wait until ``/readyz`` answers 200 (its database is there).
+
+        A port chosen here can be taken by another process (a parallel test's S3 server)
+        before the server binds it: then it starts again on a new port, once or twice."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+                return
+            except PortTaken:
+                if self._fixed_port or attempt == 2:
+                    raise
+                self._move_to(free_port())
+
+    def _start(self, timeout: float) -> None:
         if self.running:
             raise RuntimeError(f"the server on {self.url} is already running")
         with self.log.open("ab") as output:
@@ -220,14 +239,26 @@ class ServerProcess:
             )
         self.wait_ready(timeout)
 
+    def _move_to(self, port: int) -> None:
+        self.port = port
+        self.env["FERRYMAN_PORT"] = str(port)
+        if self._own_public_url:
+            self.env["FERRYMAN_PUBLIC_URL"] = self.url
+
     def wait_ready(self, timeout: float = 30) -> None:
+        """Wait for ``/readyz`` to answer 200 from this server (its answers carry a request
+        id; another program on the port is not it)."""
         deadline = time.monotonic() + timeout
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                answer = httpx.get(f"{self.url}/readyz", timeout=5)
+                if answer.status_code == 200 and "x-request-id" in answer.headers:
                     return
             if not self.running:
-                raise RuntimeError(f"the server on {self.url} exited:\n{self.log_tail()}")
+                tail = self.log_tail()
+                if "address already in use" in tail.lower():
+                    raise PortTaken(f"port {self.port} was taken before the server bound it")
+                raise RuntimeError(f"the server on {self.url} exited:\n{tail}")
             if time.monotonic() > deadline:
                 self.terminate()
                 raise RuntimeError(
