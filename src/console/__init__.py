@@ -1,8 +1,8 @@
 """The web console: server-rendered pages for people, a third door onto the same rules.
 
-Everything works without JavaScript except uploads; the little there is lives in
-``static/console.js``. Every response carries a Content-Security-Policy that allows no
-inline script and no framing.
+Everything works without JavaScript except uploads (``static/artifacts.js``); the little
+there is elsewhere lives in ``static/console.js``. Every response carries a
+Content-Security-Policy that allows no inline script and no framing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from strawberry.schema import BaseSchema
 
 from ferryman.console import paths
 from ferryman.console.apps import AppPages
+from ferryman.console.artifacts import ArtifactPages
 from ferryman.console.audit import AuditPages
 from ferryman.console.entrance import Entrance
 from ferryman.console.graphql import ConsoleGraphQLView
@@ -77,6 +78,7 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         Route("/", lambda request: RedirectResponse(paths.HOME, 303), methods=["GET"]),
         *Entrance(pages).routes(),
         *AppPages(pages).routes(),
+        *ArtifactPages(pages).routes(),
         *PeoplePages(pages).routes(),
         Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),
         *KeyPages(pages).routes(),
