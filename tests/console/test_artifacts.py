@@ -434,6 +434,7 @@ async def test_without_javascript_the_page_says_so_and_deletes(
         await page.goto(artifacts_path(release))
         await expect(page.locator("#needs-js")).to_contain_text("Uploading needs JavaScript")
         await expect(page.locator("#upload-ui")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Replace windows-x86_64-msi")).to_be_hidden()
         await expect(page.locator(".publishable")).to_contain_text("windows-x86_64-msi (FAILED)")
         await page.get_by_role("button", name="Delete windows-x86_64-msi").click()
         await expect(page.locator("main > p.notice")).to_have_text(

@@ -166,7 +166,9 @@ class Uploader {
     select.setAttribute("aria-describedby", problems.id);
     const progress = part("[data-progress]");
     progress.setAttribute("aria-label", `Upload of ${file.name}`);
-    const item = { file, element, select, textarea, problems, progress, state: part("[data-state]") };
+    const state = part("[data-state]");
+    state.id = `state-${index}`;
+    const item = { file, element, select, textarea, problems, progress, state };
     this.update(item, file);
     return item;
   }
@@ -189,6 +191,7 @@ class Uploader {
     this.chosen.clear();
     this.pasted.clear();
     this.find("clear").hidden = true;
+    this.find("upload").textContent = "Upload";
     this.find("queue-state").textContent = "Done: each file says how its upload went.";
     await this.refresh();
   }
@@ -233,7 +236,10 @@ class Uploader {
     item.state.textContent = `Refused: ${messages(body)}`;
     for (const field of Object.keys(body.errors || {})) {
       const control = field === "platform" ? item.select : field === "signature" ? item.textarea : null;
-      if (control) control.setAttribute("aria-invalid", "true");
+      if (control) {
+        control.setAttribute("aria-invalid", "true");
+        control.setAttribute("aria-describedby", item.state.id);
+      }
     }
   }
 
