@@ -471,3 +471,24 @@ async def test_uploads_go_only_where_the_policy_and_the_bucket_allow(
     pending = await Artifact.get(release_id=release.id)
     assert pending.status is ArtifactStatus.PENDING
     assert "Contents" not in s3.client.list_objects_v2(Bucket=bucket, Prefix=pending.object_key)
+
+
+async def test_a_published_release_keeps_its_artifacts(page: Page, owner: Person) -> None:
+    """Once published, the page offers no change, and one sent anyway gets the rules'
+    refusal (400) and changes nothing."""
+    release = await draft()
+    artifact_id = await add_artifact(release.id, "darwin-aarch64")
+    await releases.publish(Actor.console(), release.id)
+    await sign_in(page, owner)
+    await page.goto(artifacts_path(release))
+    await expect(page.locator(".publishable")).to_have_text(
+        "This release is published: its artifacts can no longer change."
+    )
+    await expect(page.locator("#uploader")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Delete darwin-aarch64")).to_have_count(0)
+    assert await axe_violations(page) == []
+    before = await snapshot()
+    [_, _, (status, body)] = await changes(page, artifacts_path(release), artifact_id)
+    assert status == 400
+    assert "artifacts can only be added, confirmed or removed while a release is a draft" in body
+    assert await snapshot() == before
