@@ -151,6 +151,14 @@ class LocalS3:
             )
         self._wait_ready(bucket)
 
+    def allow_browser_uploads(self, bucket: str, origins: list[str]) -> None:
+        """Let the console at ``origins`` PUT files into ``bucket`` through presigned URLs:
+        the CORS rule an operator sets on R2 (README). Without a rule of the bucket's own,
+        weed would answer any origin."""
+        self.client.put_bucket_cors(
+            Bucket=bucket, CORSConfiguration={"CORSRules": [upload_cors_rule(origins)]}
+        )
+
     def stop(self) -> None:
         """Stop the process this object started (by PID, never by name)."""
         if self.process is None or self.process.poll() is not None:
@@ -207,6 +215,17 @@ class LocalS3:
         with contextlib.suppress(OSError):
             return (self.directory / "weed.out").read_text(errors="replace")[-2000:]
         return ""
+
+
+def upload_cors_rule(origins: list[str]) -> dict[str, Any]:
+    """A bucket CORS rule for the console's uploads: a browser on ``origins`` may PUT (no
+    header but Content-Type; R2 takes no ``*`` there), and need not ask again for an hour."""
+    return {
+        "AllowedOrigins": origins,
+        "AllowedMethods": ["PUT"],
+        "AllowedHeaders": ["content-type"],
+        "MaxAgeSeconds": 3600,
+    }
 
 
 def _die_with_parent() -> None:

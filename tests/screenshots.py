@@ -53,6 +53,7 @@ PAGES: list[tuple[str, str, bool]] = [
     ("app-settings", "/console/apps/my-app/settings", False),
     ("releases", "/console/apps/my-app/releases", True),
     ("release", "/console/apps/my-app/releases/{release}", True),
+    ("artifacts", "/console/apps/my-app/releases/{release}/artifacts", True),
     ("app-new", "/console/apps/new", False),
     ("people", "/console/people", False),
     ("keys", "/console/keys", False),

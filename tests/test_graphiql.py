@@ -26,12 +26,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from playwright.async_api import Page, Request, Route, async_playwright
 from strawberry.http.ides import get_graphql_ide_html
 
 from ferryman.graphiql import MOUNT
+from ferryman.local_s3 import Credentials
 from ferryman.settings import Settings
 from tests.conftest import peer, serving
 from tests.services import free_port
@@ -425,6 +428,40 @@ def test_second_start_prints_no_new_key(tmp_path: Path) -> None:
     assert "uk_live_" not in second.output
     assert "/console/welcome/" not in second.output
     assert "GraphiQL: " in second.output
+
+
+def test_dev_lets_its_console_upload_to_its_local_bucket(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    """`ferryman dev` gives its bucket the CORS rule an operator sets on R2 (README): the
+    console's origin may PUT through a presigned URL, another origin may not."""
+    endpoint = re.search(r"Local S3 \(SeaweedFS\) on (\S+),", dev_server.output)
+    assert endpoint is not None, dev_server.output
+    credentials = Credentials.load_or_create(tmp_path / "var" / "s3" / "credentials.json")
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint[1],
+        region_name="auto",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    [rule] = client.get_bucket_cors(Bucket="ferryman")["CORSRules"]
+    localhost = dev_server.url.replace("127.0.0.1", "localhost")
+    assert rule["AllowedOrigins"] == [dev_server.url, localhost]
+    assert rule["AllowedMethods"] == ["PUT"]
+    url = client.generate_presigned_url(
+        "put_object", Params={"Bucket": "ferryman", "Key": "probe", "ContentLength": 1}
+    )
+
+    def preflight(origin: str) -> httpx.Response:
+        asking = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+        return httpx.options(url, headers=asking)
+
+    allowed = preflight(dev_server.url)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == dev_server.url
+    assert preflight("https://elsewhere.example.com").status_code == 403
 
 
 # --- the HTML and the asset route, in process ----------------------------------------------

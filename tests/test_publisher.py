@@ -18,6 +18,7 @@ import pytest
 
 from ferryman import publisher
 from ferryman.publisher import PublishError, find_artifacts, platform_key
+from ferryman.publisher.bundle import Paired, pair
 from ferryman.signatures import PublicKey, Signature, Verifier
 from tests.services import free_port
 from tests.support.cli import ferryman
@@ -231,6 +232,37 @@ def test_platform_override_and_clashes(tmp_path: Path) -> None:
         find_artifacts([tmp_path], {"MyApp.app.tar.gz": "linux-x86_64"})
     with pytest.raises(PublishError, match="FILE=KEY"):
         publisher.parse_overrides(["MyApp.app.tar.gz"])
+
+
+def test_chosen_names_pair_with_their_sig_and_platform_by_the_same_rules() -> None:
+    """The console's uploads: what find_artifacts does for a folder, said per name."""
+    names = [
+        APPIMAGE, f"{APPIMAGE}.sig", "MyApp.app.tar.gz", "lonely.AppImage.sig",
+        "A_1.0.0_x64-setup.exe", "A_1.0.0_x64-setup.exe.sig", "A_1.0.0_x64-setup.nsis.zip",
+        "MyApp_1.2.3_x86_64.AppImage", "MyApp_1.2.3_x86_64.AppImage.sig",
+    ]  # fmt: skip
+    paired = pair(names, {})
+    found = {file.name: file for file in paired.files}
+    assert list(found) == [
+        APPIMAGE, "MyApp.app.tar.gz", "A_1.0.0_x64-setup.exe", "MyApp_1.2.3_x86_64.AppImage",
+    ]  # fmt: skip
+    assert found["A_1.0.0_x64-setup.exe"] == Paired(
+        "A_1.0.0_x64-setup.exe", "A_1.0.0_x64-setup.exe.sig", "windows-x86_64", ()
+    )
+    assert found["MyApp.app.tar.gz"].problems == (
+        "MyApp.app.tar.gz has no signature: MyApp.app.tar.gz.sig is missing",
+        "cannot tell the architecture of MyApp.app.tar.gz",
+    )
+    clash = f"{APPIMAGE} and MyApp_1.2.3_x86_64.AppImage both map to linux-x86_64"
+    assert found[APPIMAGE].problems == found["MyApp_1.2.3_x86_64.AppImage"].problems == (clash,)
+    assert paired.left_over == (
+        "lonely.AppImage.sig has no file: lonely.AppImage is not among the files",
+        "A_1.0.0_x64-setup.nsis.zip is passed over: A_1.0.0_x64-setup.exe is the same update",
+    )
+    assert not paired.ready
+    chosen = {"MyApp.app.tar.gz": "darwin-aarch64", APPIMAGE: "linux-x86_64-deb"}
+    assert pair(names, chosen).ready
+    assert not pair([], {}).ready
 
 
 def test_v1_zips_are_passed_over_when_the_installer_is_there(tmp_path: Path) -> None:

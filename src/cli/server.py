@@ -76,6 +76,7 @@ def dev(settings: Settings) -> None:
     # local S3 server is stopped below instead of being left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
+        local.allow_browser_uploads(settings.s3_bucket, console_origins(settings))
         _dev(
             dataclasses.replace(
                 settings,
@@ -87,6 +88,15 @@ def dev(settings: Settings) -> None:
         )
     finally:
         local.stop()
+
+
+def console_origins(settings: Settings) -> list[str]:
+    """Where a browser opens the console: the base URL, and the same port under either
+    loopback name when no public URL is set."""
+    if settings.public_url:
+        return [settings.base_url]
+    loopback = [f"http://{name}:{settings.port}" for name in ("127.0.0.1", "localhost")]
+    return list(dict.fromkeys([settings.base_url, *loopback]))
 
 
 def _dev(settings: Settings) -> None:

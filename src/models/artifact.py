@@ -94,6 +94,11 @@ class NewArtifact:
     content_type: str | None = None
 
 
+def require_changer(actor: Actor) -> None:
+    """Who may change artifacts at all (and then only a draft's): whoever makes changes."""
+    actor.require_writer("changing a release's artifacts")
+
+
 async def get_visible(actor: Actor, artifact_id: str, field: tuple[str, ...] = ("id",)) -> Artifact:
     artifact = await Artifact.get_or_none(id=ids.require(artifact_id, "art", field))
     if artifact is None:
@@ -130,8 +135,10 @@ async def confirm(
     """Check the uploaded file and mark the artifact READY or FAILED.
 
     Confirming a READY artifact again changes nothing: what it serves is a copy nobody
-    else can write, so there is nothing to check again.
+    else can write, so there is nothing to check again. It is still a change to ask for,
+    which a viewer may not.
     """
+    require_changer(actor)
     artifact = await get_visible(actor, artifact_id)
     if artifact.status is ArtifactStatus.READY:
         return artifact
@@ -234,7 +241,7 @@ async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:
 async def _draft_with_app(
     actor: Actor, release_id: str, field: tuple[str, ...]
 ) -> tuple[Release, App]:
-    actor.require_writer("changing a release's artifacts")
+    require_changer(actor)
     release = await releases.get_visible(actor, release_id, field)
     if release.status is not ReleaseStatus.DRAFT:
         raise InvalidState(

@@ -46,6 +46,18 @@ def validate_platform(value: str, field: tuple[str, ...] = ("platform",)) -> str
     return value
 
 
+def every_key() -> dict[str, list[str]]:
+    """Every platform key an artifact may have, by OS: the choices a person picks from."""
+    return {
+        os: [
+            f"{os}-{arch}{suffix}"
+            for arch in ARCHITECTURES
+            for suffix in ("", *(f"-{installer}" for installer in INSTALLERS[os]))
+        ]
+        for os in OPERATING_SYSTEMS
+    }
+
+
 def lookup_keys(stored: Collection[str]) -> dict[str, str]:
     """Every key a client may look up in a release, mapped to the stored key answering it.
 

@@ -7,9 +7,11 @@ import json
 import re
 import subprocess
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+SIG = ".sig"
 
 
 class PublishError(Exception):
@@ -63,19 +65,39 @@ def arch_of(name: str) -> str | None:
     return None
 
 
-def platform_key(name: str) -> str:
-    """The platform key for an updater file, from its name; PublishError when unclear."""
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """What a file's name says: its platform key, or why it says none (with the OS when
+    the name tells that much). Each caller adds how its user picks a platform instead."""
+
+    platform: str | None
+    problem: str | None = None
+    os_name: str | None = None
+
+
+def detect(name: str) -> Detected:
+    """The platform key an updater file's name gives, as ``ferryman publish`` reads it."""
     kind = artifact_kind(name)
     if kind is None:
-        raise PublishError(f"{name} is not a Tauri updater artifact")
+        return Detected(None, f"{name} is not a Tauri updater artifact")
     os_name, installer = kind
     arch = arch_of(name)
     if arch is None:
-        raise PublishError(
-            f"cannot tell the architecture of {name}: pass --platform {name}={os_name}-ARCH "
-            "(for example darwin-aarch64)"
-        )
-    return f"{os_name}-{arch}" + (f"-{installer}" if installer else "")
+        return Detected(None, f"cannot tell the architecture of {name}", os_name)
+    return Detected(f"{os_name}-{arch}" + (f"-{installer}" if installer else ""), None, os_name)
+
+
+def platform_key(name: str) -> str:
+    """The platform key for an updater file, from its name; PublishError when unclear."""
+    detected = detect(name)
+    if detected.platform is not None:
+        return detected.platform
+    if detected.os_name is None:
+        raise PublishError(str(detected.problem))
+    raise PublishError(
+        f"{detected.problem}: pass --platform {name}={detected.os_name}-ARCH "
+        "(for example darwin-aarch64)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +137,7 @@ def find_artifacts(paths: Sequence[Path], overrides: Mapping[str, str]) -> list[
             if artifact_kind(path.name) is None and not _overridden(path, overrides):
                 raise PublishError(f"{path} is not a Tauri updater artifact")
             if not _sig(path).is_file():
-                raise PublishError(f"{path} has no signature: {_sig(path).name} is missing")
+                raise PublishError(_unsigned(str(path)))
             files.append(path)
         else:
             raise PublishError(f"{path} does not exist")
@@ -128,9 +150,7 @@ def find_artifacts(paths: Sequence[Path], overrides: Mapping[str, str]) -> list[
     for path in dict.fromkeys(files):
         key = _overridden(path, overrides) or platform_key(path.name)
         if key in seen:
-            raise PublishError(
-                f"{seen[key]} and {path} both map to {key}: pass --platform FILE=KEY for one"
-            )
+            raise PublishError(f"{_clash(seen[key], path, key)}: pass --platform FILE=KEY for one")
         seen[key] = path
         artifacts.append(Artifact(path, key, _sig(path).read_text().strip()))
     return artifacts
@@ -144,15 +164,30 @@ def _scan(directory: Path) -> Iterator[Path]:
     )
     names = {p.name for p in found}
     for path in found:
-        if path.name.endswith(".nsis.zip") and path.name[: -len(".nsis.zip")] + ".exe" in names:
-            continue
-        if path.name.endswith(".msi.zip") and path.name[: -len(".zip")] in names:
-            continue
-        yield path
+        if _superseded(path.name, names) is None:
+            yield path
+
+
+def _superseded(name: str, names: Collection[str]) -> str | None:
+    """The installer a Tauri v1 ``.nsis.zip`` or ``.msi.zip`` wraps, when it is among
+    ``names`` too: the zip is then passed over for it."""
+    if name.endswith(".nsis.zip") and (exe := name[: -len(".nsis.zip")] + ".exe") in names:
+        return exe
+    if name.endswith(".msi.zip") and (msi := name[: -len(".zip")]) in names:
+        return msi
+    return None
 
 
 def _sig(path: Path) -> Path:
-    return path.with_name(path.name + ".sig")
+    return path.with_name(path.name + SIG)
+
+
+def _unsigned(file: str) -> str:
+    return f"{file} has no signature: {Path(file).name}{SIG} is missing"
+
+
+def _clash(first: object, second: object, key: str) -> str:
+    return f"{first} and {second} both map to {key}"
 
 
 def _overridden(path: Path, overrides: Mapping[str, str]) -> str | None:
@@ -160,6 +195,76 @@ def _overridden(path: Path, overrides: Mapping[str, str]) -> str | None:
         if file in (path.name, str(path)) or Path(file).resolve() == path.resolve():
             return key
     return None
+
+
+# --- pairing names (the console's uploads) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """One file of a set chosen together: the name of its ``.sig`` among them (None: not
+    there), its platform key (None: its name tells none and none was chosen), and what
+    stands in the way of uploading it."""
+
+    name: str
+    signature: str | None
+    platform: str | None
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """The files of a set with their pairs; ``left_over`` says why the other names are
+    not uploaded (a ``.sig`` without its file, a v1 zip beside its installer)."""
+
+    files: tuple[Paired, ...]
+    left_over: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        """Every file has a platform key of its own (a missing signature may be pasted)."""
+        platforms = [f.platform for f in self.files]
+        return bool(platforms) and None not in platforms and len(set(platforms)) == len(platforms)
+
+
+def pair(names: Sequence[str], overrides: Mapping[str, str]) -> Pairing:
+    """Pair files with their signatures by name (``X`` with ``X.sig``) and give each the
+    platform key its name tells (or ``overrides[X]``), by the rules ``find_artifacts``
+    applies to a bundle folder."""
+    present = set(names)
+    left_over = [
+        f"{name} has no file: {name.removesuffix(SIG)} is not among the files"
+        for name in dict.fromkeys(names)
+        if name.endswith(SIG) and name.removesuffix(SIG) not in present
+    ]
+    files: list[str] = []
+    for name in dict.fromkeys(n for n in names if not n.endswith(SIG)):
+        installer = _superseded(name, present)
+        if installer is None:
+            files.append(name)
+        else:
+            left_over.append(f"{name} is passed over: {installer} is the same update")
+    detected = {name: detect(name) for name in files}
+    platforms = {name: overrides.get(name) or detected[name].platform for name in files}
+    first: dict[str, str] = {}
+    clashes: dict[str, str] = {}
+    for name, key in platforms.items():
+        if key is None:
+            continue
+        if key in first:
+            clashes[name] = clashes[first[key]] = _clash(first[key], name, key)
+        else:
+            first[key] = name
+    paired = []
+    for name in files:
+        signature = name + SIG if name + SIG in present else None
+        problems = [] if signature else [_unsigned(name)]
+        if platforms[name] is None:
+            problems.append(str(detected[name].problem))
+        if name in clashes:
+            problems.append(clashes[name])
+        paired.append(Paired(name, signature, platforms[name], tuple(problems)))
+    return Pairing(tuple(paired), tuple(left_over))
 
 
 # --- the version ---------------------------------------------------------------------------

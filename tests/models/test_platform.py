@@ -1,7 +1,7 @@
 import pytest
 
 from ferryman.models.errors import InvalidInput
-from ferryman.models.platform import validate_platform
+from ferryman.models.platform import every_key, validate_platform
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,13 @@ def test_rejects_other_keys_listing_the_accepted_values(key: str) -> None:
     assert "linux, darwin, windows" in message
     assert "x86_64, i686, aarch64, armv7, riscv64" in message
     assert error.value.field == ("platform",)
+
+
+def test_every_key_a_person_may_choose_is_a_valid_one_grouped_by_os() -> None:
+    keys = every_key()
+    assert list(keys) == ["linux", "darwin", "windows"]
+    chosen = [key for group in keys.values() for key in group]
+    assert all(validate_platform(key) == key for key in chosen)
+    assert len(set(chosen)) == len(chosen) == 45
+    assert {"darwin-aarch64", "linux-x86_64-deb", "windows-i686-nsis"} <= set(chosen)
+    assert all(key.startswith(os) for os, group in keys.items() for key in group)

@@ -4,20 +4,25 @@ last owner, one-time links, and viewers changing nothing through any operation."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from ferryman import auth, passwords
 from ferryman.models import App, AuditEvent, Release, Session, User
 from ferryman.models import app as apps
+from ferryman.models import artifact as artifacts
 from ferryman.models import release as releases
 from ferryman.models import session as sessions
 from ferryman.models import user as people
 from ferryman.models.actor import Actor, Role
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
+from ferryman.signatures import Verifier
+from tests.support.rows import add_artifact
 
 pytestmark = pytest.mark.usefixtures("orm_url")
 CONSOLE = Actor.console()
+NO_STORE: Any = None  # the rules refuse, or answer, before they need the bucket
 LIFETIME = sessions.Lifetime(idle=timedelta(hours=2), absolute=timedelta(hours=24))
 
 
@@ -205,3 +210,14 @@ async def test_passwords_are_checked_before_hashing_and_argon2id_hashed() -> Non
     assert await passwords.matches(digest, "a long enough passphrase")
     assert not await passwords.matches(digest, "a long enough passphrasE")
     assert not await passwords.matches(None, "a long enough passphrase")
+
+
+async def test_a_viewer_may_not_even_confirm_a_ready_artifact_again() -> None:
+    """Confirming a READY artifact changes nothing, but it is a change to ask for."""
+    app = await make_app("seen")
+    release = await releases.create(CONSOLE, app.id, releases.ReleaseChanges(version="1.0.0"))
+    artifact_id = await add_artifact(release.id)
+    viewer = await person("v@example.com", Role.VIEWER)
+    with pytest.raises(Forbidden, match="viewers change nothing"):
+        await artifacts.confirm(viewer, artifact_id, NO_STORE, Verifier.for_upload)
+    assert (await artifacts.confirm(CONSOLE, artifact_id, NO_STORE, Verifier.for_upload)).id

@@ -1,13 +1,15 @@
 // Ferryman console: small enhancements. Every page works without this file.
 "use strict";
 
-document.addEventListener("DOMContentLoaded", () => {
-  // Forms that change something hard to undo ask first.
-  for (const form of document.querySelectorAll("form[data-confirm]")) {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
+// Forms that change something hard to undo ask first (also those a page's script put in).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
   }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
   // Copy buttons: data-copy names the element whose text goes to the clipboard.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.hidden = false;
