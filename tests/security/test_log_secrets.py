@@ -49,6 +49,7 @@ async def test_debug_logs_never_hold_a_request_or_presigned_signature(
     finally:
         await storage.close()
 
+    logs.stop()  # lines are written from a thread: all of them, before reading
     err = capsys.readouterr().err
     presigned = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
     assert "StringToSign" in err  # botocore's signing was logged, at DEBUG
