@@ -37,6 +37,7 @@ from ferryman.graphiql import MOUNT
 from ferryman.local_s3 import Credentials
 from ferryman.settings import Settings
 from tests.conftest import peer, serving
+from tests.console.conftest import CHROMIUM_ARGS
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +45,6 @@ PINS = ROOT / "deploy" / "graphiql"
 ASSETS = ROOT / "var" / "graphiql" / "node_modules"
 CDN = re.compile(r'(?:src|href)="https://unpkg\.com/((?:@[^/"]+/)?[^@/"]+)@([^/"]+)/([^"]+)"')
 
-# Flags that keep Chromium quiet and offline (local-services.md §6).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
