@@ -161,10 +161,8 @@ async def test_a_notification_wakes_the_watcher_long_before_its_fallback_poll(
         await asyncio.sleep(0.3)
         assert watcher.polls == polls
 
-        started = time.monotonic()
         await bump_elsewhere(app.id)
         await eventually("announced", lambda: ("my-app", app.generation + 1) in heard, 2.0)
-        assert time.monotonic() - started < 2.0
         assert watcher.polls == polls, "the notification carried the row: nothing to read"
     finally:
         await watcher.stop()
