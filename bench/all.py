@@ -2,7 +2,8 @@
 
 Runs the update-check cases (``updater.py``), one worker against two (``workers.py``),
 many tenants (``tenants.py``), publish-to-visible on both databases (``visibility.py``),
-where a HIT's and an origin check's time goes (``profile.py``) and the command's start-up
+where a HIT's and an origin check's time goes (``profile.py``), the console's heaviest
+pages (``console.py``) and the command's start-up
 (``startup.sh``), and replaces what lies between the two markers in RESULTS.md with their
 tables, headed by the date, the machine, the load average before and after, and the
 versions that were measured. The hand-written sections around it are left alone.
@@ -74,6 +75,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "Where an origin check's time goes, edge off (`profile.py`)",
         ["profile.py", "--case", "origin", "--top", "12"],
         ["profile.py", "--case", "origin", "--seconds", "1", "--top", "5"],
+    ),
+    (
+        "The console's heaviest pages (`console.py`)",
+        ["console.py"],
+        ["console.py", "--apps", "20", "--releases", "500", "--seconds", "1"],
     ),
     ("Command start-up (`startup.sh`)", ["startup.sh"], ["startup.sh"]),
 ]
