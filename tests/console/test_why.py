@@ -65,6 +65,7 @@ async def test_why_explains_each_answer_in_the_rules_words(
     key = await lapsed_licence(yard.app_id)
     await explain(page, "0.9.0", key=key)
     await expect(answer).to_have_text("No update: every newer release is held back")
+    assert key not in page.url  # posted: never in the address bar or the history
     await expect(page.get_by_role("row", name="1.0.0")).to_contain_text(
         "is outside the licence's coverage"
     )
