@@ -11,9 +11,11 @@ from ferryman.models.audit_event import AuditEvent
 from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.license import CoveragePeriod, License
+from ferryman.models.notification import Delivery, Notification
 from ferryman.models.release import Release
 from ferryman.models.session import Session
 from ferryman.models.user import Grant, User
+from ferryman.models.webhook import Webhook
 
 __all__ = [
     "ApiKey",
@@ -21,11 +23,14 @@ __all__ = [
     "Artifact",
     "AuditEvent",
     "CoveragePeriod",
+    "Delivery",
     "DownloadEvent",
     "EdgePurge",
     "Grant",
     "License",
+    "Notification",
     "Release",
     "Session",
     "User",
+    "Webhook",
 ]

@@ -17,10 +17,12 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
+from ferryman.models import notification as notifications
 from ferryman.models.actor import Actor, KeyScope, Role
 from ferryman.models.errors import InvalidInput, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.text import reject_nul
+from ferryman.models.webhook import Event
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -117,6 +119,7 @@ async def create(actor: Actor, new: NewKey) -> ApiKey:
             new.app_id,
             f"created {new.scope.value} key {name!r} ({key.prefix}…) for {app_slug}",
         )
+        await _announce(Event.API_KEY_CREATED, actor, key)
     return key
 
 
@@ -132,7 +135,16 @@ async def revoke(actor: Actor, key_id: str) -> ApiKey:
         await audit_event.record(
             actor, "api_key.revoke", key.id, key.app_id, f"revoked key {key.name!r} ({key.prefix}…)"
         )
+        await _announce(Event.API_KEY_REVOKED, actor, key)
     return key
+
+
+async def _announce(event: Event, actor: Actor, key: ApiKey) -> None:
+    """Tell the listeners which key (never its secret) and who changed it."""
+    about = {"id": key.id, "name": key.name, "prefix": key.prefix, "scope": key.scope.value}
+    actor_data = await notifications.describe_actor(actor)
+    data = {"api_key": about, "app_id": key.app_id, "actor": actor_data}
+    await notifications.emit(event, key.app_id, data)
 
 
 def _manages(actor: Actor, app_id: str | None) -> bool:

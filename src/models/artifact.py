@@ -23,6 +23,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from ferryman.models import audit_event, ids
+from ferryman.models import notification as notifications
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound
@@ -39,6 +40,7 @@ from ferryman.models.verification import (
     read_back,
     verification_failure,
 )
+from ferryman.models.webhook import Event
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -359,6 +361,11 @@ async def _settle(
             app.id,
             f"{artifact.platform} artifact of {release.version} {outcome}",
         )
+        if failure:
+            about = {"id": artifact.id, "platform": artifact.platform}
+            await notifications.emit_release(
+                Event.ARTIFACT_VERIFICATION_FAILED, actor, release, artifact=about, reason=failure
+            )
     # What is no longer of use: a copy that failed, an earlier attempt's copy (also one a
     # crash or an outage cut short), and, once verified, the upload URL's own object (a
     # PUT there later changes nothing served).

@@ -24,6 +24,9 @@ PREFIXES = {
     "usr": "person",
     "uap": "app grant",
     "ses": "session",
+    "whk": "notification endpoint",
+    "msg": "notification",
+    "dlv": "delivery",
 }
 MAX_LENGTH = 32
 # The 26 characters after the prefix; anything else (NUL, spaces) is no id of ours.

@@ -19,11 +19,13 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
+from ferryman.models import notification as notifications
 from ferryman.models.actor import Actor
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.text import reject_nul
+from ferryman.models.webhook import Event
 from ferryman.versions import MAX_LENGTH as VERSION_LENGTH
 from ferryman.versions import InvalidVersion, Version, signed_matches
 
@@ -211,11 +213,13 @@ _TRANSITIONS = {
         ReleaseStatus.DRAFT,
         "is already {}; only drafts can be published",
         "publish",
+        Event.RELEASE_PUBLISHED,
     ),
     ReleaseStatus.ARCHIVED: (
         ReleaseStatus.PUBLISHED,
         "is {}; only published releases can be archived",
         "archive",
+        Event.RELEASE_ARCHIVED,
     ),
 }
 
@@ -283,15 +287,16 @@ async def _step(actor: Actor, locked: Release, target: ReleaseStatus) -> Release
     locked.status = target
     await locked.save(update_fields=changed)
     await apps.bump_generation(locked.app_id)
-    verb = _TRANSITIONS[target][2]
+    _, _, verb, event = _TRANSITIONS[target]
     await audit_event.record(
         actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
     )
+    await notifications.emit_release(event, actor, locked)
     return locked
 
 
 def _require_source(release: Release, target: ReleaseStatus) -> None:
-    source, rule, _ = _TRANSITIONS[target]
+    source, rule, _, _ = _TRANSITIONS[target]
     if release.status is not source:
         raise InvalidState(
             f"release {release.version} {rule.format(release.status.value)}", ("id",)
@@ -299,16 +304,24 @@ def _require_source(release: Release, target: ReleaseStatus) -> None:
 
 
 async def change_live(
-    actor: Actor, release: Release, values: dict[str, object], action: str, summary: str
+    actor: Actor,
+    release: Release,
+    values: dict[str, object],
+    action: str,
+    summary: str,
+    event: Event | None = None,
 ) -> Release:
-    """Set fields and audit; a live release's answers change, so its app's generation too."""
+    """Set fields and audit; a live release's answers change, so its app's generation too
+    (and, for a published one, ``event`` is announced)."""
     live = release.status is not ReleaseStatus.DRAFT
     async with in_transaction():
         await Release.filter(id=release.id).update(**values)
         if live:
             await apps.bump_generation(release.app_id)
         await audit_event.record(actor, action, release.id, release.app_id, summary)
-    updated = await Release.get(id=release.id)
+        updated = await Release.get(id=release.id)
+        if event is not None and updated.status is ReleaseStatus.PUBLISHED:
+            await notifications.emit_release(event, actor, updated)
     if live:
         await announce(updated)
     return updated

@@ -15,6 +15,7 @@ from ferryman.models import app as apps
 from ferryman.models import audit_event
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
+from ferryman.models import notification as notifications
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.moment import utc
@@ -27,6 +28,7 @@ from ferryman.models.release import (
     validated_reason,
 )
 from ferryman.models.status import ReleaseStatus
+from ferryman.models.webhook import Event
 from ferryman.versions import parse_stored
 
 
@@ -79,6 +81,7 @@ async def rollout(actor: Actor, release_id: str, percent: int) -> Release:
         {"rollout_percent": percent},
         "release.rollout",
         f"rolled {release.version} out to {percent}% of installs",
+        Event.RELEASE_ROLLOUT_CHANGED,
     )
 
 
@@ -90,6 +93,7 @@ async def yank(actor: Actor, release_id: str, reason: str) -> Release:
     async with in_transaction():
         held = await lock(release.id)
         await _yank(actor, held, why, "release.yank")
+        await notifications.emit_release(Event.RELEASE_YANKED, actor, held, reason=why)
     await announce(held)
     return held
 
@@ -142,6 +146,13 @@ async def rollback(
             previous.id,
             app.id,
             f"rolled {channel} back from {newest.version} to {previous.version}: {why}",
+        )
+        await notifications.emit_release(
+            Event.RELEASE_ROLLED_BACK,
+            actor,
+            previous,
+            reason=why,
+            yanked={"id": newest.id, "version": newest.version},
         )
     generations.announce(app.slug)
     return newest, previous

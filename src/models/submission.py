@@ -18,17 +18,26 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import app as apps
 from ferryman.models import artifact as artifacts
+from ferryman.models import notification as notifications
 from ferryman.models import release as releases
 from ferryman.models import verification
 from ferryman.models.actor import Actor
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
-from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
+from ferryman.models.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Taken,
+)
 from ferryman.models.ids import new_id
 from ferryman.models.platform import validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.verification import ObjectStore, SignatureParser
+from ferryman.models.webhook import Event
 from ferryman.versions import InvalidVersion, Version
 
 _RACE_ATTEMPTS = 5
@@ -65,11 +74,29 @@ async def submit(
     actor: Actor, app_slug: str, submission: Submission, store: ObjectStore, parse: SignatureParser
 ) -> Outcome:
     """Check everything, read every new file back, then write the draft, its notes and its
-    artifacts in one transaction: a crash or an outage part-way leaves nothing behind."""
+    artifacts in one transaction: a crash or an outage part-way leaves nothing behind.
+    A refused submission of an app the caller may see is announced (it changed nothing)."""
     actor.require_writer("submitting a release")
     app = await apps.find_visible(actor, app_slug)
     if app is None:
         raise NotFound(f"app {app_slug[:64]!r} not found", ("appSlug",))
+    try:
+        return await _submit(actor, app, submission, store, parse)
+    except DomainError as error:
+        data = {
+            "app": notifications.about_app(app),
+            "version": submission.version[:100],
+            "error": {"code": error.code.value, "message": error.message},
+            "actor": await notifications.describe_actor(actor),
+        }
+        async with in_transaction():
+            await notifications.emit(Event.CI_SUBMISSION_FAILED, app.id, data)
+        raise
+
+
+async def _submit(
+    actor: Actor, app: App, submission: Submission, store: ObjectStore, parse: SignatureParser
+) -> Outcome:
     try:
         version = str(Version.parse(submission.version))
     except InvalidVersion as error:
