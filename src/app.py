@@ -30,6 +30,7 @@ from ferryman.graphiql import MOUNT
 from ferryman.metrics import MetricsEndpoint, Pulse
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
+from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         watcher = GenerationWatcher(settings.database_url)
         pulse = Pulse()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
+        dispatcher = Dispatcher(settings) if settings.send_notifications else None
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
@@ -98,9 +100,13 @@ def create_app(settings: Settings) -> Starlette:
                 pulse.start()
                 if purger is not None:
                     purger.start()
+                if dispatcher is not None:
+                    dispatcher.start()
                 try:
                     yield
                 finally:
+                    if dispatcher is not None:
+                        await dispatcher.stop()
                     if purger is not None:
                         await purger.stop()
                     await pulse.stop()

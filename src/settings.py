@@ -85,6 +85,9 @@ class Settings:
     metrics_token: str | None = None
     link_secret: str | None = None
     cors_origins: tuple[str, ...] = ()
+    send_notifications: bool = True
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: int = 15
 
     @property
     def base_url(self) -> str:
@@ -322,4 +325,7 @@ _PARSERS = {
     "metrics_token": _text,
     "link_secret": _text,
     "cors_origins": _origins,
+    "send_notifications": _flag,
+    "webhooks_allow_private": _flag,
+    "webhook_timeout_seconds": _positive,
 }

@@ -10,6 +10,7 @@ ahead in one conditional update, so two workers never send the same attempt at o
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import random
@@ -100,6 +101,11 @@ def on_emit(wake: Callable[[], None]) -> None:
     _wakers.append(wake)
 
 
+def off_emit(wake: Callable[[], None]) -> None:
+    if wake in _wakers:
+        _wakers.remove(wake)
+
+
 async def emit(
     event: Event,
     app_id: str | None,
@@ -107,9 +113,13 @@ async def emit(
     *,
     dedupe_key: str | None = None,
     only: Webhook | None = None,
-) -> Notification:
+) -> Notification | None:
     """Write the message and a delivery to each endpoint listening (or to ``only``);
-    call inside the transaction that makes the change."""
+    call inside the transaction that makes the change. Nothing is written, and None
+    returned, when no endpoint listens."""
+    targets = [only] if only else [w for w in await listeners(event, app_id) if w.listens(event)]
+    if not targets:
+        return None
     now = datetime.now(UTC)
     body = {"type": event.value, "timestamp": _iso(now), "data": data}
     notification = await Notification.create(
@@ -119,7 +129,6 @@ async def emit(
         dedupe_key=dedupe_key,
         body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
     )
-    targets = [only] if only else [w for w in await listeners(event, app_id) if w.listens(event)]
     for endpoint in targets:
         await _deliver(notification.id, endpoint.id, now)
     return notification
@@ -154,6 +163,7 @@ async def send_test(actor: Actor, webhook_id: str) -> Delivery:
     data = {"webhook_id": endpoint.id, "actor": await describe_actor(actor)}
     async with in_transaction():
         notification = await emit(Event.TEST, endpoint.app_id, data, only=endpoint)
+    assert notification is not None
     return await Delivery.get(notification_id=notification.id)
 
 
@@ -184,51 +194,56 @@ def deliveries_of(endpoint: Webhook) -> QuerySet[Delivery]:
     return Delivery.filter(webhook_id=endpoint.id)
 
 
-async def claim(now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-    """Deliveries due now that this process takes for ``lease``: each is moved past the
-    lease in a conditional update that only one claimer wins."""
-    due = (
+async def due(now: datetime, limit: int) -> list[Delivery]:
+    """Deliveries whose next attempt is due, oldest first, with their endpoints."""
+    return (
         await Delivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .limit(limit)
+        .prefetch_related("webhook")
     )
-    claimed = []
-    for delivery in due:
-        won = await Delivery.filter(
-            id=delivery.id,
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=delivery.next_attempt_at,
-        ).update(next_attempt_at=now + lease)
-        if won:
-            claimed.append(delivery)
-    return claimed
+
+
+async def take(delivery: Delivery, until: datetime) -> bool:
+    """Claim a due delivery until ``until`` (its lease): moved there in one conditional
+    update, which only one claimer wins. False when another claimed it first."""
+    won = await Delivery.filter(
+        id=delivery.id,
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=delivery.next_attempt_at,
+    ).update(next_attempt_at=until)
+    return bool(won)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one attempt went: ``ok``, or why not (the HTTP status when there was one)."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: timedelta | None = None  # what the endpoint asked for
 
 
 async def record(
-    delivery: Delivery,
-    now: datetime,
-    *,
-    status_code: int | None,
-    error: str | None,
-    retry_after: timedelta | None = None,
-    rng: random.Random | None = None,
+    delivery: Delivery, now: datetime, attempt: Attempt, rng: random.Random | None = None
 ) -> Delivery:
-    """Write an attempt's outcome: done on 2xx, else the next attempt by the schedule
-    (later when the endpoint asked with Retry-After), or failed after the last."""
+    """Write an attempt's outcome: done when it went through, else the next attempt by
+    the schedule (later when the endpoint asked with Retry-After), or failed after the
+    last."""
     attempts = delivery.attempts + 1
-    succeeded = status_code is not None and 200 <= status_code < 300 and error is None
     values: dict[str, Any] = {
         "attempts": attempts,
         "last_attempt_at": now,
-        "last_status_code": status_code,
-        "last_error": None if succeeded else (error or f"HTTP {status_code}")[:ERROR_MAX],
+        "last_status_code": attempt.status_code,
+        "last_error": None if attempt.ok else (attempt.error or "")[:ERROR_MAX],
     }
-    if succeeded:
+    if attempt.ok:
         values["status"] = DeliveryStatus.SUCCEEDED
     elif attempts > len(RETRY_DELAYS):
         values["status"] = DeliveryStatus.FAILED
     else:
-        values["next_attempt_at"] = now + next_delay(attempts, retry_after, rng)
+        values["next_attempt_at"] = now + next_delay(attempts, attempt.retry_after, rng)
     await Delivery.filter(id=delivery.id).update(**values)
     return await Delivery.get(id=delivery.id)
 

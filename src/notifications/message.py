@@ -1,0 +1,133 @@
+"""A notification as each kind of endpoint receives it.
+
+The message (``{"type", "timestamp", "data"}``) is the same for every endpoint; this
+module words it for people (one headline and a link, for Slack, Discord and email) and
+signs it for machines (Standard Webhooks headers, with every secret the endpoint signs
+with during a rotation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+from standardwebhooks import Webhook as Signer
+
+from ferryman.models.notification import Notification
+from ferryman.models.webhook import Event, Kind, Webhook
+
+DISCORD_CONTENT_MAX = 2_000
+USER_AGENT = "Ferryman-Webhooks/1"
+
+_VERBS = {
+    Event.RELEASE_PUBLISHED: "published",
+    Event.RELEASE_ARCHIVED: "archived",
+    Event.RELEASE_YANKED: "yanked",
+    Event.RELEASE_ROLLED_BACK: "is offered again after a rollback",
+    Event.RELEASE_ROLLOUT_CHANGED: "rollout changed",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One HTTP request's body and headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+def request_for(
+    endpoint: Webhook, notification: Notification, base_url: str, now: datetime
+) -> Outgoing:
+    """The request an HTTP endpoint receives for ``notification``."""
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    if endpoint.kind is Kind.WEBHOOK:
+        body = notification.body.encode()
+        signatures = [
+            Signer(secret).sign(notification.id, now, notification.body)
+            for secret in endpoint.signing_secrets(now)
+        ]
+        headers |= {
+            "webhook-id": notification.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": " ".join(signatures),
+        }
+        return Outgoing(body, headers)
+    message = notification.message
+    text, link = headline(message), link_for(message, base_url)
+    if endpoint.kind is Kind.SLACK:
+        payload: dict[str, Any] = {
+            "text": f"{_slack_escape(text)} {link}",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"<{link}|Open in Ferryman>"}],
+                },
+            ],
+        }
+    else:
+        payload = {
+            "content": f"{text}\n{link}"[:DISCORD_CONTENT_MAX],
+            "allowed_mentions": {"parse": []},  # an app name like "@everyone" pings nobody
+        }
+    return Outgoing(json.dumps(payload).encode(), headers)
+
+
+def headline(message: dict[str, Any]) -> str:
+    """One line a person reads: what happened to what, and who did it."""
+    event = Event(message["type"])
+    data: dict[str, Any] = message["data"]
+    app = data.get("app") or {}
+    name = app.get("name") or app.get("slug") or "an app"
+    who = (data.get("actor") or {}).get("name")
+    by = f" by {who}" if who else ""
+    release = data.get("release")
+    if event in _VERBS and release:
+        where = f" on {release['channel']}"
+        detail = ""
+        if event is Event.RELEASE_ROLLOUT_CHANGED:
+            detail = f" to {release['rollout_percent']}% of installs"
+        elif event is Event.RELEASE_ROLLED_BACK:
+            detail = f" ({data['yanked']['version']} withdrawn: {data.get('reason')})"
+        elif event is Event.RELEASE_YANKED:
+            detail = f": {data.get('reason')}"
+        return f"{name} {release['version']}{where} {_VERBS[event]}{detail}{by}"
+    if event is Event.ARTIFACT_VERIFICATION_FAILED and release:
+        platform, reason = data["artifact"]["platform"], data.get("reason")
+        return (
+            f"{name} {release['version']}: the {platform} file failed verification ({reason}){by}"
+        )
+    if event is Event.CI_SUBMISSION_FAILED:
+        refusal = data["error"]["message"]
+        return f"{name} {data.get('version')}: a CI submission was refused ({refusal}){by}"
+    if event in (Event.API_KEY_CREATED, Event.API_KEY_REVOKED):
+        key = data["api_key"]
+        verb = "created" if event is Event.API_KEY_CREATED else "revoked"
+        return f"API key {key['name']!r} ({key['scope']}, {key['prefix']}…) {verb}{by}"
+    if event in (Event.LICENSE_EXPIRING, Event.LICENSE_EXPIRED):
+        licence = data.get("license") or {}
+        customer = licence.get("customer") or licence.get("prefix") or "a customer"
+        when = licence.get("expires_at", "")
+        verb = "expires" if event is Event.LICENSE_EXPIRING else "expired"
+        return f"{name}: the licence of {customer} {verb} {when}".rstrip()
+    return f"Ferryman test notification{by}"
+
+
+def link_for(message: dict[str, Any], base_url: str) -> str:
+    """Where a person follows up: the release or app in the console."""
+    data: dict[str, Any] = message["data"]
+    slug = (data.get("app") or {}).get("slug")
+    release = data.get("release")
+    if slug and release:
+        return f"{base_url}/console/apps/{slug}/releases/{release['id']}"
+    if slug:
+        return f"{base_url}/console/apps/{slug}"
+    return f"{base_url}/console"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's mrkdwn reads &, < and > as markup: a name could otherwise make a link.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
