@@ -234,4 +234,6 @@ async def test_the_pulse_measures_how_late_the_loop_wakes() -> None:
 
     ticks_after, late_after = late_ticks()
     assert ticks_after >= ticks + 3
-    assert late_after == late + 1  # the tick the loop could not run for 200 ms
+    # The tick the loop could not run for 200 ms (a busy machine may make others late too,
+    # and the registry is the process's: only "at least" is certain).
+    assert late_after >= late + 1
