@@ -13,7 +13,9 @@ import pytest
 
 from ferryman.background import BackgroundLoop
 from ferryman.generation_watcher import GenerationWatcher
+from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.rest_compat.downloads import DownloadLog
+from ferryman.settings import Settings
 
 
 async def stopped(loop: BackgroundLoop, wake: asyncio.Event) -> bool:
@@ -72,3 +74,11 @@ async def test_a_stopper_cancelled_meanwhile_is_cancelled() -> None:
         await stopping
     assert stopping.cancelled()
     await stubborn.stop()  # a second cancellation ends it
+
+
+async def test_a_notification_dispatcher_woken_as_it_is_stopped_stops(
+    orm_url: str, settings: Settings
+) -> None:
+    dispatcher = Dispatcher(settings)
+
+    assert await stopped(dispatcher, dispatcher._wake), "stop() waited for a loop that went on"

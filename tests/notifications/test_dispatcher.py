@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -255,22 +256,33 @@ async def test_gone_disables_the_endpoint(
     assert await Delivery.all().count() == 2, "a disabled endpoint hears nothing more"
 
 
-async def test_a_slow_endpoint_delays_no_other(yard: Shipyard, dispatcher: Dispatcher) -> None:
+async def test_a_slow_endpoint_delays_no_other(
+    yard: Shipyard, settings: Settings, clock: Clock
+) -> None:
+    patient = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=5)
+    dispatcher = Dispatcher(patient, clock=clock)
+    held = threading.Event()
     with Receiver().running() as slow, Receiver().running() as quick:
-        slow.answer(Answer(200, delay=5))  # past the 2 s timeout
+        slow.answer(Answer(200, hold=held))  # no answer until the test lets it
         await endpoint(slow.url, yard.app_id)
         await endpoint(quick.url, yard.app_id)
         await yard.release("1.0.0", LINUX)
-
-        assert await dispatcher.tick() == 2
-        await asyncio.to_thread(quick.wait_for, 1, 1.5)
-        assert slow.received, "both were sent at once"
-        waiting = await Delivery.get(webhook__url=slow.url)
-        assert waiting.attempts == 0, "the slow one is still waiting for its answer"
-        await dispatcher.drain()
+        try:
+            assert await dispatcher.tick() == 2
+            await asyncio.to_thread(slow.wait_for, 1)
+            await asyncio.to_thread(quick.wait_for, 1)
+            # The first attempt to end is the quick one's, recorded while the other waits.
+            await asyncio.wait(set(dispatcher._tasks), return_when=asyncio.FIRST_COMPLETED)
+            assert (await Delivery.get(webhook__url=quick.url)).status is DeliveryStatus.SUCCEEDED
+            waiting = await Delivery.get(webhook__url=slow.url)
+            assert waiting.attempts == 0, "the slow one is still waiting for its answer"
+            await dispatcher.drain()  # the slow one times out
+        finally:
+            held.set()
+            await dispatcher.stop()
 
     timed_out = await Delivery.get(webhook__url=slow.url)
-    assert timed_out.last_error == "no answer within 2 s"
+    assert timed_out.last_error == "no answer within 5 s"
     assert timed_out.status is DeliveryStatus.PENDING
     quick_one = await Delivery.get(webhook__url=quick.url)
     assert quick_one.status is DeliveryStatus.SUCCEEDED

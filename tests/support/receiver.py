@@ -24,6 +24,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None  # answer only once this is set (or after 30 s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,8 @@ class Receiver:
                     receiver.received.append(received)
                     receiver.arrived.notify_all()
                 time.sleep(answer.delay)
+                if answer.hold is not None:
+                    answer.hold.wait(30)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
