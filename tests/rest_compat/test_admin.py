@@ -252,6 +252,10 @@ async def test_a_wrong_method_is_refused_with_the_paths_methods(
     assert refused.status_code == 405
     assert set(refused.headers["allow"].split(", ")) == {"PATCH", "DELETE"}
     assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    # presign is no artifact's id: the path beside the artifacts takes POST alone.
+    presign = f"/admin/apps/{ID}/releases/{REL}/artifacts/presign"
+    beside = await call(client, "DELETE", presign, admin_key)
+    assert (beside.status_code, beside.headers["allow"]) == (405, "POST")
 
 
 async def test_a_body_over_the_limit_is_refused_unread(

@@ -47,6 +47,13 @@ async def test_the_list_has_each_apps_figures_newest_first(
     assert listed[1]["created_at"].endswith("Z")
 
 
+async def test_the_list_takes_no_parameters(client: httpx.AsyncClient, admin_key: str) -> None:
+    refused = await call(client, "GET", "/admin/apps?limit=5", admin_key)
+    assert refusal(refused, 400, "INVALID_INPUT") == (
+        "unknown query parameter 'limit'; this list takes no parameters"
+    )
+
+
 async def test_keys_see_only_their_own_apps(client: httpx.AsyncClient, admin_key: str) -> None:
     mine = await Bench.open(client, admin_key, "mine")
     await Bench.open(client, admin_key, "theirs")

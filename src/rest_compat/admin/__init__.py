@@ -9,6 +9,7 @@ they share. README ("Admin REST API") lists where the answers differ from the se
 
 from __future__ import annotations
 
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
@@ -19,10 +20,21 @@ from ferryman.rest_compat.admin.door import RequestHandler
 from ferryman.rest_compat.ci import MAX_BODY
 from ferryman.settings import Settings
 
+
+class ArtifactSegment(StringConvertor):
+    """An artifact's path segment: anything but ``presign``, the path beside it, whose
+    wrong methods are then that path's 405 rather than a search for an artifact."""
+
+    regex = "(?!presign(?:/|$))[^/]+"
+
+
+register_url_convertor("artifact", ArtifactSegment())
+
 APPS = "/admin/apps"
 RELEASES = APPS + "/{app_id}/releases"
 RELEASE = RELEASES + "/{release_id}"
 ARTIFACTS = RELEASE + "/artifacts"
+ARTIFACT = ARTIFACTS + "/{artifact_id:artifact}"
 
 
 def routes(settings: Settings) -> list[Route]:
@@ -41,8 +53,8 @@ def routes(settings: Settings) -> list[Route]:
         _route(RELEASE + "/archive", POST=releases.archive),
         Route(ARTIFACTS, upload, methods=["POST"]),
         _route(ARTIFACTS + "/presign", POST=artifacts.presign),
-        _route(ARTIFACTS + "/{artifact_id}/confirm", POST=artifacts.confirm),
-        _route(ARTIFACTS + "/{artifact_id}", DELETE=artifacts.delete),
+        _route(ARTIFACT + "/confirm", POST=artifacts.confirm),
+        _route(ARTIFACT, DELETE=artifacts.delete),
     ]
 
 

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from ferryman.models import app as apps
 from ferryman.models import summary
 from ferryman.models.actor import Actor
-from ferryman.rest_compat.admin.door import Field, app_of, endpoint, json_body, moment
+from ferryman.rest_compat.admin.door import Field, app_of, endpoint, json_body, moment, query
 
 _DESCRIBED = {
     "description": Field(nullable=True),
@@ -28,6 +28,7 @@ UPDATE = {"slug": Field(), "name": Field(), **_DESCRIBED}
 @endpoint()
 async def index(request: Request, actor: Actor) -> Response:
     """Every app the key may see, newest first."""
+    query(request, {})
     listed = await apps.visible(actor).order_by("-id")
     return JSONResponse({"apps": await _bodies(listed)})
 

@@ -150,7 +150,10 @@ def query(request: Request, accepted: Mapping[str, str]) -> dict[str, str]:
     for name, value in request.query_params.multi_items():
         if name not in accepted:
             known = "; ".join(f"{known}: {what}" for known, what in accepted.items())
-            raise Unreadable(f"unknown query parameter {name[:40]!r}; this list takes {known}")
+            raise Unreadable(
+                f"unknown query parameter {name[:40]!r}; this list takes "
+                + (known or "no parameters")
+            )
         if name in found:
             raise Unreadable(f"{name} is given twice; give it once")
         found[name] = value
