@@ -26,7 +26,7 @@ from ferryman.models import release as releases
 from ferryman.models.actor import Actor, permits
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
-from ferryman.models.errors import DomainError, InvalidInput, NotFound
+from ferryman.models.errors import DomainError, InvalidInput
 from ferryman.models.platform import every_key, validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ReleaseStatus
@@ -161,19 +161,12 @@ class ArtifactPages:
 async def _release_of(request: Request, visitor: Visitor) -> tuple[App, Release]:
     """The path's app and release, when the visitor may see them and they belong together."""
     app = await app_of(request, visitor)
-    release_id = request.path_params["release_id"]
-    release = await releases.get_visible(visitor.actor, release_id)
-    if release.app_id != app.id:
-        raise NotFound(f"release {release_id} not found")
+    release = await releases.of_app(visitor.actor, app.id, request.path_params["release_id"])
     return app, release
 
 
 async def _artifact_of(request: Request, actor: Actor, release: Release) -> Artifact:
-    artifact_id = request.path_params["artifact_id"]
-    artifact = await artifacts.get_visible(actor, artifact_id)
-    if artifact.release_id != release.id:
-        raise NotFound(f"artifact {artifact_id} not found")
-    return artifact
+    return await artifacts.of_release(actor, release.id, request.path_params["artifact_id"])
 
 
 def _path(app: App, release: Release) -> str:

@@ -130,6 +130,15 @@ async def get_visible(actor: Actor, artifact_id: str, field: tuple[str, ...] = (
     return artifact
 
 
+async def of_release(actor: Actor, release_id: str, artifact_id: str) -> Artifact:
+    """The artifact, when the caller may see it and it is the release's (see
+    :func:`ferryman.models.release.of_app`)."""
+    artifact = await get_visible(actor, artifact_id)
+    if artifact.release_id != release_id:
+        raise NotFound(f"artifact {artifact_id} not found", ("id",))
+    return artifact
+
+
 async def of_releases(release_ids: list[str]) -> dict[str, list[Artifact]]:
     """Each release's artifacts by platform, in one query (every release has a list)."""
     grouped: dict[str, list[Artifact]] = defaultdict(list)

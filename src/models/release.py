@@ -84,6 +84,15 @@ async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("
     return release
 
 
+async def of_app(actor: Actor, app_id: str, release_id: str) -> Release:
+    """The release, when the caller may see it and it is the app's: for a door whose path
+    names both, a release of another app is as missing as one that does not exist."""
+    release = await get_visible(actor, release_id)
+    if release.app_id != app_id:
+        raise NotFound(f"release {release_id} not found", ("id",))
+    return release
+
+
 def require_creator(actor: Actor) -> None:
     actor.require_writer("creating a release")
 

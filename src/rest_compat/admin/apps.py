@@ -15,7 +15,15 @@ from starlette.responses import JSONResponse, Response
 from ferryman.models import app as apps
 from ferryman.models import summary
 from ferryman.models.actor import Actor
-from ferryman.rest_compat.admin.door import Field, app_of, endpoint, json_body, moment, query
+from ferryman.rest_compat.admin.door import (
+    Field,
+    app_of,
+    cleared,
+    endpoint,
+    json_body,
+    moment,
+    query,
+)
 
 _DESCRIBED = {
     "description": Field(nullable=True),
@@ -37,7 +45,7 @@ async def index(request: Request, actor: Actor) -> Response:
 async def create(request: Request, actor: Actor) -> Response:
     apps.require_creator(actor)  # before the body is read
     app = await apps.create(actor, _changes(await json_body(request, CREATE)))
-    return JSONResponse((await _bodies([app]))[0], status_code=201)
+    return JSONResponse(await _body(app), status_code=201)
 
 
 @endpoint()
@@ -45,7 +53,7 @@ async def update(request: Request, actor: Actor) -> Response:
     apps.require_editor(actor)
     app = await app_of(request, actor)
     changed = await apps.update(actor, app.id, _changes(await json_body(request, UPDATE)))
-    return JSONResponse((await _bodies([changed]))[0])
+    return JSONResponse(await _body(changed))
 
 
 @endpoint(invalid_state=400)
@@ -56,20 +64,16 @@ async def delete(request: Request, actor: Actor) -> Response:
 
 
 def _changes(body: dict[str, Any]) -> apps.AppChanges:
-    # null clears an optional field; the rules take "" for that.
     return apps.AppChanges(
         slug=body.get("slug"),
         name=body.get("name"),
-        description=_cleared(body, "description"),
-        public_key=_cleared(body, "public_key"),
+        description=cleared(body, "description"),
+        public_key=cleared(body, "public_key"),
     )
 
 
-def _cleared(body: dict[str, Any], name: str) -> str | None:
-    if name not in body:
-        return None
-    value: str | None = body[name]
-    return "" if value is None else value
+async def _body(app: apps.App) -> dict[str, Any]:
+    return (await _bodies([app]))[0]
 
 
 async def _bodies(listed: list[apps.App]) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from ferryman.models import app as apps
 from ferryman.models import artifact as artifacts
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
-from ferryman.models.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
+from ferryman.models.errors import DomainError, ErrorCode, Forbidden, InvalidInput
 from ferryman.models.text import reject_unencodable
 from ferryman.rest_compat.errors import STATUSES, body_path, error_response, refused
 
@@ -126,6 +126,15 @@ async def json_body(request: Request, shape: Shape) -> dict[str, Any]:
     return data
 
 
+def cleared(body: dict[str, Any], name: str) -> str | None:
+    """An optional text field of a body as the rules take it: None when absent (kept), and
+    "" when null (cleared)."""
+    if name not in body:
+        return None
+    value: str | None = body[name]
+    return "" if value is None else value
+
+
 def describe(shape: Shape) -> str:
     """A body's fields as its refusals list them: ``{"version", "notes", "channel"}``."""
     if not shape:
@@ -167,21 +176,13 @@ async def app_of(request: Request, actor: Actor) -> apps.App:
 async def release_of(request: Request, actor: Actor) -> Release:
     """The path's release, when the caller may see it and it is the path's app's."""
     app = await app_of(request, actor)
-    release_id = request.path_params["release_id"]
-    release = await releases.get_visible(actor, release_id)
-    if release.app_id != app.id:
-        raise NotFound(f"app {app.slug} has no release {release_id}", ("id",))
-    return release
+    return await releases.of_app(actor, app.id, request.path_params["release_id"])
 
 
 async def artifact_of(request: Request, actor: Actor) -> Artifact:
     """The path's artifact, when it is the path's release's (of the path's app)."""
     release = await release_of(request, actor)
-    artifact_id = request.path_params["artifact_id"]
-    artifact = await artifacts.get_visible(actor, artifact_id)
-    if artifact.release_id != release.id:
-        raise NotFound(f"release {release.version} has no artifact {artifact_id}", ("id",))
-    return artifact
+    return await artifacts.of_release(actor, release.id, request.path_params["artifact_id"])
 
 
 def moment(value: datetime | None) -> str | None:

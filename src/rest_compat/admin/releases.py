@@ -7,6 +7,7 @@ Every answer about a release is one object: the seed's list entry with the relea
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -19,8 +20,10 @@ from ferryman.models.actor import Actor
 from ferryman.models.status import ReleaseStatus
 from ferryman.rest_compat.admin.door import (
     Field,
+    RequestHandler,
     Unreadable,
     app_of,
+    cleared,
     endpoint,
     json_body,
     moment,
@@ -56,12 +59,10 @@ async def index(request: Request, actor: Actor) -> Response:
     app = await app_of(request, actor)
     asked = query(request, FILTERS)
     status = asked.get("status", "all")
-    if status != "all" and status not in RELEASE_STATUSES:
-        raise Unreadable(f"status {status[:40]!r} is not one of {FILTERS['status']}")
     limit = _number(asked, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _number(asked, "offset", 0, 0, MAX_OFFSET)
-    filters = listing.ReleaseFilter(status=None if status == "all" else ReleaseStatus(status))
-    rows = listing.listed(app.id, filters)
+    shown = None if status == "all" else _status(status, FILTERS["status"])
+    rows = listing.listed(app.id, listing.ReleaseFilter(status=shown))
     page = await rows.order_by("-id").offset(offset).limit(limit)
     return JSONResponse({"releases": await bodies(page), "total": await rows.count()})
 
@@ -72,7 +73,7 @@ async def create(request: Request, actor: Actor) -> Response:
     app = await app_of(request, actor)
     body = await json_body(request, CREATE)
     release = await releases.create(actor, app.id, _changes(body))
-    return JSONResponse((await bodies([release]))[0], status_code=201)
+    return JSONResponse(await body_of(release), status_code=201)
 
 
 @endpoint()
@@ -81,11 +82,9 @@ async def update(request: Request, actor: Actor) -> Response:
     release = await release_of(request, actor)
     body = await json_body(request, UPDATE)
     status = body.get("status")
-    if status is not None and status not in RELEASE_STATUSES:
-        raise Unreadable(f"status {status[:40]!r} is not one of {', '.join(RELEASE_STATUSES)}")
-    target = None if status is None else ReleaseStatus(status)
+    target = None if status is None else _status(status, ", ".join(RELEASE_STATUSES))
     changed = await releases.revise(actor, release.id, _changes(body), target)
-    return JSONResponse((await bodies([changed]))[0])
+    return JSONResponse(await body_of(changed))
 
 
 @endpoint(invalid_state=400)
@@ -96,39 +95,46 @@ async def delete(request: Request, actor: Actor) -> Response:
     return Response(status_code=204)
 
 
-@endpoint()
-async def publish(request: Request, actor: Actor) -> Response:
-    release = await release_of(request, actor)
-    await json_body(request, {})
-    published = await releases.publish(actor, release.id)
-    return JSONResponse((await bodies([published]))[0])
+def _lifecycle(step: Callable[[Actor, str], Awaitable[Release]]) -> RequestHandler:
+    """The endpoint of a lifecycle step, which takes no body."""
+
+    @endpoint()
+    async def move(request: Request, actor: Actor) -> Response:
+        release = await release_of(request, actor)
+        await json_body(request, {})
+        return JSONResponse(await body_of(await step(actor, release.id)))
+
+    return move
 
 
-@endpoint()
-async def archive(request: Request, actor: Actor) -> Response:
-    release = await release_of(request, actor)
-    await json_body(request, {})
-    archived = await releases.archive(actor, release.id)
-    return JSONResponse((await bodies([archived]))[0])
+publish = _lifecycle(releases.publish)
+archive = _lifecycle(releases.archive)
+
+
+def _status(text: str, accepted: str) -> ReleaseStatus:
+    if text not in RELEASE_STATUSES:
+        raise Unreadable(f"status {text[:40]!r} is not one of {accepted}")
+    return ReleaseStatus(text)
 
 
 def _number(asked: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     text = asked.get(name)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(high))
+    if not digits or not low <= int(text) <= high:
         raise Unreadable(f"{name} must be a whole number from {low} to {high}, got {text[:40]!r}")
     return int(text)
 
 
 def _changes(body: dict[str, Any]) -> releases.ReleaseChanges:
-    notes = body.get("notes")
     return releases.ReleaseChanges(
-        version=body.get("version"),
-        # null clears the notes; the rules take "" for that.
-        notes="" if "notes" in body and notes is None else notes,
-        channel=body.get("channel"),
+        version=body.get("version"), notes=cleared(body, "notes"), channel=body.get("channel")
     )
+
+
+async def body_of(release: Release) -> dict[str, Any]:
+    return (await bodies([release]))[0]
 
 
 async def bodies(listed: list[Release]) -> list[dict[str, Any]]:
