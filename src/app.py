@@ -35,6 +35,7 @@ from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
+from ferryman.rest_compat import admin
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import DownloadLog, download
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
             BodyLimit(request_response(submit_release), MAX_CI_BODY),
             methods=["POST"],
         ),
+        *admin.routes(settings),
         console.mount(settings, schema),
         Route("/{app_slug}/update/{target}/{arch}/{current_version}", check, methods=READ),
         Route("/{app_slug}/update/{target}/{current_version}", check, methods=READ),
@@ -150,7 +152,7 @@ def create_app(settings: Settings) -> Starlette:
         cors = Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"],
             max_age=600,

@@ -9,6 +9,10 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Room for the multipart envelope (the other fields, part headers) around a file of the
+# largest accepted size.
+UPLOAD_OVERHEAD = 1024 * 1024
+
 
 class BodyLimit:
     """Pure ASGI wrapper around one route's app.
@@ -22,6 +26,11 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
         self.multipart_bytes = multipart_bytes
+
+    @classmethod
+    def with_files(cls, app: ASGIApp, max_bytes: int, max_file_bytes: int) -> BodyLimit:
+        """A route that takes one file of up to ``max_file_bytes`` in a multipart body."""
+        return cls(app, max_bytes, multipart_bytes=max_file_bytes + UPLOAD_OVERHEAD)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -12,6 +12,7 @@ import enum
 
 class Door(enum.StrEnum):
     GRAPHQL = "graphql"
+    ADMIN = "admin"
     CONSOLE = "console"
     CI = "ci"
     DOWNLOADS = "downloads"
@@ -37,11 +38,14 @@ _FIRST_SEGMENT = {
 
 
 def door_of(path: str) -> Door:
-    """The door for a request path: ``/{slug}/update/...`` is the updater's."""
+    """The door for a request path: ``/{slug}/update/...`` is the updater's, also for an
+    app whose slug is ``admin`` (the admin API is ``/admin/apps...``)."""
     fixed = _FIXED.get(path)
     if fixed is not None:
         return fixed
     first, _, rest = path[1:].partition("/")
+    if first == "admin" and (rest == "apps" or rest.startswith("apps/")):
+        return Door.ADMIN
     door = _FIRST_SEGMENT.get(first)
     if door is not None:
         return door

@@ -30,7 +30,7 @@ from ferryman.settings import Settings
 
 # Distinct clients remembered per budget; beyond that the least recent start afresh.
 MAX_CLIENTS = 100_000
-_AUTHENTICATED = frozenset({Door.GRAPHQL, Door.CI, Door.CONSOLE})
+_AUTHENTICATED = frozenset({Door.GRAPHQL, Door.ADMIN, Door.CI, Door.CONSOLE})
 _AUTHORIZATION = b"authorization"
 
 
@@ -83,6 +83,7 @@ class Budgets:
     def __init__(self, settings: Settings) -> None:
         per_door = {
             Door.GRAPHQL: settings.rate_limit_graphql,
+            Door.ADMIN: settings.rate_limit_admin,
             Door.CI: settings.rate_limit_ci,
             Door.DOWNLOADS: settings.rate_limit_downloads,
             Door.UPDATES: settings.rate_limit_updates,

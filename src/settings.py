@@ -68,6 +68,7 @@ class Settings:
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
     trusted_proxies: tuple[Network, ...] = ()
     rate_limit_graphql: int = 600
+    rate_limit_admin: int = 600
     rate_limit_ci: int = 60
     rate_limit_downloads: int = 300
     rate_limit_updates: int = 600
@@ -308,6 +309,7 @@ _PARSERS = {
     "cloudflare_api_url": _url,
     "trusted_proxies": _networks,
     "rate_limit_graphql": _count,
+    "rate_limit_admin": _count,
     "rate_limit_ci": _count,
     "rate_limit_downloads": _count,
     "rate_limit_updates": _count,

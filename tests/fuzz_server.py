@@ -7,7 +7,10 @@ Starts a private SeaweedFS (``LocalS3``), migrates a fresh SQLite database in DI
 (with the public key of ``tests/data/tauri``) through GraphQL, mints a CI key bound to it,
 and publishes release 1.2.3 of it with two verified artifacts (``linux-x86_64`` and
 ``darwin-aarch64``) through ``POST /ci/apps/my-app/releases``. The updater and download
-routes therefore have something real to answer.
+routes therefore have something real to answer. Through the admin API it then makes what
+that API's fuzzing works on (``tests/fuzz.toml`` pins its paths to them): my-app's draft
+1.3.0, a second draft 1.4.0 for deleting, an app ``spare-app`` for changing and another,
+``doomed-app``, for deleting, so that my-app keeps its name and 1.3.0 its life.
 
 With ``--owner`` (``scripts/screenshots`` uses it) it also adds that console owner, with
 ``ferryman users create``, and FILE names their one-time sign-in link.
@@ -87,7 +90,7 @@ def main() -> int:
             )
         base = env["FERRYMAN_PUBLIC_URL"]
         _wait_ready(base, server, log_path)
-        ci_key = _seed(base, env, admin_key, s3)
+        ci_key, pinned = _seed(base, env, admin_key, s3)
         owner = {}
         if args.owner:
             created = _ferryman(env, "users", "create", "--email", args.owner, "--role", "owner")
@@ -101,6 +104,7 @@ def main() -> int:
                 "FUZZ_CI_KEY": ci_key,
                 "FUZZ_METRICS_TOKEN": METRICS_TOKEN,
                 "FUZZ_APP": APP_SLUG,
+                **pinned,
                 "FUZZ_VERSION": VERSION,
                 "FUZZ_SERVER_LOG": str(log_path),
                 "FUZZ_SERVER_PID": str(server.pid),
@@ -157,6 +161,7 @@ def _server_env(workdir: Path, s3: LocalS3) -> dict[str, str]:
         **dict.fromkeys(
             (
                 "FERRYMAN_RATE_LIMIT_GRAPHQL",
+                "FERRYMAN_RATE_LIMIT_ADMIN",
                 "FERRYMAN_RATE_LIMIT_CI",
                 "FERRYMAN_RATE_LIMIT_DOWNLOADS",
                 "FERRYMAN_RATE_LIMIT_UPDATES",
@@ -198,8 +203,11 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> N
         time.sleep(0.1)
 
 
-def _seed(base: str, env: dict[str, str], admin_key: str, s3: LocalS3) -> str:
-    """Create the app and its published release; mint and return the app's CI key."""
+def _seed(
+    base: str, env: dict[str, str], admin_key: str, s3: LocalS3
+) -> tuple[str, dict[str, str]]:
+    """Create the app and its published release, mint the app's CI key, and make the admin
+    API's objects; returns the CI key and the FUZZ_ variables that name those objects."""
     admin = {"Authorization": f"Bearer {admin_key}"}
     with httpx.Client(base_url=base, headers=admin, timeout=60) as client:
         variables = {
@@ -243,7 +251,29 @@ def _seed(base: str, env: dict[str, str], admin_key: str, s3: LocalS3) -> str:
         download = client.get(check.json()["url"], follow_redirects=False)
         if download.status_code != 302:
             raise SetupError(f"the seeded download does not redirect: {download.status_code}")
-        return ci_key
+
+        app_id = payload["app"]["id"]
+        releases = f"/admin/apps/{app_id}/releases"
+        return ci_key, {
+            "FUZZ_APP_ID": app_id,
+            "FUZZ_DRAFT_ID": _created(client, releases, {"version": "1.3.0"}),
+            "FUZZ_SPARE_DRAFT_ID": _created(client, releases, {"version": "1.4.0"}),
+            "FUZZ_SPARE_APP_ID": _created(
+                client, "/admin/apps", {"slug": "spare-app", "name": "Spare"}
+            ),
+            "FUZZ_DOOMED_APP_ID": _created(
+                client, "/admin/apps", {"slug": "doomed-app", "name": "Doomed"}
+            ),
+        }
+
+
+def _created(client: httpx.Client, path: str, body: dict[str, str]) -> str:
+    """The id of what POSTing ``body`` to the admin API at ``path`` created."""
+    response = client.post(path, json=body)
+    created = _json(response)
+    if response.status_code != 201:
+        raise SetupError(f"the admin API did not create {body}: {created}")
+    return str(created["id"])
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

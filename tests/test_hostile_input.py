@@ -29,10 +29,10 @@ from starlette.applications import Starlette
 from starlette.types import Message
 
 from ferryman.app import create_app as create_server
+from ferryman.body_limits import UPLOAD_OVERHEAD
 from ferryman.local_s3 import LocalS3
 from ferryman.models import ApiKey, App, Artifact, AuditEvent, DownloadEvent, Release
 from ferryman.models.actor import KeyScope
-from ferryman.resolvers.context import UPLOAD_OVERHEAD
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.settings import Settings
 from tests.conftest import Databases, GraphQL, make_key

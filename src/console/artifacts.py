@@ -1,9 +1,9 @@
 """The console's page of a release's artifacts: each file with what its check found, and
 uploads from the browser straight to the bucket.
 
-An upload takes GraphQL's presigned steps (``artifact.begin_upload``, the browser's PUT
-to the presigned URL, ``artifact.confirm``); the page's script drives them through the
-small JSON endpoints here. Which file goes with which ``.sig`` and which platform a name
+An upload takes GraphQL's presigned steps (``artifact.begin_presigned_upload``, the
+browser's PUT to the presigned URL, ``artifact.confirm``); the page's script drives them
+through the small JSON endpoints here. Which file goes with which ``.sig`` and which platform a name
 tells are ``ferryman publish``'s rules (:func:`ferryman.publisher.bundle.pair`), asked
 for by the script rather than written again in it.
 """
@@ -26,7 +26,7 @@ from ferryman.models import release as releases
 from ferryman.models.actor import Actor, permits
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
-from ferryman.models.errors import DomainError, InvalidInput, NotFound
+from ferryman.models.errors import DomainError, InvalidInput
 from ferryman.models.platform import every_key, validate_platform
 from ferryman.models.release import Release
 from ferryman.models.status import ReleaseStatus
@@ -92,7 +92,6 @@ class ArtifactPages:
     async def begin(self, request: Request, visitor: Visitor) -> Response:
         """Record the upload and hand out its presigned URL, as artifactUploadCreate does."""
         _, release = await _release_of(request, visitor)
-        storage = _storage(request)
         try:
             body = await _json(request)
             new = artifacts.NewArtifact(
@@ -101,15 +100,11 @@ class ArtifactPages:
                 signature=_string(body, "signature"),
                 file_size=_size(body.get("fileSize")),
             )
-            artifact = await artifacts.begin_upload(
-                visitor.actor, release.id, new, storage, Verifier.for_upload
+            artifact, upload = await artifacts.begin_presigned_upload(
+                visitor.actor, release.id, new, _storage(request), Verifier.for_upload
             )
         except DomainError as error:
             return _refused(error)
-        # begin_upload refuses an upload without a size, and gives every one its key.
-        assert artifact.upload_key is not None
-        assert artifact.file_size is not None
-        upload = await storage.presign_put(artifact.upload_key, None, artifact.file_size)
         return JSONResponse(
             {"artifact": _view(artifact), "upload": {"url": upload.url, "headers": upload.headers}}
         )
@@ -166,19 +161,12 @@ class ArtifactPages:
 async def _release_of(request: Request, visitor: Visitor) -> tuple[App, Release]:
     """The path's app and release, when the visitor may see them and they belong together."""
     app = await app_of(request, visitor)
-    release_id = request.path_params["release_id"]
-    release = await releases.get_visible(visitor.actor, release_id)
-    if release.app_id != app.id:
-        raise NotFound(f"release {release_id} not found")
+    release = await releases.of_app(visitor.actor, app.id, request.path_params["release_id"])
     return app, release
 
 
 async def _artifact_of(request: Request, actor: Actor, release: Release) -> Artifact:
-    artifact_id = request.path_params["artifact_id"]
-    artifact = await artifacts.get_visible(actor, artifact_id)
-    if artifact.release_id != release.id:
-        raise NotFound(f"artifact {artifact_id} not found")
-    return artifact
+    return await artifacts.of_release(actor, release.id, request.path_params["artifact_id"])
 
 
 def _path(app: App, release: Release) -> str:

@@ -22,7 +22,7 @@ from ferryman.models import release as releases
 from ferryman.models import rollout as rollouts
 from ferryman.models.actor import permits
 from ferryman.models.app import App
-from ferryman.models.errors import DomainError, InvalidInput, NotFound
+from ferryman.models.errors import DomainError, InvalidInput
 from ferryman.models.release import Release
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 
@@ -190,10 +190,7 @@ def _controls(release: Release, form: FormData | None) -> dict[str, str]:
 async def _release_of(request: Request, visitor: Visitor) -> tuple[App, Release]:
     """The path's app and release, when the release is that app's and the visitor may see it."""
     app = await app_of(request, visitor)
-    release_id = request.path_params["release_id"]
-    release = await releases.get_visible(visitor.actor, release_id)
-    if release.app_id != app.id:
-        raise NotFound(f"release {release_id} not found", ("id",))
+    release = await releases.of_app(visitor.actor, app.id, request.path_params["release_id"])
     return app, release
 
 

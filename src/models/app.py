@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from ferryman.models.release import Release
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-# First path segments the server itself answers; an app slug there would be unreachable.
+# First path segments the server itself answers, where a new app's slug could be mistaken
+# for them. (An app that took "admin" before the admin API came keeps it: the API lives
+# under /admin/apps, and its update checks under /admin/update.)
 RESERVED_SLUGS = frozenset(
-    {"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci", "console"}
+    {"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci", "console", "admin"}
 )
 NAME_MAX = 200
 DESCRIPTION_MAX = 2_000
@@ -144,6 +146,8 @@ async def create(actor: Actor, changes: AppChanges) -> App:
 async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
     require_editor(actor)
     app = await get_visible(actor, app_id)
+    if changes.slug == app.slug:  # kept, even a slug that has been reserved since
+        changes = dataclasses.replace(changes, slug=None)
     values = _validated(changes)
     if not values:
         return app

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tortoise import fields
 from tortoise.expressions import Q
@@ -26,7 +27,7 @@ from ferryman.models import audit_event, ids
 from ferryman.models import notification as notifications
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
-from ferryman.models.errors import InvalidInput, InvalidState, NotFound
+from ferryman.models.errors import DomainError, InvalidInput, InvalidState, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.platform import MAX_LENGTH as PLATFORM_LENGTH
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
@@ -36,6 +37,7 @@ from ferryman.models.verification import (
     ReadBack,
     Reading,
     SignatureParser,
+    UploadUrl,
     check_upload,
     read_back,
     verification_failure,
@@ -96,6 +98,25 @@ class NewArtifact:
     content_type: str | None = None
 
 
+class FilePart(Protocol):
+    """A file part of a multipart request, as the web framework hands it over (spooled)."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def content_type(self) -> str | None: ...
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+# How much of a file part is read at a time on its way to the store.
+PART_CHUNK = 1024 * 1024
+
+
 def require_changer(actor: Actor) -> None:
     """Who may change artifacts at all (and then only a draft's): whoever makes changes."""
     actor.require_writer("changing a release's artifacts")
@@ -109,6 +130,23 @@ async def get_visible(actor: Actor, artifact_id: str, field: tuple[str, ...] = (
     if not actor.sees(release.app_id):
         raise NotFound(f"artifact {artifact_id} not found", field)
     return artifact
+
+
+async def of_release(actor: Actor, release_id: str, artifact_id: str) -> Artifact:
+    """The artifact, when the caller may see it and it is the release's (see
+    :func:`ferryman.models.release.of_app`)."""
+    artifact = await get_visible(actor, artifact_id)
+    if artifact.release_id != release_id:
+        raise NotFound(f"artifact {artifact_id} not found", ("id",))
+    return artifact
+
+
+async def of_releases(release_ids: list[str]) -> dict[str, list[Artifact]]:
+    """Each release's artifacts by platform, in one query (every release has a list)."""
+    grouped: dict[str, list[Artifact]] = defaultdict(list)
+    for artifact in await Artifact.filter(release_id__in=release_ids).order_by("platform"):
+        grouped[artifact.release_id].append(artifact)
+    return {release_id: grouped[release_id] for release_id in release_ids}
 
 
 async def begin_upload(
@@ -129,6 +167,19 @@ async def begin_upload(
     key = store.upload_key(app.slug, artifact_id, new.filename)
     checked = await check_upload(release, app, new, store, parse)
     return await _replace(actor, release, app, new, checked, store, artifact_id, key, key)
+
+
+async def begin_presigned_upload(
+    actor: Actor, release_id: str, new: NewArtifact, store: ObjectStore, parse: SignatureParser
+) -> tuple[Artifact, UploadUrl]:
+    """:func:`begin_upload`, and the URL that writes exactly that file to the artifact's
+    upload key: what every door hands out."""
+    artifact = await begin_upload(actor, release_id, new, store, parse)
+    # begin_upload refuses an upload without a size, and gives every one its key.
+    assert artifact.upload_key is not None
+    assert artifact.file_size is not None
+    url = await store.presign_put(artifact.upload_key, new.content_type, artifact.file_size)
+    return artifact, url
 
 
 async def confirm(
@@ -221,6 +272,51 @@ async def upload(
         await store.abort_unfinished(store.served_prefix(app.slug, release.version, new.platform))
     artifact = await _replace(actor, release, app, new, checked, store, artifact_id, None, key)
     return await _settle(actor, artifact, release, app, store, ReadBack(reading, None, key))
+
+
+async def upload_file(
+    actor: Actor,
+    release_id: str,
+    platform: str,
+    signature: str,
+    file: FilePart,
+    limit: int,
+    store: ObjectStore,
+    parse: SignatureParser,
+) -> Artifact:
+    """:func:`upload` of a multipart request's file part, declared by its own name, size
+    and content type: every door takes a direct upload the same way, and its refusals
+    name the request's own fields (``platform``, ``signature``, ``file``)."""
+    new = NewArtifact(
+        platform=platform,
+        filename=file.filename or "",
+        signature=signature,
+        # Known once the request is parsed: a file that cannot pass is refused before a
+        # byte of it is stored.
+        file_size=file.size,
+        content_type=file.content_type,
+    )
+    try:
+        return await upload(actor, release_id, new, _parts(file), limit, store, parse)
+    except DomainError as error:
+        # The rules name the fields of a presigned upload's input; here the file says them.
+        if error.field is not None:
+            error.field = _DIRECT_FIELDS.get(error.field, error.field)
+        raise
+
+
+_DIRECT_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("input", "platform"): ("platform",),
+    ("input", "signature"): ("signature",),
+    ("input", "filename"): ("file",),
+    ("input", "fileSize"): ("file",),
+    ("input", "contentType"): ("file",),
+}
+
+
+async def _parts(file: FilePart) -> AsyncIterator[bytes]:
+    while chunk := await file.read(PART_CHUNK):
+        yield chunk
 
 
 async def delete(actor: Actor, artifact_id: str, store: ObjectStore) -> str:

@@ -86,6 +86,15 @@ async def get_visible(actor: Actor, release_id: str, field: tuple[str, ...] = ("
     return release
 
 
+async def of_app(actor: Actor, app_id: str, release_id: str) -> Release:
+    """The release, when the caller may see it and it is the app's: for a door whose path
+    names both, a release of another app is as missing as one that does not exist."""
+    release = await get_visible(actor, release_id)
+    if release.app_id != app_id:
+        raise NotFound(f"release {release_id} not found", ("id",))
+    return release
+
+
 def require_creator(actor: Actor) -> None:
     actor.require_writer("creating a release")
 
@@ -147,6 +156,39 @@ async def update(actor: Actor, release_id: str, changes: ReleaseChanges) -> Rele
     except IntegrityError:
         app = await release.app
         raise _version_taken(app, str(values["version"])) from None
+
+
+async def revise(
+    actor: Actor, release_id: str, changes: ReleaseChanges, status: ReleaseStatus | None
+) -> Release:
+    """Edit a release and move it to ``status`` in one step (the seed's PATCH, where a
+    status is a publish or an archive): the move is checked before the edit is written,
+    so a refusal of either leaves the release as it was."""
+    release = await get_visible(actor, release_id)
+    if status is None or status is release.status:
+        return await update(actor, release_id, changes)
+    await _require_move(actor, release, status)
+    if changes != ReleaseChanges():
+        await update(actor, release_id, changes)
+    return await _transition(actor, release_id, status)
+
+
+async def _require_move(actor: Actor, release: Release, target: ReleaseStatus) -> None:
+    """What :func:`publish` or :func:`archive` would refuse, checked before any write."""
+    if target is ReleaseStatus.DRAFT:
+        raise InvalidState(
+            f"release {release.version} is {release.status.value}, and a release never goes "
+            "back to draft: create a new version instead",
+            ("input", "status"),
+        )
+    if target is ReleaseStatus.PUBLISHED:
+        app = await apps.App.get(id=release.app_id)
+        require_publisher(actor, app)
+        _require_source(release, target)
+        await _require_ready_artifacts(release, app)
+    else:
+        require_archiver(actor)
+        _require_source(release, target)
 
 
 def require_editor(actor: Actor, release: Release) -> None:

@@ -36,7 +36,7 @@ class AppSummary:
     @property
     def latest(self) -> Version | None:
         """The newest published version on any channel."""
-        return max(self.newest.values(), default=None)
+        return _latest(self.newest)
 
 
 async def newest_by_channel(app_ids: list[str]) -> dict[str, dict[str, Version]]:
@@ -57,6 +57,16 @@ async def newest_by_channel(app_ids: list[str]) -> dict[str, dict[str, Version]]
         if app_id in generations:
             _NEWEST[(app_id, int(generations[app_id]))] = newest
     return {app_id: read[app_id] if app_id in read else known[app_id] or {} for app_id in app_ids}
+
+
+async def latest_versions(app_ids: list[str]) -> dict[str, Version | None]:
+    """Each app's newest published version on any channel: a list's "latest version"."""
+    newest = await newest_by_channel(app_ids)
+    return {app_id: _latest(newest[app_id]) for app_id in app_ids}
+
+
+def _latest(newest: dict[str, Version]) -> Version | None:
+    return max(newest.values(), default=None)
 
 
 async def release_counts(app_ids: list[str]) -> dict[str, int]:

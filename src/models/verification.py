@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,6 +49,19 @@ class SignatureCheck(Protocol):
         ...
 
 
+class UploadUrl(Protocol):
+    """Where an uploader PUTs a file, with the headers the URL was signed for."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    @property
+    def expires_in(self) -> int: ...
+
+
 class ObjectStore(Protocol):
     """What the rules need of the bucket."""
 
@@ -70,6 +84,8 @@ class ObjectStore(Protocol):
 
     def download_url(self, app_id: str, version: str, platform: str, key: str) -> str: ...
 
+    async def presign_put(self, key: str, content_type: str | None, size: int) -> UploadUrl: ...
+
     async def head(self, key: str) -> tuple[int, str] | None: ...
 
     async def copy(self, source: str, target: str, etag: str) -> bool: ...
@@ -89,6 +105,9 @@ class ObjectStore(Protocol):
 
 # Parses a signature's text (raising InvalidInput for what is not one).
 SignatureParser = Callable[[str], SignatureCheck]
+# A media type with optional parameters, and nothing a header line could not carry.
+MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\-\"]+)*", re.ASCII)
+MEDIA_TYPE_MAX = 200
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -167,6 +186,14 @@ async def check_upload(
     """The upload's signature facts, or InvalidInput before anything is written (the
     caller has made its key, which validated the file name)."""
     validate_platform(new.platform, ("input", "platform"))
+    if new.content_type is not None and (
+        len(new.content_type) > MEDIA_TYPE_MAX or not MEDIA_TYPE.fullmatch(new.content_type)
+    ):
+        raise InvalidInput(
+            f"contentType {new.content_type[:80]!r} is not a media type such as "
+            "application/octet-stream",
+            ("input", "contentType"),
+        )
     if new.file_size is not None:
         if new.file_size < 0:
             raise InvalidInput("fileSize must not be negative", ("input", "fileSize"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Self
 
@@ -20,9 +18,6 @@ from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.scalars import ByteCount
 from ferryman.signatures import Verifier
-from ferryman.storage import CHUNK
-
-CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\-\"]+)*", re.ASCII)
 
 if TYPE_CHECKING:
     from ferryman.resolvers.releases import Release
@@ -159,20 +154,16 @@ class ArtifactMutation:
     async def artifact_upload_create(
         self, info: Info, release_id: strawberry.ID, input: ArtifactUploadCreateInput
     ) -> ArtifactUploadCreatePayload:
-        storage = info.context.storage
-        content_type = _content_type(input.content_type)
         new = artifacts.NewArtifact(
             platform=input.platform,
             filename=input.filename,
             signature=input.signature,
             file_size=input.file_size,
-            content_type=content_type,
+            content_type=input.content_type,
         )
-        artifact = await artifacts.begin_upload(
-            info.context.actor, release_id, new, storage, Verifier.for_upload
+        artifact, upload = await artifacts.begin_presigned_upload(
+            info.context.actor, release_id, new, info.context.storage, Verifier.for_upload
         )
-        assert artifact.upload_key is not None
-        upload = await storage.presign_put(artifact.upload_key, content_type, input.file_size)
         return ArtifactUploadCreatePayload(
             artifact=Artifact.from_model(artifact),
             upload_url=upload.url,
@@ -213,31 +204,16 @@ class ArtifactMutation:
                 "request spec), not a value in the JSON variables",
                 ("file",),
             )
-        upload_file = file
-        try:
-            new = artifacts.NewArtifact(
-                platform=platform,
-                filename=upload_file.filename or "",
-                signature=signature,
-                # Known once the request is parsed: a file that cannot pass is refused
-                # before a byte of it is stored.
-                file_size=upload_file.size,
-                content_type=_content_type(upload_file.content_type),
-            )
-            artifact = await artifacts.upload(
-                info.context.actor,
-                release_id,
-                new,
-                _chunks(upload_file),
-                info.context.max_upload_bytes,
-                info.context.storage,
-                Verifier.for_upload,
-            )
-        except DomainError as error:
-            # The rules name fields of artifactUploadCreate's input; here they are arguments.
-            if error.field is not None:
-                error.field = _UPLOAD_ARGUMENTS.get(error.field, error.field)
-            raise
+        artifact = await artifacts.upload_file(
+            info.context.actor,
+            release_id,
+            platform,
+            signature,
+            file,
+            info.context.max_upload_bytes,
+            info.context.storage,
+            Verifier.for_upload,
+        )
         return ArtifactUploadPayload(artifact=Artifact.from_model(artifact))
 
     @strawberry.mutation(
@@ -246,28 +222,3 @@ class ArtifactMutation:
     async def artifact_delete(self, info: Info, id: strawberry.ID) -> ArtifactDeletePayload:
         deleted = await artifacts.delete(info.context.actor, id, info.context.storage)
         return ArtifactDeletePayload(deleted_artifact_id=strawberry.ID(deleted))
-
-
-_UPLOAD_ARGUMENTS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("input", "platform"): ("platform",),
-    ("input", "signature"): ("signature",),
-    ("input", "filename"): ("file",),
-    ("input", "fileSize"): ("file",),
-    ("input", "contentType"): ("file",),
-}
-
-
-async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await file.read(CHUNK):
-        yield chunk
-
-
-def _content_type(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if len(value) > 200 or not CONTENT_TYPE.fullmatch(value):
-        raise InvalidInput(
-            f"contentType {value[:80]!r} is not a media type such as application/octet-stream",
-            ("input", "contentType"),
-        )
-    return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar, overload
@@ -24,6 +23,7 @@ from ferryman.auth import AuthenticationError
 from ferryman.body_limits import BodyLimit
 from ferryman.doors import error_body
 from ferryman.graphiql import FOR_KEYS, GraphiQLPage, Greeting
+from ferryman.models import artifact as artifacts
 from ferryman.models import license as licenses
 from ferryman.models import summary
 from ferryman.models.actor import Actor
@@ -102,9 +102,7 @@ def _by_id(model: type[_M]) -> Callable[[list[str]], Awaitable[list[_M | None]]]
 
 
 async def _artifacts_by_release(release_ids: list[str]) -> list[list[models.Artifact]]:
-    grouped: dict[str, list[models.Artifact]] = defaultdict(list)
-    for artifact in await models.Artifact.filter(release_id__in=release_ids).order_by("platform"):
-        grouped[artifact.release_id].append(artifact)
+    grouped = await artifacts.of_releases(release_ids)
     return [grouped[i] for i in release_ids]
 
 
@@ -114,9 +112,8 @@ async def _release_counts(app_ids: list[str]) -> list[int]:
 
 
 async def _latest_versions(app_ids: list[str]) -> list[str | None]:
-    newest = await summary.newest_by_channel(app_ids)
-    latest = [max(newest[i].values(), default=None) for i in app_ids]
-    return [None if version is None else str(version) for version in latest]
+    latest = await summary.latest_versions(app_ids)
+    return [None if latest[i] is None else str(latest[i]) for i in app_ids]
 
 
 async def _periods_by_license(license_ids: list[str]) -> list[list[models.CoveragePeriod]]:
@@ -124,8 +121,6 @@ async def _periods_by_license(license_ids: list[str]) -> list[list[models.Covera
     return [found[i] for i in license_ids]
 
 
-# Room for the GraphQL multipart envelope around a file of the largest accepted size.
-UPLOAD_OVERHEAD = 1024 * 1024
 _REFUSAL_CODES = {
     401: "UNAUTHENTICATED",
     405: "METHOD_NOT_ALLOWED",
@@ -196,10 +191,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     def limited(self, settings: Settings) -> BodyLimit:
         """The view behind the body limits: small JSON documents, larger file uploads."""
-        return BodyLimit(
-            self,
-            settings.graphql_max_body_bytes,
-            multipart_bytes=settings.max_upload_bytes + UPLOAD_OVERHEAD,
+        return BodyLimit.with_files(
+            self, settings.graphql_max_body_bytes, settings.max_upload_bytes
         )
 
     @property

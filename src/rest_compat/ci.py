@@ -10,7 +10,6 @@ reads the request and words the answer (201 created, 200 updated or unchanged, J
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -20,19 +19,13 @@ from ferryman import auth
 from ferryman.auth import AuthenticationError
 from ferryman.models import Artifact
 from ferryman.models import submission as submissions
-from ferryman.models.errors import DomainError, ErrorCode, Forbidden, InvalidInput
+from ferryman.models.errors import DomainError, Forbidden, InvalidInput
 from ferryman.models.text import reject_unencodable
-from ferryman.rest_compat.errors import error_response
+from ferryman.rest_compat.errors import error_response, refused
 from ferryman.signatures import Verifier
 from ferryman.storage import Storage
 
 MAX_BODY = 1024 * 1024
-_STATUS = {
-    ErrorCode.INVALID_INPUT: 400,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.TAKEN: 409,
-    ErrorCode.INVALID_STATE: 409,
-}
 
 
 async def submit_release(request: Request) -> JSONResponse:
@@ -63,10 +56,7 @@ async def submit_release(request: Request) -> JSONResponse:
     except Forbidden as error:
         return error_response(403, "FORBIDDEN", str(error))
     except DomainError as error:
-        message = error.message
-        if error.field and error.field != ("input",):
-            message = f"{_body_path(error.field)}: {message}"
-        return error_response(_STATUS[error.code], error.code.value, message)
+        return refused(error)
     release = outcome.release
     artifacts = await Artifact.filter(release_id=release.id).order_by("platform")
     return JSONResponse(
@@ -118,16 +108,3 @@ def _submission(data: Any) -> submissions.Submission:
             submissions.SubmittedArtifact(item["platform"], item["signature"], item["r2_key"])
         )
     return submissions.Submission(version, notes, artifacts, auto_publish, channel)
-
-
-def _body_path(field: tuple[str, ...]) -> str:
-    """A rule's field path (GraphQL's names) as this body spells it: ``artifacts[0].r2_key``."""
-    path = ""
-    for part in field:
-        if part == "input" and not path:
-            continue
-        if part.isdigit():
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", part).lower()
-    return path

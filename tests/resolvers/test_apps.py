@@ -12,6 +12,7 @@ import pytest
 
 from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.actor import KeyScope
+from ferryman.models.ids import new_id
 from ferryman.models.status import Distribution, ExpiredPolicy, ReleaseStatus
 from tests.conftest import GraphQL, make_key
 from tests.support.api import create_app, create_release
@@ -130,6 +131,7 @@ async def test_app_create_refuses_a_taken_slug(gql: GraphQL, admin_key: str) -> 
         ("my_app", "lowercase letters, digits"),
         ("graphql", "reserved"),
         ("healthz", "reserved"),
+        ("admin", "reserved"),
     ],
 )
 async def test_app_create_refuses_an_invalid_slug(
@@ -242,6 +244,25 @@ async def test_app_update_refuses_a_slug_taken_by_another_app(gql: GraphQL, admi
     assert payload["app"] is None
     assert "first" in user_error(payload, "TAKEN", ["input", "slug"])
     assert await snapshot() == before
+
+
+async def test_an_app_keeps_a_slug_reserved_since_it_took_it(gql: GraphQL, admin_key: str) -> None:
+    """An app named admin before the admin API reserved the name saves its settings as
+    they are (the console sends the slug with every save); no other app may take it."""
+    old = await App.create(id=new_id("app"), slug="admin", name="Admin")
+    other = await create_app(gql, admin_key, slug="other")
+
+    kept = await gql(
+        APP_UPDATE, {"id": old.id, "input": {"slug": "admin", "name": "Ops"}}, key=admin_key
+    )
+    taken = await gql(APP_UPDATE, {"id": other, "input": {"slug": "admin"}}, key=admin_key)
+
+    assert kept["data"]["appUpdate"] == {
+        "app": {**kept["data"]["appUpdate"]["app"], "slug": "admin", "name": "Ops"},
+        "userErrors": [],
+    }
+    assert "reserved" in user_error(taken["data"]["appUpdate"], "INVALID_INPUT", ["input", "slug"])
+    assert (await App.get(id=other)).slug == "other"
 
 
 @pytest.mark.parametrize(
