@@ -12,6 +12,7 @@ def test_defaults_run_on_an_embedded_sqlite_file() -> None:
     assert settings.base_url == "http://127.0.0.1:8000"
     assert settings.graphiql_enabled
     assert settings.introspection_enabled
+    assert not settings.webhooks_allow_private
 
 
 def test_reads_every_prefixed_variable() -> None:
@@ -24,6 +25,7 @@ def test_reads_every_prefixed_variable() -> None:
             "FERRYMAN_LOG_LEVEL": "debug",
             "FERRYMAN_PRODUCTION": "yes",
             "FERRYMAN_GRAPHIQL_ASSETS": "/srv/graphiql",
+            "FERRYMAN_WEBHOOKS_ALLOW_PRIVATE": "on",
             "UNRELATED": "ignored",
         }
     )
@@ -33,6 +35,7 @@ def test_reads_every_prefixed_variable() -> None:
     assert settings.log_level == "DEBUG"
     assert settings.production
     assert settings.graphiql_assets == Path("/srv/graphiql")
+    assert settings.webhooks_allow_private
 
 
 PUBLIC = {"FERRYMAN_PUBLIC_URL": "https://updates.example.com"}
