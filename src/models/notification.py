@@ -19,18 +19,26 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.functions import Max
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ferryman.models import api_key as api_keys
 from ferryman.models import app as apps
-from ferryman.models import ids
+from ferryman.models import audit_event, ids
 from ferryman.models import user as users
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
-from ferryman.models.webhook import Event, Webhook, get_visible, listeners, require_manager
+from ferryman.models.webhook import (
+    Event,
+    Webhook,
+    describe,
+    get_visible,
+    listeners,
+    require_manager,
+)
 
 if TYPE_CHECKING:
     from ferryman.models.release import Release
@@ -159,39 +167,74 @@ def about_app(app: apps.App) -> dict[str, str]:
 async def send_test(actor: Actor, webhook_id: str) -> Delivery:
     """A ``webhook.test`` message to one endpoint, whatever it listens to."""
     require_manager(actor, "sending a test notification")
-    endpoint = await get_visible(actor, webhook_id, ("id",))
+    endpoint = await get_visible(actor, webhook_id, ("input", "id"))
     data = {"webhook_id": endpoint.id, "actor": await describe_actor(actor)}
     async with in_transaction():
         notification = await emit(Event.TEST, endpoint.app_id, data, only=endpoint)
-    assert notification is not None
+        await audit_event.record(
+            actor,
+            "webhook.test",
+            endpoint.id,
+            endpoint.app_id,
+            f"sent a test message to {describe(endpoint)}",
+        )
+    assert notification is not None  # a test message has its one endpoint
     return await Delivery.get(notification_id=notification.id)
 
 
 async def replay(actor: Actor, delivery_id: str) -> Delivery:
     """Send a delivery's message again (same ``webhook-id``), as a new delivery."""
     require_manager(actor, "replaying a notification")
-    delivery = await get_delivery(actor, delivery_id)
+    field = ("input", "id")
+    delivery = await get_delivery(actor, delivery_id, field)
     endpoint = await delivery.webhook
     if not endpoint.enabled:
         raise InvalidInput(
             "the endpoint is disabled"
             + (f" ({endpoint.disabled_reason})" if endpoint.disabled_reason else "")
             + "; enable it before replaying",
-            ("id",),
+            field,
         )
-    return await _deliver(delivery.notification_id, endpoint.id, datetime.now(UTC))
+    async with in_transaction():
+        again = await _deliver(delivery.notification_id, endpoint.id, datetime.now(UTC))
+        await audit_event.record(
+            actor,
+            "delivery.replay",
+            again.id,
+            endpoint.app_id,
+            f"replayed message {delivery.notification_id} to {describe(endpoint)}",
+        )
+    return again
 
 
-async def get_delivery(actor: Actor, delivery_id: str) -> Delivery:
-    delivery = await Delivery.get_or_none(id=ids.require(delivery_id, "dlv", ("id",)))
-    if delivery is None:
-        raise NotFound(f"delivery {delivery_id} not found", ("id",))
-    await get_visible(actor, delivery.webhook_id)  # NotFound when the endpoint is not theirs
-    return delivery
+async def get_delivery(
+    actor: Actor, delivery_id: str, field: tuple[str, ...] = ("id",)
+) -> Delivery:
+    """A delivery to an endpoint the actor may see; any other is not found."""
+    delivery = await Delivery.get_or_none(id=ids.require(delivery_id, "dlv", field))
+    try:
+        if delivery is not None:
+            await get_visible(actor, delivery.webhook_id)
+            return delivery
+    except NotFound:
+        pass  # the endpoint is not theirs: nor is the delivery, and its endpoint stays unnamed
+    raise NotFound(f"delivery {delivery_id[:40]} not found", field)
 
 
 def deliveries_of(endpoint: Webhook) -> QuerySet[Delivery]:
     return Delivery.filter(webhook_id=endpoint.id)
+
+
+async def latest_deliveries(webhook_ids: list[str]) -> dict[str, Delivery]:
+    """The newest delivery of each endpoint that has one: what a list of endpoints shows
+    as their health (two queries, however many endpoints)."""
+    newest = (
+        await Delivery.filter(webhook_id__in=webhook_ids)
+        .group_by("webhook_id")
+        .annotate(newest=Max("id"))
+        .values_list("newest", flat=True)
+    )
+    return {d.webhook_id: d for d in await Delivery.filter(id__in=list(newest))}
 
 
 async def due(now: datetime, limit: int) -> list[Delivery]:

@@ -140,6 +140,8 @@ def visible(actor: Actor, app_id: str | None = None) -> QuerySet[Webhook]:
 
 
 async def get_visible(actor: Actor, webhook_id: str, field: tuple[str, ...] = ("id",)) -> Webhook:
+    """One endpoint an admin (or a viewer) may see; a CI key sees none, even a global one."""
+    actor.require_reader("reading notification endpoints")
     endpoint = await Webhook.get_or_none(id=ids.require(webhook_id, "whk", field))
     if endpoint is None or not _manages(actor, endpoint.app_id):
         raise NotFound(f"notification endpoint {webhook_id} not found", field)
