@@ -25,6 +25,7 @@ from ferryman.doors import error_body
 from ferryman.graphiql import FOR_KEYS, GraphiQLPage, Greeting
 from ferryman.models import artifact as artifacts
 from ferryman.models import license as licenses
+from ferryman.models import notification as notifications
 from ferryman.models import summary
 from ferryman.models.actor import Actor
 from ferryman.settings import Settings
@@ -42,6 +43,9 @@ class Loaders:
     release_count: DataLoader[str, int]
     latest_version: DataLoader[str, str | None]
     periods: DataLoader[str, list[models.CoveragePeriod]]
+    webhook: DataLoader[str, models.Webhook | None]
+    notification: DataLoader[str, models.Notification | None]
+    latest_delivery: DataLoader[str, models.Delivery | None]
 
     @classmethod
     def create(cls) -> Loaders:
@@ -53,6 +57,9 @@ class Loaders:
             release_count=DataLoader(_release_counts),
             latest_version=DataLoader(_latest_versions),
             periods=DataLoader(_periods_by_license),
+            webhook=DataLoader(_by_id(models.Webhook)),
+            notification=DataLoader(_by_id(models.Notification)),
+            latest_delivery=DataLoader(_latest_deliveries),
         )
 
 
@@ -90,7 +97,7 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
-_M = TypeVar("_M", models.App, models.Release, models.ApiKey)
+_M = TypeVar("_M", models.App, models.Release, models.ApiKey, models.Webhook, models.Notification)
 
 
 def _by_id(model: type[_M]) -> Callable[[list[str]], Awaitable[list[_M | None]]]:
@@ -119,6 +126,11 @@ async def _latest_versions(app_ids: list[str]) -> list[str | None]:
 async def _periods_by_license(license_ids: list[str]) -> list[list[models.CoveragePeriod]]:
     found = await licenses.periods_of(license_ids)
     return [found[i] for i in license_ids]
+
+
+async def _latest_deliveries(webhook_ids: list[str]) -> list[models.Delivery | None]:
+    found = await notifications.latest_deliveries(webhook_ids)
+    return [found.get(i) for i in webhook_ids]
 
 
 _REFUSAL_CODES = {

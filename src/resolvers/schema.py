@@ -34,6 +34,7 @@ from ferryman.resolvers import (
     previews,
     releases,
     submissions,
+    webhooks,
 )
 from ferryman.resolvers.budget import Budget
 from ferryman.resolvers.context import Context, Info
@@ -49,12 +50,18 @@ _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "key": api_keys.get_node,
     "evt": audit_events.get_node,
     "lic": licenses.get_node,
+    "whk": webhooks.get_node,
+    "dlv": webhooks.get_delivery_node,
 }
 
 
 @strawberry.type
 class Query(
-    apps.AppQuery, api_keys.ApiKeyQuery, audit_events.AuditEventQuery, previews.PreviewQuery
+    apps.AppQuery,
+    api_keys.ApiKeyQuery,
+    audit_events.AuditEventQuery,
+    previews.PreviewQuery,
+    webhooks.WebhookQuery,
 ):
     @strawberry.field(description="Any object by its id; null when it is not visible to you.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -70,6 +77,7 @@ class Mutation(
     submissions.SubmissionMutation,
     api_keys.ApiKeyMutation,
     licenses.LicenseMutation,
+    webhooks.WebhookMutation,
 ):
     pass
 
@@ -238,6 +246,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             api_keys.ApiKey,
             audit_events.AuditEvent,
             licenses.License,
+            webhooks.Webhook,
+            webhooks.Delivery,
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map={ByteCount: BYTE_COUNT}),

@@ -22,6 +22,7 @@ from ferryman.local_s3 import LocalS3
 from ferryman.models import Artifact, AuditEvent
 from ferryman.models.actor import KeyScope
 from ferryman.resolvers.schema import build_schema
+from ferryman.settings import Settings
 from tests.conftest import GraphQL, make_key
 from tests.support.api import create_app, payload_of
 from tests.support.database import key_row
@@ -36,6 +37,7 @@ from tests.support.documents import (
     ARTIFACT_UPLOAD_CONFIRM,
     ARTIFACT_UPLOAD_CREATE,
     CI_RELEASE_SUBMIT,
+    DELIVERY_REPLAY,
     LICENSE_CREATE,
     LICENSE_REACTIVATE,
     LICENSE_RENEW,
@@ -47,6 +49,11 @@ from tests.support.documents import (
     RELEASE_ROLLOUT,
     RELEASE_SET_COVERAGE_DATE,
     RELEASE_YANK,
+    WEBHOOK_CREATE,
+    WEBHOOK_DELETE,
+    WEBHOOK_ROTATE_SECRET,
+    WEBHOOK_TEST,
+    WEBHOOK_UPDATE,
     operation,
 )
 from tests.support.shipping import Shipyard
@@ -90,6 +97,19 @@ class Scene:
         payload = payload_of(await self.gql(document, variables, key=self.key), name)
         assert payload["userErrors"] == [], payload
         return payload
+
+    async def webhook(self) -> str:
+        """A signed webhook of the app, to a public address."""
+        created = {"appId": self.app_id, "kind": "WEBHOOK", "url": "https://93.184.215.14/h"}
+        payload = await self.mutate(WEBHOOK_CREATE, {"input": created}, "webhookCreate")
+        webhook_id: str = payload["webhook"]["id"]
+        return webhook_id
+
+    async def delivery(self) -> str:
+        """A test message's delivery to a new webhook."""
+        sent = await self.mutate(WEBHOOK_TEST, {"id": await self.webhook()}, "webhookTest")
+        delivery_id: str = sent["delivery"]["id"]
+        return delivery_id
 
     async def licence(self) -> str:
         created = {"appId": self.app_id, "customer": "ACME"}
@@ -189,6 +209,10 @@ async def licence_reactivate(s: Scene) -> Call:
     return Call(LICENSE_REACTIVATE, {"id": licence})
 
 
+async def webhook_update(s: Scene) -> Call:
+    return Call(WEBHOOK_UPDATE, {"input": {"id": await s.webhook(), "enabled": False}})
+
+
 CASES: dict[str, Case] = {
     "appCreate": Case(
         given(APP_CREATE, lambda s: {"input": {"slug": "new-app", "name": "New"}}), "app.create"
@@ -244,6 +268,18 @@ CASES: dict[str, Case] = {
     "licenseSuspend": Case(on(Scene.licence, LICENSE_SUSPEND, reason="unpaid"), "license.suspend"),
     "licenseReactivate": Case(licence_reactivate, "license.reactivate"),
     "licenseRevoke": Case(on(Scene.licence, LICENSE_REVOKE, reason="refunded"), "license.revoke"),
+    "webhookCreate": Case(
+        given(
+            WEBHOOK_CREATE,
+            lambda s: {"input": {"kind": "EMAIL", "recipients": ["ops@example.com"]}},
+        ),
+        "webhook.create",
+    ),
+    "webhookUpdate": Case(webhook_update, "webhook.update"),
+    "webhookRotateSecret": Case(on(Scene.webhook, WEBHOOK_ROTATE_SECRET), "webhook.rotate_secret"),
+    "webhookDelete": Case(on(Scene.webhook, WEBHOOK_DELETE), "webhook.delete"),
+    "webhookTest": Case(on(Scene.webhook, WEBHOOK_TEST), "webhook.test"),
+    "deliveryReplay": Case(on(Scene.delivery, DELIVERY_REPLAY), "delivery.replay"),
 }
 
 # Mutations that legitimately write no audit event, each with the reason.
@@ -258,6 +294,12 @@ def test_the_table_names_only_mutations_the_schema_has() -> None:
     stale = (set(CASES) | set(EXEMPT)) - set(MUTATIONS)
     assert not stale, f"no such mutation in the schema any more: {sorted(stale)}"
     assert not set(CASES) & set(EXEMPT), "a mutation is either called or exempt, not both"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Without the dispatcher: the webhooks' messages stay in the outbox."""
+    return dataclasses.replace(settings, send_notifications=False)
 
 
 @pytest.fixture

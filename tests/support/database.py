@@ -16,12 +16,15 @@ from ferryman.models import (
     Artifact,
     AuditEvent,
     CoveragePeriod,
+    Delivery,
     DownloadEvent,
     Grant,
     License,
+    Notification,
     Release,
     Session,
     User,
+    Webhook,
 )
 from ferryman.models.registry import tortoise_config
 
@@ -37,6 +40,9 @@ _TABLES = (
     User,
     Grant,
     Session,
+    Webhook,
+    Notification,
+    Delivery,
 )
 
 

@@ -257,3 +257,66 @@ query (
   }
 }
 """
+
+WEBHOOK = """
+  id kind url recipients events maxInFlight enabled disabledReason previousSecretUntil
+  createdAt updatedAt app { id slug }
+"""
+
+DELIVERY = """
+  id notificationId eventType status attempts nextAttemptAt lastAttemptAt lastStatusCode
+  lastError createdAt payload webhook { id }
+"""
+
+WEBHOOK_CREATE = f"""
+mutation ($input: WebhookCreateInput!) {{
+  webhookCreate(input: $input) {{
+    secret
+    webhook {{ {WEBHOOK} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+WEBHOOK_UPDATE = f"""
+mutation ($input: WebhookUpdateInput!) {{
+  webhookUpdate(input: $input) {{
+    webhook {{ {WEBHOOK} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+WEBHOOK_ROTATE_SECRET = f"""
+mutation ($id: ID!) {{
+  webhookRotateSecret(input: {{id: $id}}) {{
+    secret
+    webhook {{ {WEBHOOK} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+WEBHOOK_DELETE = f"""
+mutation ($id: ID!) {{
+  webhookDelete(input: {{id: $id}}) {{ deletedWebhookId {USER_ERRORS} }}
+}}
+"""
+
+WEBHOOK_TEST = f"""
+mutation ($id: ID!) {{
+  webhookTest(input: {{id: $id}}) {{
+    delivery {{ {DELIVERY} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+DELIVERY_REPLAY = f"""
+mutation ($id: ID!) {{
+  deliveryReplay(input: {{id: $id}}) {{
+    delivery {{ {DELIVERY} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
