@@ -2,9 +2,10 @@
 and with secrets masked however they got into a message.
 
 Masked: API keys (``uk_live_…``), licence keys (``lk_…``), console sign-in links
-(``sl_…``) and session tokens (``fs_…``), all but the display prefix; presigned URL and
-request signatures (``X-Amz-Signature=``, botocore's ``Signature:``) and minisign
-signatures (base64 text, which is how Tauri ships them).
+(``sl_…``), session tokens (``fs_…``) and webhook signing secrets (``whsec_…``), all but
+the display prefix; presigned URL and request signatures (``X-Amz-Signature=``,
+botocore's ``Signature:``) and minisign signatures (base64 text, which is how Tauri ships
+them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _SECRETS = (
     (re.compile(r"\b(lk_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     (re.compile(r"\b(sl_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     (re.compile(r"\b(fs_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
+    # a webhook's signing secret: base64, which may hold + and / and end in =
+    (re.compile(r"\b(whsec_[0-9A-Za-z+/]{4})[0-9A-Za-z+/=]+"), r"\1…"),
     (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
     # botocore at DEBUG prints the request signature it computed on a line of its own
     # ("Signature:\n<hex>"; in a JSON line the break is the two characters \n): with it
@@ -38,7 +41,7 @@ _SECRETS = (
 )
 # Matches wherever one of _SECRETS could: a fixed part of each pattern (the last whole).
 _MAYBE_SECRET = re.compile(
-    r"uk_live_|lk_|sl_|fs_|Signature|dW50cnVzdGVk|R[UW][Q-T][0-9A-Za-z+/]{96}="
+    r"uk_live_|lk_|sl_|fs_|whsec_|Signature|dW50cnVzdGVk|R[UW][Q-T][0-9A-Za-z+/]{96}="
 )
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _JSON_FIELDS = ("asctime", "levelname", "name", "message")

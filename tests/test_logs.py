@@ -23,15 +23,17 @@ from ferryman.models import license as licenses
 from ferryman.models.actor import Actor
 from ferryman.models.status import Distribution
 from ferryman.settings import Settings
-from tests.conftest import serving
+from tests.conftest import GraphQL, serving
 from tests.support import rows
-from tests.support.documents import APPS
+from tests.support.api import payload_of
+from tests.support.documents import APPS, WEBHOOK_CREATE, WEBHOOK_ROTATE_SECRET
 
 DATA = Path(__file__).parent / "data" / "tauri"
 SIGNATURE = (DATA / "MyApp.app.tar.gz.sig").read_text().strip()
 SIGNATURE_LINE = "RUR8hGq79s2V9mcCdYT7yNW/+EyU21LF0gtGZjH5D85G79aKTf97MzLQdSaaveRswZIaxLO+NnGpiWeTOAmoZ9727gsZFqv72gM="  # noqa: E501
 KEY = "uk_live_AbCd" + "x" * 36
 LICENSE_KEY = "lk_WxYz" + "q" * 36
+WEBHOOK_SECRET = "K0/+" + "a+b/" * 10 + "Zz=="
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,7 @@ LICENSE_KEY = "lk_WxYz" + "q" * 36
     [
         (f"Authorization: Bearer {KEY}", "uk_live_AbCd…", KEY),
         (f"X-License-Key: {LICENSE_KEY}", "lk_WxYz…", LICENSE_KEY),
+        (f"('whsec_{WEBHOOK_SECRET}', 4)", "'whsec_K0/+…', 4)", WEBHOOK_SECRET),
         (
             "https://s3.example.com/b/k?X-Amz-Credential=AKIA%2F20261127&X-Amz-Signature=0a1b2c3d4e"
             "&X-Amz-Expires=60",
@@ -48,7 +51,14 @@ LICENSE_KEY = "lk_WxYz" + "q" * 36
         (f'{{"signature": "{SIGNATURE}"}}', '{"signature": "[signature masked]"}', SIGNATURE[30:]),
         (f"line: {SIGNATURE_LINE}", "line: [signature masked]", SIGNATURE_LINE),
     ],
-    ids=["api-key", "licence-key", "presigned-url", "tauri-signature", "minisign-line"],
+    ids=[
+        "api-key",
+        "licence-key",
+        "webhook-secret",
+        "presigned-url",
+        "tauri-signature",
+        "minisign-line",
+    ],
 )
 def test_secrets_are_masked(text: str, kept: str, gone: str) -> None:
     masked = logs.mask(text)
@@ -153,6 +163,26 @@ async def test_debug_logs_of_a_licensed_check_never_show_the_licence(
     assert "licenses" in err  # the lookup by hash was logged
     assert minted.secret[7:] not in err
     assert LICENSE_KEY[7:] not in err
+
+
+async def test_debug_logs_of_webhooks_never_show_their_secrets(
+    configured: None, capsys: pytest.CaptureFixture[str], gql: GraphQL, admin_key: str
+) -> None:
+    logs.configure("DEBUG", json_lines=True)
+    url = "https://93.184.215.14/hook"  # a public address: no name to resolve
+    created = await gql(WEBHOOK_CREATE, {"input": {"kind": "WEBHOOK", "url": url}}, key=admin_key)
+    payload = payload_of(created, "webhookCreate")
+    webhook_id = payload["webhook"]["id"]
+    rotated = await gql(WEBHOOK_ROTATE_SECRET, {"id": webhook_id}, key=admin_key)
+    secrets = [payload["secret"], payload_of(rotated, "webhookRotateSecret")["secret"]]
+
+    logs.flush()
+    err = capsys.readouterr().err
+    assert "INSERT" in err  # the endpoint's row was logged, with its secret masked
+    for secret in secrets:
+        assert secret.startswith("whsec_")
+        assert f"{secret[:10]}…" in err
+        assert secret[10:] not in err
 
 
 async def test_start_up_prints_no_python_object_reprs(
