@@ -26,6 +26,7 @@ from ferryman.console.entrance import Entrance
 from ferryman.console.graphql import ConsoleGraphQLView
 from ferryman.console.keys import KeyPages
 from ferryman.console.licences import LicencePages
+from ferryman.console.notifications import NotificationPages
 from ferryman.console.pages import Pages
 from ferryman.console.people import PeoplePages
 from ferryman.console.release_editor import ReleaseEditorPages
@@ -87,6 +88,7 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         *AuditPages(pages).routes(),
         *ReleasePages(pages).routes(),
         *ReleaseEditorPages(pages).routes(),
+        *NotificationPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC)),
         Route("/{path:path}", pages.missing, methods=["GET", "HEAD", "POST"]),
     ]
