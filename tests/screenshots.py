@@ -32,8 +32,11 @@ from tests.console.conftest import CHROMIUM_ARGS, DESKTOP, PHONE
 from tests.support.documents import (
     API_KEY_CREATE,
     APP_CREATE,
+    DELIVERY_REPLAY,
     LICENSE_CREATE,
     RELEASE_CREATE,
+    WEBHOOK_CREATE,
+    WEBHOOK_TEST,
 )
 
 OWNER = "dana@example.com"
@@ -46,7 +49,8 @@ RELEASE_NOTES = """## What's new
 
 See the [changelog](https://example.com/changelog) for everything.
 """
-# (file name, path, also at phone width); {app} is my-app's id, {release} its draft's.
+# (file name, path, also at phone width); {app} is my-app's id, {release} its draft's,
+# {webhook} its signed webhook's.
 PAGES: list[tuple[str, str, bool]] = [
     ("apps", "/console/apps", True),
     ("app", "/console/apps/my-app", False),
@@ -60,6 +64,8 @@ PAGES: list[tuple[str, str, bool]] = [
     ("licences", "/console/apps/acme-notes/licences", True),
     ("why", "/console/why?appId={app}&platform=linux-x86_64&currentVersion=1.0.0", False),
     ("audit", "/console/audit", True),
+    ("notifications", "/console/apps/my-app/notifications", True),
+    ("notification", "/console/apps/my-app/notifications/{webhook}", True),
 ]
 
 
@@ -125,7 +131,36 @@ class Demo:
                     "endsAt": (start + timedelta(days=days)).isoformat(),
                 },
             )
-        return {"app": my_app, "release": release}
+        webhook = self.seed_notifications(my_app)
+        return {"app": my_app, "release": release, "webhook": webhook}
+
+    def seed_notifications(self, app_id: str) -> str:
+        """my-app's endpoints (a signed webhook with a test message sent and replayed, and
+        an email list) and a Slack channel that hears every app; returns the webhook's id.
+        The URLs hold addresses: the rule resolves every host, and a demo needs no DNS."""
+        webhook = self.call(
+            WEBHOOK_CREATE,
+            lambda p: p["webhook"]["id"],
+            input={
+                "appId": app_id,
+                "kind": "WEBHOOK",
+                "url": "https://93.184.215.14/hooks/ferryman",
+                "events": ["RELEASE_PUBLISHED", "RELEASE_YANKED", "CI_SUBMISSION_FAILED"],
+            },
+        )
+        self.call(
+            WEBHOOK_CREATE,
+            lambda p: p["webhook"]["id"],
+            input={"appId": app_id, "kind": "EMAIL", "recipients": ["release-team@example.com"]},
+        )
+        self.call(
+            WEBHOOK_CREATE,
+            lambda p: p["webhook"]["id"],
+            input={"kind": "SLACK", "url": "https://93.184.215.14/services/T0/B0/demo"},
+        )
+        sent = self.call(WEBHOOK_TEST, lambda p: p["delivery"]["id"], id=webhook)
+        self.call(DELIVERY_REPLAY, lambda p: p["delivery"]["id"], id=sent)
+        return str(webhook)
 
 
 async def shoot(base: str, link: str, out: Path, ids: dict[str, str]) -> list[Path]:
