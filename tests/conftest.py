@@ -163,6 +163,8 @@ def settings(database_url: str, tmp_path: Path, s3: LocalS3, bucket: str) -> Set
         s3_bucket=bucket,
         s3_access_key_id=s3.credentials.access_key_id,
         s3_secret_access_key=s3.credentials.secret_access_key,
+        # Tests that send notifications run a dispatcher of their own, with their clock.
+        send_notifications=False,
     )
 
 

@@ -168,6 +168,7 @@ async def send_test(actor: Actor, webhook_id: str) -> Delivery:
     """A ``webhook.test`` message to one endpoint, whatever it listens to."""
     require_manager(actor, "sending a test notification")
     endpoint = await get_visible(actor, webhook_id, ("input", "id"))
+    _require_enabled(endpoint, "sending it a test message", ("input", "id"))
     data = {"webhook_id": endpoint.id, "actor": await describe_actor(actor)}
     async with in_transaction():
         notification = await emit(Event.TEST, endpoint.app_id, data, only=endpoint)
@@ -188,13 +189,7 @@ async def replay(actor: Actor, delivery_id: str) -> Delivery:
     field = ("input", "id")
     delivery = await get_delivery(actor, delivery_id, field)
     endpoint = await delivery.webhook
-    if not endpoint.enabled:
-        raise InvalidInput(
-            "the endpoint is disabled"
-            + (f" ({endpoint.disabled_reason})" if endpoint.disabled_reason else "")
-            + "; enable it before replaying",
-            field,
-        )
+    _require_enabled(endpoint, "replaying", field)
     async with in_transaction():
         again = await _deliver(delivery.notification_id, endpoint.id, datetime.now(UTC))
         await audit_event.record(
@@ -205,6 +200,16 @@ async def replay(actor: Actor, delivery_id: str) -> Delivery:
             f"replayed message {delivery.notification_id} to {describe(endpoint)}",
         )
     return again
+
+
+def _require_enabled(endpoint: Webhook, doing: str, field: tuple[str, ...]) -> None:
+    if not endpoint.enabled:
+        raise InvalidInput(
+            "the endpoint is disabled"
+            + (f" ({endpoint.disabled_reason})" if endpoint.disabled_reason else "")
+            + f"; enable it before {doing}",
+            field,
+        )
 
 
 async def get_delivery(

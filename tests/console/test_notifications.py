@@ -10,11 +10,9 @@ addresses written as such: the rule resolves every host, and a test must not dep
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from ferryman.models import AuditEvent, Delivery, Notification, Webhook
@@ -22,7 +20,6 @@ from ferryman.models import notification as notifications
 from ferryman.models import webhook as webhooks
 from ferryman.models.actor import Actor, Role
 from ferryman.models.webhook import Event, Kind
-from ferryman.settings import Settings
 from tests.console.conftest import PHONE, Person, add_person, axe_violations, sign_in
 from tests.console.test_graphql import post, token_of
 from tests.support import rows
@@ -30,13 +27,6 @@ from tests.support.console import XSS, Dialogs, make_app, post_form, tab_to
 
 PUBLIC = "https://93.184.215.14"
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{40,}={0,2}")
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The console without the dispatcher: deliveries stay pending as written, and no
-    message leaves for the public addresses these endpoints name."""
-    return dataclasses.replace(settings, send_notifications=False)
 
 
 async def endpoint(app_id: str | None, kind: Kind = Kind.WEBHOOK, **changes: Any) -> Webhook:

@@ -11,9 +11,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from ferryman.models import notification as notifications
@@ -23,7 +21,7 @@ from ferryman.models.notification import Delivery, DeliveryStatus, Notification
 from ferryman.models.webhook import Event, Kind, Webhook, WebhookChanges
 from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.settings import Settings
-from tests.conftest import GraphQL, peer, serving
+from tests.conftest import GraphQL
 from tests.support.receiver import Answer, Receiver
 from tests.support.shipping import Shipyard
 
@@ -48,19 +46,6 @@ class Clock:
 
     def move_to(self, moment: datetime) -> None:
         self.ahead = moment - datetime.now(UTC)
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    # The app's own dispatcher is off: each test runs one with its own clock.
-    async with serving(settings, send_notifications=False) as application:
-        yield application
-
-
-@pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with peer(app) as c:
-        yield c
 
 
 @pytest.fixture

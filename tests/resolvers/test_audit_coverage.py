@@ -22,7 +22,6 @@ from ferryman.local_s3 import LocalS3
 from ferryman.models import Artifact, AuditEvent
 from ferryman.models.actor import KeyScope
 from ferryman.resolvers.schema import build_schema
-from ferryman.settings import Settings
 from tests.conftest import GraphQL, make_key
 from tests.support.api import create_app, payload_of
 from tests.support.database import key_row
@@ -294,12 +293,6 @@ def test_the_table_names_only_mutations_the_schema_has() -> None:
     stale = (set(CASES) | set(EXEMPT)) - set(MUTATIONS)
     assert not stale, f"no such mutation in the schema any more: {sorted(stale)}"
     assert not set(CASES) & set(EXEMPT), "a mutation is either called or exempt, not both"
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """Without the dispatcher: the webhooks' messages stay in the outbox."""
-    return dataclasses.replace(settings, send_notifications=False)
 
 
 @pytest.fixture

@@ -113,13 +113,6 @@ class Admin:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The app without its dispatcher: deliveries stay as the outbox wrote them, and no
-    message leaves for the public addresses these endpoints name."""
-    return dataclasses.replace(settings, send_notifications=False)
-
-
-@pytest.fixture
 def admin(gql: GraphQL, admin_key: str) -> Admin:
     return Admin(gql, admin_key)
 
@@ -621,7 +614,9 @@ async def test_replay_sends_the_same_message_again_as_a_new_delivery(admin: Admi
     assert (deliveries["totalCount"], deliveries["pageInfo"]["hasNextPage"]) == (2, True)
 
 
-async def test_replay_is_refused_while_the_endpoint_is_disabled(admin: Admin) -> None:
+async def test_replay_and_test_are_refused_while_the_endpoint_is_disabled(
+    admin: Admin,
+) -> None:
     webhook = (await admin.create())["webhook"]["id"]
     sent = (await admin.mutate(WEBHOOK_TEST, {"id": webhook}, "webhookTest"))["delivery"]
     off = {"id": webhook, "enabled": False}
@@ -634,7 +629,12 @@ async def test_replay_is_refused_while_the_endpoint_is_disabled(admin: Admin) ->
     assert payload["delivery"] is None
     message = user_error(payload, "INVALID_INPUT", ["input", "id"])
     assert "disabled (HTTP 410 Gone)" in message
-    assert "enable it" in message
+    assert "enable it before replaying" in message
+    assert await snapshot() == before
+    tested = await admin.payload(WEBHOOK_TEST, {"id": webhook}, "webhookTest")
+    assert tested["delivery"] is None
+    message = user_error(tested, "INVALID_INPUT", ["input", "id"])
+    assert "enable it before sending it a test message" in message
     assert await snapshot() == before
     for wrong, code in (
         ("dlv_nope", "INVALID_INPUT"),
