@@ -3,7 +3,8 @@ and with secrets masked however they got into a message.
 
 Masked: API keys (``uk_live_…``), licence keys (``lk_…``), console sign-in links
 (``sl_…``), session tokens (``fs_…``) and webhook signing secrets (``whsec_…``), all but
-the display prefix; presigned URL and request signatures (``X-Amz-Signature=``,
+the display prefix; Slack and Discord webhook URLs (each is its own credential) after
+their fixed part; presigned URL and request signatures (``X-Amz-Signature=``,
 botocore's ``Signature:``) and minisign signatures (base64 text, which is how Tauri ships
 them).
 """
@@ -29,6 +30,9 @@ _SECRETS = (
     (re.compile(r"\b(fs_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1…"),
     # a webhook's signing secret: base64, which may hold + and / and end in =
     (re.compile(r"\b(whsec_[0-9A-Za-z+/]{4})[0-9A-Za-z+/=]+"), r"\1…"),
+    # Slack's and Discord's incoming-webhook URLs: whoever holds one may post with it
+    (re.compile(r"(hooks\.slack\.com/services/)[^\s\"'\\<>]+"), r"\1…"),
+    (re.compile(r"(/api/webhooks/)[^\s\"'\\<>]+"), r"\1…"),
     (re.compile(r"((?:X-Amz-Signature|Signature)=)[0-9A-Za-z%/+=]+"), r"\1[masked]"),
     # botocore at DEBUG prints the request signature it computed on a line of its own
     # ("Signature:\n<hex>"; in a JSON line the break is the two characters \n): with it
@@ -41,7 +45,8 @@ _SECRETS = (
 )
 # Matches wherever one of _SECRETS could: a fixed part of each pattern (the last whole).
 _MAYBE_SECRET = re.compile(
-    r"uk_live_|lk_|sl_|fs_|whsec_|Signature|dW50cnVzdGVk|R[UW][Q-T][0-9A-Za-z+/]{96}="
+    r"uk_live_|lk_|sl_|fs_|whsec_|hooks\.slack\.com/services/|/api/webhooks/|Signature|"
+    r"dW50cnVzdGVk|R[UW][Q-T][0-9A-Za-z+/]{96}="
 )
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _JSON_FIELDS = ("asctime", "levelname", "name", "message")

@@ -43,6 +43,16 @@ WEBHOOK_SECRET = "K0/+" + "a+b/" * 10 + "Zz=="
         (f"X-License-Key: {LICENSE_KEY}", "lk_WxYz…", LICENSE_KEY),
         (f"('whsec_{WEBHOOK_SECRET}', 4)", "'whsec_K0/+…', 4)", WEBHOOK_SECRET),
         (
+            "('https://hooks.slack.com/services/T01/B02/SlackToken1', 'SLACK')",
+            "('https://hooks.slack.com/services/…', 'SLACK')",
+            "SlackToken1",
+        ),
+        (
+            '"url": "https://discord.com/api/webhooks/1234/Disc-ord_Token?wait=true"',
+            '"url": "https://discord.com/api/webhooks/…"',
+            "Disc-ord_Token",
+        ),
+        (
             "https://s3.example.com/b/k?X-Amz-Credential=AKIA%2F20261127&X-Amz-Signature=0a1b2c3d4e"
             "&X-Amz-Expires=60",
             "X-Amz-Signature=[masked]&X-Amz-Expires=60",
@@ -55,6 +65,8 @@ WEBHOOK_SECRET = "K0/+" + "a+b/" * 10 + "Zz=="
         "api-key",
         "licence-key",
         "webhook-secret",
+        "slack-url",
+        "discord-url",
         "presigned-url",
         "tauri-signature",
         "minisign-line",

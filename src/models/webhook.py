@@ -16,6 +16,7 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import fields
 from tortoise.expressions import Q
@@ -102,6 +103,18 @@ class Webhook(Model):
             return []
         keep = self.previous_secret and self.previous_until and self.previous_until > now
         return [self.secret, *([self.previous_secret] if keep and self.previous_secret else [])]
+
+    @property
+    def shown_url(self) -> str | None:
+        """The URL as people see it: a Slack or Discord URL is its own credential (whoever
+        holds it may post), so only its host and last four characters are shown; a
+        webhook's query string may hold a token, so it is left out."""
+        if self.url is None:
+            return None
+        parts = urlsplit(self.url)
+        if self.kind in (Kind.SLACK, Kind.DISCORD):
+            return f"{parts.scheme}://{parts.netloc}/…{self.url[-4:]}"
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "…" if parts.query else "", ""))
 
     @property
     def addresses(self) -> list[str]:
@@ -262,8 +275,7 @@ def describe(endpoint: Webhook) -> str:
     """The endpoint as people recognise it: its host, or its recipients."""
     if endpoint.kind is Kind.EMAIL:
         return ", ".join(endpoint.addresses)
-    host = (endpoint.url or "").split("/")[2:3]
-    return f"{host[0] if host else endpoint.url} ({endpoint.id})"
+    return f"{urlsplit(endpoint.url or '').netloc or endpoint.shown_url} ({endpoint.id})"
 
 
 async def _validated(

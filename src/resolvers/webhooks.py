@@ -41,7 +41,13 @@ def _endpoint_id() -> strawberry.ID:
 )
 class Webhook(Node):
     kind: Kind
-    url: str | None = strawberry.field(description="Where messages are posted; null for EMAIL.")
+    url: str | None = strawberry.field(
+        description=(
+            "Where messages are posted, as people may see it: a Slack or Discord URL (its own "
+            "credential) as its host and last four characters, a webhook's without its query; "
+            "null for EMAIL."
+        )
+    )
     recipients: list[str] = strawberry.field(description="EMAIL: the addresses; else empty.")
     events: list[Event] = strawberry.field(
         description="The events it listens to; empty: every event."
@@ -65,7 +71,7 @@ class Webhook(Node):
         return cls(
             id=strawberry.ID(endpoint.id),
             kind=endpoint.kind,
-            url=endpoint.url,
+            url=endpoint.shown_url,
             recipients=endpoint.addresses,
             events=[Event(name) for name in endpoint.events],
             max_in_flight=endpoint.max_in_flight,
