@@ -95,14 +95,12 @@ class Demo:
 
     def seed(self) -> dict[str, str]:
         """The demo's extra rows; returns the ids the page paths need."""
-        my_app = self.call(
-            "{ apps(first: 1) { edges { node { id } } } }", lambda p: p["edges"][0]["node"]["id"]
-        )
+        my_app = self.call('{ app(slug: "my-app") { id } }', lambda p: p["id"])
         release = self.call(
             RELEASE_CREATE,
             lambda p: p["release"]["id"],
             appId=my_app,
-            input={"version": "1.3.0", "notes": RELEASE_NOTES, "channel": "beta"},
+            input={"version": "1.5.0", "notes": RELEASE_NOTES, "channel": "beta"},
         )
         self.call(
             API_KEY_CREATE,
