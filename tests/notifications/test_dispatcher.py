@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from ferryman.models import notification as notifications
@@ -22,87 +18,10 @@ from ferryman.models.notification import Delivery, DeliveryStatus, Notification
 from ferryman.models.webhook import Event, Kind, Webhook, WebhookChanges
 from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.settings import Settings
-from tests.conftest import GraphQL, peer, serving
+from tests.conftest import GraphQL
+from tests.notifications.conftest import LINUX, Clock, endpoint, only_delivery, send
 from tests.support.receiver import Answer, Receiver
 from tests.support.shipping import Shipyard
-
-LINUX = ["linux-x86_64"]
-
-
-@dataclasses.dataclass
-class Clock:
-    """The dispatcher's idea of now: the wall clock, moved ahead by the test."""
-
-    ahead: timedelta = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.ahead
-
-    @property
-    def now(self) -> datetime:
-        return self()
-
-    def advance(self, delta: timedelta) -> None:
-        self.ahead += delta
-
-    def move_to(self, moment: datetime) -> None:
-        self.ahead = moment - datetime.now(UTC)
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    # The app's own dispatcher is off: each test runs one with its own clock.
-    async with serving(settings, send_notifications=False) as application:
-        yield application
-
-
-@pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with peer(app) as c:
-        yield c
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver().running() as running:
-        yield running
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def dispatcher(settings: Settings, clock: Clock) -> AsyncIterator[Dispatcher]:
-    allowed = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=2)
-    sender = Dispatcher(allowed, clock=clock, rng=random.Random(7))
-    yield sender
-    await sender.stop()
-
-
-async def endpoint(
-    url: str, app_id: str | None = None, kind: Kind = Kind.WEBHOOK, **changes: object
-) -> tuple[Webhook, str | None]:
-    return await webhooks.create(
-        Actor.console(),
-        app_id,
-        kind,
-        WebhookChanges(url=url, **changes),  # type: ignore[arg-type]
-        allow_private=True,
-    )
-
-
-async def send(dispatcher: Dispatcher) -> int:
-    """One round: claim what is due and wait until every attempt is recorded."""
-    claimed = await dispatcher.tick()
-    await dispatcher.drain()
-    return claimed
-
-
-async def only_delivery() -> Delivery:
-    (delivery,) = await Delivery.all()
-    return delivery
 
 
 async def test_a_publish_is_delivered_signed_to_the_apps_and_global_listeners(
@@ -255,22 +174,30 @@ async def test_gone_disables_the_endpoint(
     assert await Delivery.all().count() == 2, "a disabled endpoint hears nothing more"
 
 
-async def test_a_slow_endpoint_delays_no_other(yard: Shipyard, dispatcher: Dispatcher) -> None:
+async def test_a_slow_endpoint_delays_no_other(
+    yard: Shipyard, settings: Settings, clock: Clock
+) -> None:
+    # A timeout long enough that a busy machine still looks before it runs out.
+    allowed = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=4)
+    dispatcher = Dispatcher(allowed, clock=clock)
     with Receiver().running() as slow, Receiver().running() as quick:
-        slow.answer(Answer(200, delay=5))  # past the 2 s timeout
+        slow.answer(Answer(200, delay=8))  # past the timeout
         await endpoint(slow.url, yard.app_id)
         await endpoint(quick.url, yard.app_id)
         await yard.release("1.0.0", LINUX)
 
-        assert await dispatcher.tick() == 2
-        await asyncio.to_thread(quick.wait_for, 1, 1.5)
-        assert slow.received, "both were sent at once"
-        waiting = await Delivery.get(webhook__url=slow.url)
-        assert waiting.attempts == 0, "the slow one is still waiting for its answer"
-        await dispatcher.drain()
+        try:
+            assert await dispatcher.tick() == 2
+            await asyncio.to_thread(quick.wait_for, 1, 3)
+            await asyncio.to_thread(slow.wait_for, 1, 3)  # both were sent at once
+            waiting = await Delivery.get(webhook__url=slow.url)
+            assert waiting.attempts == 0, "the slow one is still waiting for its answer"
+            await dispatcher.drain()
+        finally:
+            await dispatcher.stop()
 
     timed_out = await Delivery.get(webhook__url=slow.url)
-    assert timed_out.last_error == "no answer within 2 s"
+    assert timed_out.last_error == "no answer within 4 s"
     assert timed_out.status is DeliveryStatus.PENDING
     quick_one = await Delivery.get(webhook__url=quick.url)
     assert quick_one.status is DeliveryStatus.SUCCEEDED
