@@ -31,6 +31,7 @@ from ferryman.metrics import MetricsEndpoint, Pulse
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.notifications.dispatcher import Dispatcher
+from ferryman.notifications.mail import SmtpMailer
 from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
@@ -91,7 +92,8 @@ def create_app(settings: Settings) -> Starlette:
         watcher = GenerationWatcher(settings.database_url)
         pulse = Pulse()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
-        dispatcher = Dispatcher(settings) if settings.send_notifications else None
+        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        dispatcher = Dispatcher(settings, mailer=mailer) if settings.send_notifications else None
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):

@@ -38,7 +38,10 @@ Clock = Callable[[], datetime]
 
 
 class Mailer(Protocol):
-    """Sends an EMAIL endpoint's message; raises MailFailed when it could not."""
+    """Sends an EMAIL endpoint's message within ``timeout`` seconds; raises MailFailed
+    when it could not."""
+
+    timeout: float
 
     async def send(self, endpoint: Webhook, notification: Notification) -> None: ...
 
@@ -66,7 +69,10 @@ class Dispatcher(BackgroundLoop):
         self.base_url = settings.base_url
         self.allow_private = settings.webhooks_allow_private
         self.timeout = float(settings.webhook_timeout_seconds)
-        self.lease = timedelta(seconds=self.timeout) + LEASE_MARGIN
+        # An attempt ends within its timeout; the margin covers recording it. Past the
+        # lease (a worker killed mid-attempt), another worker sends it again.
+        longest = max(self.timeout, mailer.timeout) if mailer else self.timeout
+        self.lease = timedelta(seconds=longest) + LEASE_MARGIN
         self.mailer = mailer
         self.clock = clock
         self.poll = poll

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from ferryman.models.notification import Notification
 from ferryman.models.webhook import Event, Kind, Webhook
 
 DISCORD_CONTENT_MAX = 2_000
+SUBJECT_MAX = 400  # folded over lines by the mail, but a subject, not a letter
 USER_AGENT = "Ferryman-Webhooks/1"
 
 _VERBS = {
@@ -76,6 +78,17 @@ def request_for(
     return Outgoing(json.dumps(payload).encode(), headers)
 
 
+def mail(message: dict[str, Any], base_url: str) -> tuple[str, str]:
+    """An email's subject (the headline, on one line) and plain-text body: the
+    headline, the link, and every fact of the event, one a line."""
+    subject = _shortened(" ".join(headline(message).split()), SUBJECT_MAX, str)
+    lines = [headline(message), "", link_for(message, base_url), ""]
+    lines.append(f"event: {message['type']}")
+    lines.append(f"at: {message['timestamp']}")
+    lines += [f"{name}: {value}" for name, value in _facts(message["data"])]
+    return subject, "\n".join(lines) + "\n"
+
+
 def headline(message: dict[str, Any]) -> str:
     """One line a person reads: what happened to what, and who did it."""
     event = Event(message["type"])
@@ -128,6 +141,27 @@ def link_for(message: dict[str, Any], base_url: str) -> str:
     return f"{base_url}/console"
 
 
+def _shortened(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """``escape(text)``, the text cut short (and an ellipsis added) until it fits in
+    ``limit``: cut before escaping, so no escape is cut in half."""
+    shown = escape(text)
+    while len(shown) > limit:
+        text = text[: len(text) - (len(shown) - limit) - 1]
+        shown = escape(text) + "…"
+    return shown
+
+
 def _slack_escape(text: str) -> str:
     # Slack's mrkdwn reads &, < and > as markup: a name could otherwise make a link.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _facts(value: Any, name: str = "") -> list[tuple[str, str]]:
+    """A nested dict as (dotted name, value) pairs, in the payload's order."""
+    if isinstance(value, dict):
+        return [
+            fact
+            for key, item in value.items()
+            for fact in _facts(item, f"{name}.{key}" if name else str(key))
+        ]
+    return [(name, "" if value is None else str(value))]

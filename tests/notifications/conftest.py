@@ -3,8 +3,10 @@ clock of its own), real receivers, and helpers to make endpoints and send a roun
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +16,7 @@ from starlette.applications import Starlette
 
 from ferryman.models import webhook as webhooks
 from ferryman.models.actor import Actor
-from ferryman.models.notification import Delivery
+from ferryman.models.notification import Delivery, DeliveryStatus
 from ferryman.models.webhook import Kind, Webhook, WebhookChanges
 from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.settings import Settings
@@ -94,6 +96,17 @@ async def send(dispatcher: Dispatcher) -> int:
     claimed = await dispatcher.tick()
     await dispatcher.drain()
     return claimed
+
+
+async def settled(count: int, within: float = 30.0) -> list[Delivery]:
+    """Every delivery, once ``count`` of them are no longer pending: for a dispatcher
+    that runs on its own (a server's), which records an attempt just after its answer."""
+    deadline = time.monotonic() + within
+    while await Delivery.exclude(status=DeliveryStatus.PENDING).count() < count:
+        states = await Delivery.all().values("status", "attempts", "last_error")
+        assert time.monotonic() < deadline, f"still pending after {within:.0f} s: {states}"
+        await asyncio.sleep(0.05)
+    return await Delivery.all()
 
 
 async def only_delivery() -> Delivery:
