@@ -68,6 +68,7 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_SMTP_TLS", "ssl", "starttls (port 587), tls (implicit TLS, port 465) or none"),
         ("FERRYMAN_SMTP_FROM", "ferryman", "must be an email address"),
         ("FERRYMAN_SMTP_PORT", "0", "port number from 1 to 65535"),
+        ("FERRYMAN_NOTIFY_LICENSE_EXPIRING_DAYS", "0", "whole number of at least 1"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -164,3 +165,4 @@ def test_email_settings_are_read_and_the_password_is_never_shown() -> None:
     assert "hunter2" not in repr(settings)
     defaults = Settings.from_env({})
     assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_tls) == (None, 587, "starttls")
+    assert defaults.notify_license_expiring_days == 14

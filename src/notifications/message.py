@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks import Webhook as Signer
@@ -123,19 +123,22 @@ def headline(message: dict[str, Any]) -> str:
     if event in (Event.LICENSE_EXPIRING, Event.LICENSE_EXPIRED):
         licence = data.get("license") or {}
         customer = licence.get("customer") or licence.get("prefix") or "a customer"
-        when = licence.get("expires_at", "")
+        when = _readable(licence.get("expires_at", ""))
         verb = "expires" if event is Event.LICENSE_EXPIRING else "expired"
-        return f"{name}: the licence of {customer} {verb} {when}".rstrip()
+        return f"{name}: the licence of {customer} {verb} on {when}"
     return f"Ferryman test notification{by}"
 
 
 def link_for(message: dict[str, Any], base_url: str) -> str:
-    """Where a person follows up: the release or app in the console."""
+    """Where a person follows up: the release, licence or app in the console."""
     data: dict[str, Any] = message["data"]
     slug = (data.get("app") or {}).get("slug")
     release = data.get("release")
+    licence = data.get("license")
     if slug and release:
         return f"{base_url}/console/apps/{slug}/releases/{release['id']}"
+    if slug and licence:
+        return f"{base_url}/console/apps/{slug}/licences/{licence['id']}"
     if slug:
         return f"{base_url}/console/apps/{slug}"
     return f"{base_url}/console"
@@ -165,3 +168,12 @@ def _facts(value: Any, name: str = "") -> list[tuple[str, str]]:
             for fact in _facts(item, f"{name}.{key}" if name else str(key))
         ]
     return [(name, "" if value is None else str(value))]
+
+
+def _readable(iso: str) -> str:
+    """``2025-06-01T12:00:00Z`` as ``2025-06-01 12:00 UTC`` (anything else as it is)."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
