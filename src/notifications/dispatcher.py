@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
+import math
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ log = logging.getLogger("ferryman.notifications")
 
 POLL_SECONDS = 1.0
 BATCH = 50
+DISCORD_BODY_MAX = 4_096  # of a 429's body, read for its retry_after
 LEASE_MARGIN = timedelta(seconds=30)
 Clock = Callable[[], datetime]
 
@@ -168,12 +171,15 @@ class Dispatcher(BackgroundLoop):
         # Signed at the wall clock's time, which receivers compare with theirs.
         outgoing = request_for(endpoint, notification, self.base_url, utc_now())
         try:
-            # Streamed and never read: an endpoint's answer may be as large as it likes.
+            # Streamed and never read (but a Discord 429's start): an endpoint's answer
+            # may be as large as it likes.
             async with self._client.stream(
                 "POST", url, content=outgoing.body, headers=outgoing.headers
             ) as response:
                 status = response.status_code
                 retry_after = _retry_after(response.headers.get("retry-after"), self.clock())
+                if retry_after is None and status == 429 and endpoint.kind is Kind.DISCORD:
+                    retry_after = await _discord_retry_after(response)
         except httpx.TimeoutException:
             return Attempt(ok=False, error=f"no answer within {self.timeout:.0f} s")
         except httpx.HTTPError as error:
@@ -199,3 +205,22 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(timedelta(0), when - now)
+
+
+async def _discord_retry_after(response: httpx.Response) -> timedelta | None:
+    """Discord's rate limit answer says when to come back in its JSON body
+    (``{"retry_after": 1.5}``, seconds); None when the body's start holds no such number."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > DISCORD_BODY_MAX:
+            return None
+    try:
+        seconds = json.loads(body).get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        return None
+    return timedelta(seconds=min(seconds, notifications.RETRY_AFTER_MAX.total_seconds()))

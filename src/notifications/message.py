@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,11 @@ from ferryman.models.notification import Notification
 from ferryman.models.webhook import Event, Kind, Webhook
 
 DISCORD_CONTENT_MAX = 2_000
+SLACK_TEXT_MAX = 3_000  # a section's text
 SUBJECT_MAX = 400  # folded over lines by the mail, but a subject, not a letter
 USER_AGENT = "Ferryman-Webhooks/1"
 
+_DISCORD_MARKUP = re.compile(r"[\\*_~`|<>\[\]#@-]")
 _VERBS = {
     Event.RELEASE_PUBLISHED: "published",
     Event.RELEASE_ARCHIVED: "archived",
@@ -59,23 +62,34 @@ def request_for(
         return Outgoing(body, headers)
     message = notification.message
     text, link = headline(message), link_for(message, base_url)
-    if endpoint.kind is Kind.SLACK:
-        payload: dict[str, Any] = {
-            "text": f"{_slack_escape(text)} {link}",
-            "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
-                {
-                    "type": "context",
-                    "elements": [{"type": "mrkdwn", "text": f"<{link}|Open in Ferryman>"}],
-                },
-            ],
-        }
-    else:
-        payload = {
-            "content": f"{text}\n{link}"[:DISCORD_CONTENT_MAX],
-            "allowed_mentions": {"parse": []},  # an app name like "@everyone" pings nobody
-        }
+    payload = slack(text, link) if endpoint.kind is Kind.SLACK else discord(text, link)
     return Outgoing(json.dumps(payload).encode(), headers)
+
+
+def slack(text: str, link: str) -> dict[str, Any]:
+    """A Slack message: ``text`` is the notification's fallback, the blocks what the
+    channel shows. Verbatim, so Slack turns nothing a name holds into a mention, a
+    channel or a link; the console link is the only markup."""
+    shown = _shortened(text, SLACK_TEXT_MAX, _slack_escape)
+    return {
+        "text": f"{shown} {link}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": shown, "verbatim": True}},
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"<{link}|Open in Ferryman>", "verbatim": True}
+                ],
+            },
+        ],
+    }
+
+
+def discord(text: str, link: str) -> dict[str, Any]:
+    """A Discord message: the headline with Markdown escaped (no masked link or mention
+    can hide in a name), shortened to leave room for the link, and no mention pings."""
+    shown = _shortened(text, DISCORD_CONTENT_MAX - len(link) - 1, _discord_escape)
+    return {"content": f"{shown}\n{link}", "allowed_mentions": {"parse": []}}
 
 
 def mail(message: dict[str, Any], base_url: str) -> tuple[str, str]:
@@ -157,6 +171,11 @@ def _shortened(text: str, limit: int, escape: Callable[[str], str]) -> str:
 def _slack_escape(text: str) -> str:
     # Slack's mrkdwn reads &, < and > as markup: a name could otherwise make a link.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _discord_escape(text: str) -> str:
+    # A backslash makes each of these literal: no [masked](link), <@mention>, or emphasis.
+    return _DISCORD_MARKUP.sub(r"\\\g<0>", text)
 
 
 def _facts(value: Any, name: str = "") -> list[tuple[str, str]]:
