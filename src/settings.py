@@ -90,6 +90,7 @@ class Settings:
     send_notifications: bool = True
     webhooks_allow_private: bool = False
     webhook_timeout_seconds: int = 15
+    notification_lease_margin_seconds: int = 30
     notify_license_expiring_days: int = 14
     smtp_host: str | None = None  # unset: no email
     smtp_port: int = 587
@@ -373,6 +374,7 @@ _PARSERS = {
     "send_notifications": _flag,
     "webhooks_allow_private": _flag,
     "webhook_timeout_seconds": _positive,
+    "notification_lease_margin_seconds": _positive,
     "notify_license_expiring_days": _positive,
     "smtp_host": _host,
     "smtp_port": _port,

@@ -69,6 +69,7 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_SMTP_FROM", "ferryman", "must be an email address"),
         ("FERRYMAN_SMTP_PORT", "0", "port number from 1 to 65535"),
         ("FERRYMAN_NOTIFY_LICENSE_EXPIRING_DAYS", "0", "whole number of at least 1"),
+        ("FERRYMAN_NOTIFICATION_LEASE_MARGIN_SECONDS", "soon", "whole number of at least 1"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:

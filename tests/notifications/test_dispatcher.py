@@ -266,3 +266,30 @@ async def test_internal_targets_are_refused_when_saved(gql: GraphQL, yard: Shipy
             )
         assert refused.type.__name__ == "InvalidInput"
     assert await Webhook.all().count() == 0
+
+
+async def test_two_dispatchers_ticking_at_once_claim_disjoint_deliveries(
+    yard: Shipyard, receiver: Receiver, settings: Settings, clock: Clock
+) -> None:
+    for n in range(3):
+        await endpoint(f"{receiver.url}?{n}", yard.app_id, max_in_flight=webhooks.IN_FLIGHT_MAX)
+    for n in range(5):
+        await yard.release(f"1.{n}.0", LINUX)
+    allowed = dataclasses.replace(settings, webhooks_allow_private=True)
+    workers = [Dispatcher(allowed, clock=clock) for _ in range(2)]
+    try:
+        claimed = await asyncio.gather(*(worker.tick() for worker in workers))
+        for worker in workers:
+            await worker.drain()
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+    # Both read the same 15 due deliveries and tried each: every one claimed, none by
+    # both. (Which wins is the database's affair: on SQLite, whose one connection runs
+    # the claims in turn, the first to ask wins them all.)
+    assert sum(claimed) == 15, claimed
+    sent = [(r.path, r.headers["webhook-id"]) for r in receiver.wait_for(15)]
+    assert len(set(sent)) == len(sent) == 15
+    states = await Delivery.all().values_list("status", "attempts")
+    assert states == [(DeliveryStatus.SUCCEEDED, 1)] * 15
