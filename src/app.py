@@ -31,6 +31,8 @@ from ferryman.metrics import MetricsEndpoint, Pulse
 from ferryman.models import generation as generations
 from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.notifications.dispatcher import Dispatcher
+from ferryman.notifications.expiry import ExpiryCheck
+from ferryman.notifications.mail import SmtpMailer
 from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
@@ -92,7 +94,10 @@ def create_app(settings: Settings) -> Starlette:
         watcher = GenerationWatcher(settings.database_url)
         pulse = Pulse()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
-        dispatcher = Dispatcher(settings) if settings.send_notifications else None
+        notifying = settings.send_notifications
+        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        dispatcher = Dispatcher(settings, mailer=mailer) if notifying else None
+        expiry = ExpiryCheck(settings.notify_license_expiring_days) if notifying else None
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
@@ -103,9 +108,13 @@ def create_app(settings: Settings) -> Starlette:
                     purger.start()
                 if dispatcher is not None:
                     dispatcher.start()
+                if expiry is not None:
+                    expiry.start()
                 try:
                     yield
                 finally:
+                    if expiry is not None:
+                        await expiry.stop()
                     if dispatcher is not None:
                         await dispatcher.stop()
                     if purger is not None:

@@ -14,6 +14,7 @@ table of one small parser per field, below, is less code than the adapter would 
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import ipaddress
 import os
 import re
@@ -29,6 +30,7 @@ _MAX_PRESIGN = 7 * 24 * 3600
 _MAX_ARTIFACT = 5 * 1024 * 1024 * 1024  # one S3 PUT, and one CopyObject, hold at most 5 GiB
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _LOG_FORMATS = ("json", "text")
+_SMTP_TLS = ("starttls", "tls", "none")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -89,6 +91,15 @@ class Settings:
     send_notifications: bool = True
     webhooks_allow_private: bool = False
     webhook_timeout_seconds: int = 15
+    notification_lease_margin_seconds: int = 30
+    notify_license_expiring_days: int = 14
+    smtp_host: str | None = None  # unset: no email
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_timeout_seconds: int = 15
 
     @property
     def base_url(self) -> str:
@@ -151,6 +162,15 @@ class Settings:
                         f"{PREFIX}{name} must be an https:// URL in production (update "
                         f"downloads are served over HTTPS only), got {url!r}"
                     )
+        if self.smtp_host and not self.smtp_from:
+            raise SettingsError(
+                f"{PREFIX}SMTP_FROM must be set when {PREFIX}SMTP_HOST is: the address "
+                "notification mail comes from, such as Ferryman <ferryman@example.com>"
+            )
+        if bool(self.smtp_username) != bool(self.smtp_password):
+            raise SettingsError(
+                f"{PREFIX}SMTP_USERNAME and {PREFIX}SMTP_PASSWORD must be set together"
+            )
         if self.max_artifact_bytes > _MAX_ARTIFACT:
             raise SettingsError(
                 f"{PREFIX}MAX_ARTIFACT_BYTES must be at most {_MAX_ARTIFACT} (5 GiB: an upload "
@@ -261,6 +281,32 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def _secret(name: str, raw: str) -> str:
+    # Kept as given: a password may begin or end with a space.
+    if not raw:
+        raise SettingsError(f"{name} must not be empty")
+    return raw
+
+
+def _smtp_tls(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in _SMTP_TLS:
+        raise SettingsError(
+            f"{name} must be starttls (port 587), tls (implicit TLS, port 465) or none, got {raw!r}"
+        )
+    return value
+
+
+def _mailbox(name: str, raw: str) -> str:
+    _, address = email.utils.parseaddr(raw)
+    if "@" not in address or "\n" in raw or "\r" in raw:
+        raise SettingsError(
+            f"{name} must be an email address, such as ferryman@example.com or "
+            f"Ferryman <ferryman@example.com>, got {raw!r}"
+        )
+    return raw.strip()
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -330,4 +376,13 @@ _PARSERS = {
     "send_notifications": _flag,
     "webhooks_allow_private": _flag,
     "webhook_timeout_seconds": _positive,
+    "notification_lease_margin_seconds": _positive,
+    "notify_license_expiring_days": _positive,
+    "smtp_host": _host,
+    "smtp_port": _port,
+    "smtp_tls": _smtp_tls,
+    "smtp_username": _text,
+    "smtp_password": _secret,
+    "smtp_from": _mailbox,
+    "smtp_timeout_seconds": _positive,
 }

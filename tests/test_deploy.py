@@ -225,6 +225,7 @@ SECRETS = {
         "S3_SECRET_ACCESS_KEY",
         "CLOUDFLARE_API_TOKEN",
         "METRICS_TOKEN",
+        "SMTP_PASSWORD",
     )
 }
 

@@ -68,6 +68,11 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_RATE_LIMIT_GRAPHQL", "-1", "whole number (0 or more)"),
         ("FERRYMAN_GRAPHQL_MAX_DEPTH", "0", "whole number of at least 1"),
         ("FERRYMAN_METRICS_TOKEN", " ", "must not be empty"),
+        ("FERRYMAN_SMTP_TLS", "ssl", "starttls (port 587), tls (implicit TLS, port 465) or none"),
+        ("FERRYMAN_SMTP_FROM", "ferryman", "must be an email address"),
+        ("FERRYMAN_SMTP_PORT", "0", "port number from 1 to 65535"),
+        ("FERRYMAN_NOTIFY_LICENSE_EXPIRING_DAYS", "0", "whole number of at least 1"),
+        ("FERRYMAN_NOTIFICATION_LEASE_MARGIN_SECONDS", "soon", "whole number of at least 1"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -121,6 +126,15 @@ def test_lists_and_limits_are_parsed() -> None:
             },
             "FERRYMAN_DOWNLOAD_BASE_URL must be an https:// URL in production",
         ),
+        ({"FERRYMAN_SMTP_HOST": "smtp.example.com"}, "FERRYMAN_SMTP_FROM must be set when"),
+        (
+            {
+                "FERRYMAN_SMTP_HOST": "smtp.example.com",
+                "FERRYMAN_SMTP_FROM": "ferryman@example.com",
+                "FERRYMAN_SMTP_USERNAME": "ferryman",
+            },
+            "FERRYMAN_SMTP_USERNAME and FERRYMAN_SMTP_PASSWORD must be set together",
+        ),
     ],
 )
 def test_settings_that_only_fail_together(environ: dict[str, str], expected: str) -> None:
@@ -132,3 +146,27 @@ def test_settings_that_only_fail_together(environ: dict[str, str], expected: str
 def test_several_workers_are_accepted_on_either_database(database: str) -> None:
     settings = Settings.from_env({"FERRYMAN_WORKERS": "4", "FERRYMAN_DATABASE_URL": database})
     assert settings.workers == 4
+
+
+def test_email_settings_are_read_and_the_password_is_never_shown() -> None:
+    settings = Settings.from_env(
+        {
+            "FERRYMAN_SMTP_HOST": "smtp.example.com",
+            "FERRYMAN_SMTP_PORT": "465",
+            "FERRYMAN_SMTP_TLS": "TLS",
+            "FERRYMAN_SMTP_USERNAME": "ferryman",
+            "FERRYMAN_SMTP_PASSWORD": " hunter2 ",
+            "FERRYMAN_SMTP_FROM": "Ferryman <ferryman@example.com>",
+        }
+    )
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (
+        "smtp.example.com",
+        465,
+        "tls",
+    )
+    assert settings.smtp_password == " hunter2 "  # as given, spaces and all
+    assert settings.smtp_from == "Ferryman <ferryman@example.com>"
+    assert "hunter2" not in repr(settings)
+    defaults = Settings.from_env({})
+    assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_tls) == (None, 587, "starttls")
+    assert defaults.notify_license_expiring_days == 14

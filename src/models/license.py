@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import generation as generations
+from ferryman.models import notification as notifications
 from ferryman.models.actor import Actor
 from ferryman.models.errors import (
     DomainError,
@@ -38,6 +39,7 @@ from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.moment import utc
 from ferryman.models.status import LicenseStatus
 from ferryman.models.text import reject_nul, reject_text
+from ferryman.models.webhook import Event
 
 if TYPE_CHECKING:
     from ferryman.models.app import App
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
 CUSTOMER_MAX = 200
 REASON_MAX = 500
 MAX_PERIOD = timedelta(days=100 * 366)
+# A licence that expired while no worker ran is still announced this long after; one
+# that expired before (when notifications were first set up, say) never is.
+EXPIRED_NOTICE = timedelta(days=7)
 
 
 class License(Model):
@@ -151,6 +156,59 @@ def visible(actor: Actor, app_id: str, search: LicenseSearch | None = None) -> Q
         before = utc(search.expires_before, ("expiresBefore",))
         found = found.exclude(id__in=_ending_after(before))
     return found
+
+
+async def announce_expiries(now: datetime, ahead: timedelta) -> int:
+    """Announce licences expiring within ``ahead`` (``license.expiring``) and those
+    that expired lately (``license.expired``); returns how many were announced now.
+
+    Every worker runs this now and then; each licence is announced once per event and
+    end (a renewal gives it a new end, so the next expiry is announced again), the
+    message's dedupe key making sure of it when two workers find it at once. Revoked
+    licences are refused for good whatever their end, so they are left out.
+    """
+    announced = 0
+    for event, after, until in (
+        (Event.LICENSE_EXPIRING, now, now + ahead),
+        (Event.LICENSE_EXPIRED, now - EXPIRED_NOTICE, now),
+    ):
+        ending = await _ending_between(after, until)
+        done = await notifications.announced([_once(event, *found) for found in ending])
+        for license, end in ending:
+            key = _once(event, license, end)
+            if key in done:
+                continue
+            data = {
+                "app": notifications.about_app(license.app),
+                "license": {
+                    "id": license.id,
+                    "prefix": license.prefix,
+                    "customer": license.customer,
+                    "expires_at": notifications.iso(end),
+                    "status": license.status.value,
+                },
+            }
+            if await notifications.emit_once(event, license.app_id, data, key):
+                announced += 1
+    return announced
+
+
+async def _ending_between(after: datetime, until: datetime) -> list[tuple[License, datetime]]:
+    """Licences (but revoked ones) whose latest period ends after ``after`` and at or
+    before ``until``, with their apps and that end."""
+    found = (
+        await License.filter(id__in=_ending_after(after))
+        .exclude(id__in=_ending_after(until))
+        .exclude(status=LicenseStatus.REVOKED)
+        .prefetch_related("app")
+    )
+    periods = await periods_of([license.id for license in found])
+    return [(license, max(p.ends_at for p in periods[license.id])) for license in found]
+
+
+def _once(event: Event, license: License, end: datetime) -> str:
+    """The dedupe key of an expiry: one message per event, licence and end."""
+    return f"{event.value}:{license.id}:{notifications.iso(end)}"
 
 
 def _ending_after(moment: datetime) -> Subquery:

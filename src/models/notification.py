@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -129,7 +130,7 @@ async def emit(
     if not targets:
         return None
     now = datetime.now(UTC)
-    body = {"type": event.value, "timestamp": _iso(now), "data": data}
+    body = {"type": event.value, "timestamp": iso(now), "data": data}
     notification = await Notification.create(
         id=new_id("msg"),
         type=event,
@@ -140,6 +141,27 @@ async def emit(
     for endpoint in targets:
         await _deliver(notification.id, endpoint.id, now)
     return notification
+
+
+async def emit_once(
+    event: Event, app_id: str | None, data: dict[str, Any], dedupe_key: str
+) -> Notification | None:
+    """Emit, in a transaction of its own (never inside another), unless a message with
+    ``dedupe_key`` exists: for periodic checks, which every worker runs. None when it
+    was announced already (here, or by a worker that got there first) or nobody listens."""
+    try:
+        async with in_transaction():
+            return await emit(event, app_id, data, dedupe_key=dedupe_key)
+    except IntegrityError:  # the unique dedupe_key: another worker committed it first
+        return None
+
+
+async def announced(dedupe_keys: list[str]) -> set[str]:
+    """Which of these keys a message was emitted with already."""
+    found = await Notification.filter(dedupe_key__in=dedupe_keys).values_list(
+        "dedupe_key", flat=True
+    )
+    return {str(key) for key in found}
 
 
 async def emit_release(event: Event, actor: Actor, release: Release, **extra: object) -> None:
@@ -337,5 +359,6 @@ async def _deliver(notification_id: str, webhook_id: str, now: datetime) -> Deli
     return delivery
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """A moment as messages write it: UTC, with a Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,7 +1,7 @@
 """Sending what the outbox holds, in every worker, after the change committed.
 
 Each tick claims the deliveries that are due (a claim is a conditional update only one
-worker wins, see :func:`ferryman.models.notification.claim`) and sends each in a task of
+worker wins, see :func:`ferryman.models.notification.take`) and sends each in a task of
 its own, so a slow or dead endpoint holds up nothing but its own deliveries: no more
 than its ``max_in_flight`` at once in a process, with a timeout on each. An attempt
 cut short by a crash is sent again once its lease runs out (at least once, with the
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
+import math
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,12 +35,15 @@ log = logging.getLogger("ferryman.notifications")
 
 POLL_SECONDS = 1.0
 BATCH = 50
-LEASE_MARGIN = timedelta(seconds=30)
+DISCORD_BODY_MAX = 4_096  # of a 429's body, read for its retry_after
 Clock = Callable[[], datetime]
 
 
 class Mailer(Protocol):
-    """Sends an EMAIL endpoint's message; raises MailFailed when it could not."""
+    """Sends an EMAIL endpoint's message within ``timeout`` seconds; raises MailFailed
+    when it could not."""
+
+    timeout: float
 
     async def send(self, endpoint: Webhook, notification: Notification) -> None: ...
 
@@ -66,7 +71,10 @@ class Dispatcher(BackgroundLoop):
         self.base_url = settings.base_url
         self.allow_private = settings.webhooks_allow_private
         self.timeout = float(settings.webhook_timeout_seconds)
-        self.lease = timedelta(seconds=self.timeout) + LEASE_MARGIN
+        # An attempt ends within its timeout; the margin covers recording it. Past the
+        # lease (a worker killed mid-attempt), another worker sends it again.
+        longest = max(self.timeout, mailer.timeout) if mailer else self.timeout
+        self.lease = timedelta(seconds=longest + settings.notification_lease_margin_seconds)
         self.mailer = mailer
         self.clock = clock
         self.poll = poll
@@ -162,13 +170,18 @@ class Dispatcher(BackgroundLoop):
         # Signed at the wall clock's time, which receivers compare with theirs.
         outgoing = request_for(endpoint, notification, self.base_url, utc_now())
         try:
-            # Streamed and never read: an endpoint's answer may be as large as it likes.
-            async with self._client.stream(
-                "POST", url, content=outgoing.body, headers=outgoing.headers
-            ) as response:
-                status = response.status_code
-                retry_after = _retry_after(response.headers.get("retry-after"), self.clock())
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read; this bounds the attempt within its lease.
+            async with asyncio.timeout(self.timeout):
+                # Streamed and never read (but a Discord 429's start): an endpoint's
+                # answer may be as large as it likes.
+                async with self._client.stream(
+                    "POST", url, content=outgoing.body, headers=outgoing.headers
+                ) as response:
+                    status = response.status_code
+                    retry_after = _retry_after(response.headers.get("retry-after"), self.clock())
+                    if retry_after is None and status == 429 and endpoint.kind is Kind.DISCORD:
+                        retry_after = await _discord_retry_after(response)
+        except (httpx.TimeoutException, TimeoutError):
             return Attempt(ok=False, error=f"no answer within {self.timeout:.0f} s")
         except httpx.HTTPError as error:
             return Attempt(ok=False, error=f"{type(error).__name__}: {error}")
@@ -193,3 +206,22 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(timedelta(0), when - now)
+
+
+async def _discord_retry_after(response: httpx.Response) -> timedelta | None:
+    """Discord's rate limit answer says when to come back in its JSON body
+    (``{"retry_after": 1.5}``, seconds); None when the body's start holds no such number."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > DISCORD_BODY_MAX:
+            return None
+    try:
+        seconds = json.loads(body).get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        return None
+    return timedelta(seconds=min(seconds, notifications.RETRY_AFTER_MAX.total_seconds()))

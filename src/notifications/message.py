@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks import Webhook as Signer
@@ -19,8 +21,11 @@ from ferryman.models.notification import Notification
 from ferryman.models.webhook import Event, Kind, Webhook
 
 DISCORD_CONTENT_MAX = 2_000
+SLACK_TEXT_MAX = 3_000  # a section's text
+SUBJECT_MAX = 400  # folded over lines by the mail, but a subject, not a letter
 USER_AGENT = "Ferryman-Webhooks/1"
 
+_DISCORD_MARKUP = re.compile(r"[\\*_~`|<>\[\]#@-]")
 _VERBS = {
     Event.RELEASE_PUBLISHED: "published",
     Event.RELEASE_ARCHIVED: "archived",
@@ -57,23 +62,45 @@ def request_for(
         return Outgoing(body, headers)
     message = notification.message
     text, link = headline(message), link_for(message, base_url)
-    if endpoint.kind is Kind.SLACK:
-        payload: dict[str, Any] = {
-            "text": f"{_slack_escape(text)} {link}",
-            "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}},
-                {
-                    "type": "context",
-                    "elements": [{"type": "mrkdwn", "text": f"<{link}|Open in Ferryman>"}],
-                },
-            ],
-        }
-    else:
-        payload = {
-            "content": f"{text}\n{link}"[:DISCORD_CONTENT_MAX],
-            "allowed_mentions": {"parse": []},  # an app name like "@everyone" pings nobody
-        }
+    payload = slack(text, link) if endpoint.kind is Kind.SLACK else discord(text, link)
     return Outgoing(json.dumps(payload).encode(), headers)
+
+
+def slack(text: str, link: str) -> dict[str, Any]:
+    """A Slack message: ``text`` is the notification's fallback, the blocks what the
+    channel shows. Verbatim, so Slack turns nothing a name holds into a mention, a
+    channel or a link; the console link is the only markup."""
+    shown = _shortened(text, SLACK_TEXT_MAX, _slack_escape)
+    return {
+        "text": f"{shown} {link}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": shown, "verbatim": True}},
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"<{link}|Open in Ferryman>", "verbatim": True}
+                ],
+            },
+        ],
+    }
+
+
+def discord(text: str, link: str) -> dict[str, Any]:
+    """A Discord message: the headline with Markdown escaped (no masked link or mention
+    can hide in a name), shortened to leave room for the link, and no mention pings."""
+    shown = _shortened(text, DISCORD_CONTENT_MAX - len(link) - 1, _discord_escape)
+    return {"content": f"{shown}\n{link}", "allowed_mentions": {"parse": []}}
+
+
+def mail(message: dict[str, Any], base_url: str) -> tuple[str, str]:
+    """An email's subject (the headline, on one line) and plain-text body: the
+    headline, the link, and every fact of the event, one a line."""
+    subject = _shortened(" ".join(headline(message).split()), SUBJECT_MAX, str)
+    lines = [headline(message), "", link_for(message, base_url), ""]
+    lines.append(f"event: {message['type']}")
+    lines.append(f"at: {message['timestamp']}")
+    lines += [f"{name}: {value}" for name, value in _facts(message["data"])]
+    return subject, "\n".join(lines) + "\n"
 
 
 def headline(message: dict[str, Any]) -> str:
@@ -110,24 +137,62 @@ def headline(message: dict[str, Any]) -> str:
     if event in (Event.LICENSE_EXPIRING, Event.LICENSE_EXPIRED):
         licence = data.get("license") or {}
         customer = licence.get("customer") or licence.get("prefix") or "a customer"
-        when = licence.get("expires_at", "")
+        when = _readable(licence.get("expires_at", ""))
         verb = "expires" if event is Event.LICENSE_EXPIRING else "expired"
-        return f"{name}: the licence of {customer} {verb} {when}".rstrip()
+        return f"{name}: the licence of {customer} {verb} on {when}"
     return f"Ferryman test notification{by}"
 
 
 def link_for(message: dict[str, Any], base_url: str) -> str:
-    """Where a person follows up: the release or app in the console."""
+    """Where a person follows up: the release, licence or app in the console."""
     data: dict[str, Any] = message["data"]
     slug = (data.get("app") or {}).get("slug")
     release = data.get("release")
+    licence = data.get("license")
     if slug and release:
         return f"{base_url}/console/apps/{slug}/releases/{release['id']}"
+    if slug and licence:
+        return f"{base_url}/console/apps/{slug}/licences/{licence['id']}"
     if slug:
         return f"{base_url}/console/apps/{slug}"
     return f"{base_url}/console"
 
 
+def _shortened(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """``escape(text)``, the text cut short (and an ellipsis added) until it fits in
+    ``limit``: cut before escaping, so no escape is cut in half."""
+    shown = escape(text)
+    while len(shown) > limit:
+        text = text[: len(text) - (len(shown) - limit) - 1]
+        shown = escape(text) + "…"
+    return shown
+
+
 def _slack_escape(text: str) -> str:
     # Slack's mrkdwn reads &, < and > as markup: a name could otherwise make a link.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _discord_escape(text: str) -> str:
+    # A backslash makes each of these literal: no [masked](link), <@mention>, or emphasis.
+    return _DISCORD_MARKUP.sub(r"\\\g<0>", text)
+
+
+def _facts(value: Any, name: str = "") -> list[tuple[str, str]]:
+    """A nested dict as (dotted name, value) pairs, in the payload's order."""
+    if isinstance(value, dict):
+        return [
+            fact
+            for key, item in value.items()
+            for fact in _facts(item, f"{name}.{key}" if name else str(key))
+        ]
+    return [(name, "" if value is None else str(value))]
+
+
+def _readable(iso: str) -> str:
+    """``2025-06-01T12:00:00Z`` as ``2025-06-01 12:00 UTC`` (anything else as it is)."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

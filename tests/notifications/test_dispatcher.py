@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 import threading
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -22,73 +20,9 @@ from ferryman.models.webhook import Event, Kind, Webhook, WebhookChanges
 from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.settings import Settings
 from tests.conftest import GraphQL
+from tests.notifications.conftest import LINUX, Clock, endpoint, only_delivery, send
 from tests.support.receiver import Answer, Receiver
 from tests.support.shipping import Shipyard
-
-LINUX = ["linux-x86_64"]
-
-
-@dataclasses.dataclass
-class Clock:
-    """The dispatcher's idea of now: the wall clock, moved ahead by the test."""
-
-    ahead: timedelta = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.ahead
-
-    @property
-    def now(self) -> datetime:
-        return self()
-
-    def advance(self, delta: timedelta) -> None:
-        self.ahead += delta
-
-    def move_to(self, moment: datetime) -> None:
-        self.ahead = moment - datetime.now(UTC)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver().running() as running:
-        yield running
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def dispatcher(settings: Settings, clock: Clock) -> AsyncIterator[Dispatcher]:
-    allowed = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=2)
-    sender = Dispatcher(allowed, clock=clock, rng=random.Random(7))
-    yield sender
-    await sender.stop()
-
-
-async def endpoint(
-    url: str, app_id: str | None = None, kind: Kind = Kind.WEBHOOK, **changes: object
-) -> tuple[Webhook, str | None]:
-    return await webhooks.create(
-        Actor.console(),
-        app_id,
-        kind,
-        WebhookChanges(url=url, **changes),  # type: ignore[arg-type]
-        allow_private=True,
-    )
-
-
-async def send(dispatcher: Dispatcher) -> int:
-    """One round: claim what is due and wait until every attempt is recorded."""
-    claimed = await dispatcher.tick()
-    await dispatcher.drain()
-    return claimed
-
-
-async def only_delivery() -> Delivery:
-    (delivery,) = await Delivery.all()
-    return delivery
 
 
 async def test_a_publish_is_delivered_signed_to_the_apps_and_global_listeners(
@@ -336,3 +270,30 @@ async def test_internal_targets_are_refused_when_saved(gql: GraphQL, yard: Shipy
             )
         assert refused.type.__name__ == "InvalidInput"
     assert await Webhook.all().count() == 0
+
+
+async def test_two_dispatchers_ticking_at_once_claim_disjoint_deliveries(
+    yard: Shipyard, receiver: Receiver, settings: Settings, clock: Clock
+) -> None:
+    for n in range(3):
+        await endpoint(f"{receiver.url}?{n}", yard.app_id, max_in_flight=webhooks.IN_FLIGHT_MAX)
+    for n in range(5):
+        await yard.release(f"1.{n}.0", LINUX)
+    allowed = dataclasses.replace(settings, webhooks_allow_private=True)
+    workers = [Dispatcher(allowed, clock=clock) for _ in range(2)]
+    try:
+        claimed = await asyncio.gather(*(worker.tick() for worker in workers))
+        for worker in workers:
+            await worker.drain()
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+    # Both read the same 15 due deliveries and tried each: every one claimed, none by
+    # both. (Which wins is the database's affair: on SQLite, whose one connection runs
+    # the claims in turn, the first to ask wins them all.)
+    assert sum(claimed) == 15, claimed
+    sent = [(r.path, r.headers["webhook-id"]) for r in receiver.wait_for(15)]
+    assert len(set(sent)) == len(sent) == 15
+    states = await Delivery.all().values_list("status", "attempts")
+    assert states == [(DeliveryStatus.SUCCEEDED, 1)] * 15

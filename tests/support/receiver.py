@@ -2,7 +2,7 @@
 
 It records every request, verifies Standard Webhooks signatures with the reference
 library's own verification when it knows the secret, and answers as scripted: a status,
-optional headers, and an optional delay before answering (a slow endpoint).
+optional headers and body, and an optional delay before answering (a slow endpoint).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
+    body: bytes = b""
     hold: threading.Event | None = None  # answer only once this is set (or after 30 s)
 
 
@@ -95,11 +96,15 @@ class Receiver:
                 time.sleep(answer.delay)
                 if answer.hold is not None:
                     answer.hold.wait(30)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting, or was killed meanwhile
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
