@@ -148,11 +148,12 @@ async def test_an_email_endpoint_receives_the_expiry_mail(
 async def test_each_worker_looks_as_it_starts_and_its_dispatcher_sends(
     settings: Settings, receiver: Receiver
 ) -> None:
-    async with serving(settings, send_notifications=False):
+    async with serving(settings):
         made = await licences(datetime.now(UTC))
         await endpoint(receiver.url, events=EVENTS)
 
-    async with serving(settings, webhooks_allow_private=True):  # as `ferryman serve` runs
+    # As `ferryman serve` runs: sending, and looking for expiries as it starts.
+    async with serving(settings, send_notifications=True, webhooks_allow_private=True):
         received = await asyncio.to_thread(receiver.wait_for, 2)
 
     assert {(r.json["data"]["license"]["id"], r.json["type"]) for r in received} == {

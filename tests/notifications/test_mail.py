@@ -40,7 +40,7 @@ async def test_a_refused_ci_submission_reaches_an_email_endpoint(settings: Setti
     # a plain SMTP server, since that mailer trusts only the system's certificates.
     with Mailbox().running() as mailbox:
         configured = mailbox.settings(settings, public_url=PUBLIC_URL)
-        async with serving(configured) as app, peer(app) as client:
+        async with serving(configured, send_notifications=True) as app, peer(app) as client:
             created = await apps.create(
                 Actor.console(), apps.AppChanges(slug="my-app", name="My App", public_key=APP_PUB)
             )
