@@ -25,7 +25,7 @@ import httpx
 from ferryman.background import BackgroundLoop, pause
 from ferryman.models import notification as notifications
 from ferryman.models import webhook as webhooks
-from ferryman.models.notification import Attempt, Delivery, Notification
+from ferryman.models.notification import RETRY_AFTER_MAX, Attempt, Delivery, Notification
 from ferryman.models.webhook import Kind, Webhook
 from ferryman.models.webhook_target import TargetRefused, check
 from ferryman.notifications.message import request_for
@@ -197,15 +197,15 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     unreadable."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
+    if value.strip().isdigit():  # bounded first: a huge number is no timedelta
+        return timedelta(seconds=min(int(value.strip()), int(RETRY_AFTER_MAX.total_seconds())))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - now)
+    return min(max(timedelta(0), when - now), RETRY_AFTER_MAX)
 
 
 async def _discord_retry_after(response: httpx.Response) -> timedelta | None:
@@ -224,4 +224,4 @@ async def _discord_retry_after(response: httpx.Response) -> timedelta | None:
         return None
     if not (math.isfinite(seconds) and seconds >= 0):
         return None
-    return timedelta(seconds=min(seconds, notifications.RETRY_AFTER_MAX.total_seconds()))
+    return timedelta(seconds=min(seconds, RETRY_AFTER_MAX.total_seconds()))

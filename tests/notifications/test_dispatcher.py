@@ -137,6 +137,21 @@ async def test_retry_after_is_honoured(
     assert await send(dispatcher) == 0
 
 
+async def test_a_huge_retry_after_waits_a_day_at_most(
+    yard: Shipyard, receiver: Receiver, dispatcher: Dispatcher, clock: Clock
+) -> None:
+    await endpoint(receiver.url, yard.app_id)
+    receiver.answer(Answer(503, {"Retry-After": "9" * 30}))  # no timedelta holds this
+    await yard.release("1.0.0", LINUX)
+
+    await send(dispatcher)
+
+    delivery = await only_delivery()
+    assert (delivery.attempts, delivery.last_status_code) == (1, 503), "the attempt is recorded"
+    waited = delivery.next_attempt_at - clock.now
+    assert timedelta(hours=23, minutes=59) <= waited <= timedelta(hours=24), waited
+
+
 async def test_a_delivery_fails_for_good_after_the_last_attempt(
     yard: Shipyard, receiver: Receiver, dispatcher: Dispatcher, clock: Clock
 ) -> None:
