@@ -29,6 +29,7 @@ from ferryman.signatures import PublicKey, Verifier
 from ferryman.storage import Storage
 from tests import tauri_client
 from tests.console.conftest import PHONE, Person, add_person, axe_violations, sign_in
+from tests.support.console import tab_to
 from tests.support.rows import add_artifact
 from tests.support.tauri_files import APP_PUB, APPIMAGE, TARBALL, data, text
 
@@ -177,8 +178,11 @@ async def test_chosen_with_the_keyboard_a_tampered_file_fails_and_is_replaced(
     assert expected
     await sign_in(page, owner)
     await page.goto(artifacts_path(release))
-    await tab_to(page, "files")
+    await tab_to(page, page.locator("#files"))
     async with page.expect_file_chooser() as chosen:
+        # Playwright asks Chromium to intercept the chooser without waiting for an answer;
+        # one round trip makes sure it does before the key is pressed.
+        await page.evaluate("0")
         await page.keyboard.press("Space")
     await (await chosen.value).set_files(
         [
@@ -241,19 +245,6 @@ async def test_chosen_with_the_keyboard_a_tampered_file_fails_and_is_replaced(
     await expect(row(page, "darwin-aarch64")).to_have_count(0)
     assert not await Artifact.filter(id=mac.id).exists()
     assert "Contents" not in s3.client.list_objects_v2(Bucket=bucket, Prefix=mac.object_key)
-
-
-async def tab_to(page: Page, element_id: str) -> None:
-    """Press Tab from the top of the page until the element has the focus."""
-    passed = []
-    for _ in range(40):
-        passed.append(
-            await page.evaluate("document.activeElement.id || document.activeElement.tagName")
-        )
-        if passed[-1] == element_id:
-            return
-        await page.keyboard.press("Tab")
-    pytest.fail(f"Tab never reached #{element_id}, only {passed}")
 
 
 def payload(name: str, body: bytes) -> FilePayload:
