@@ -18,6 +18,7 @@ from ferryman.models import AuditEvent, Release
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.versions import InvalidVersion, Version
 from tests.console.conftest import DESKTOP, PHONE, Person, axe_violations, sign_in
+from tests.support.console import tab_to
 from tests.support.rows import add_artifact
 from tests.support.shipping import Shipyard
 
@@ -160,15 +161,7 @@ async def test_publishing_with_the_keyboard_alone_says_who_will_be_offered_what(
     )
     assert await axe_violations(page) == []
 
-    async def tab_to(name: str) -> None:
-        for _ in range(40):
-            await page.keyboard.press("Tab")
-            focused = await page.evaluate("document.activeElement.textContent.trim()")
-            if focused == name:
-                return
-        raise AssertionError(f"Tab never reached {name!r}")
-
-    await tab_to("Publish…")
+    await tab_to(page, page.get_by_role("button", name="Publish…"))
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Publish 1.3.0?")).to_be_visible()
     await expect(page.locator(".outlook li")).to_have_text(
@@ -179,7 +172,7 @@ async def test_publishing_with_the_keyboard_alone_says_who_will_be_offered_what(
     )
     assert await axe_violations(page) == []
     assert (await Release.get(id=draft)).status is ReleaseStatus.DRAFT
-    await tab_to("Publish 1.3.0")
+    await tab_to(page, page.get_by_role("button", name="Publish 1.3.0", exact=True))
     await page.keyboard.press("Space")
     await expect(page.get_by_role("status")).to_have_text(
         "Published: installs are offered it from now on."
