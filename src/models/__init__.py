@@ -8,6 +8,7 @@ from ferryman.models.api_key import ApiKey
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
+from ferryman.models.daily_key import DailyKey
 from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.license import CoveragePeriod, License
@@ -23,6 +24,7 @@ __all__ = [
     "Artifact",
     "AuditEvent",
     "CoveragePeriod",
+    "DailyKey",
     "Delivery",
     "DownloadEvent",
     "EdgePurge",

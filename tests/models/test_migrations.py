@@ -13,7 +13,15 @@ from tests.conftest import Databases
 
 MIGRATIONS = Path(__file__).parent.parent.parent / "src" / "models" / "migrations"
 DATA = Path(__file__).parent.parent / "data" / "tauri"
-TABLES = {"apps", "releases", "artifacts", "api_keys", "download_events", "audit_events"}
+TABLES = {
+    "apps",
+    "releases",
+    "artifacts",
+    "api_keys",
+    "download_events",
+    "audit_events",
+    "daily_keys",
+}
 
 
 async def test_committed_migrations_match_the_models() -> None:

@@ -1,0 +1,1 @@
+"""Counting installs without tracking them: keyed daily tokens and cardinality sketches."""
