@@ -19,6 +19,7 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ferryman import console, logs
+from ferryman.analytics.recorder import Recorder
 from ferryman.body_limits import BodyLimit
 from ferryman.cloudflare import CloudflarePurger
 from ferryman.doors import Door, door_of, error_body
@@ -40,7 +41,7 @@ from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat import admin
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
-from ferryman.rest_compat.downloads import DownloadLog, download
+from ferryman.rest_compat.downloads import download
 from ferryman.rest_compat.links import DownloadLinks
 from ferryman.rest_compat.manifest import Resolver
 from ferryman.rest_compat.tauri import CachePolicy, CheckRule, check
@@ -66,7 +67,9 @@ def create_app(settings: Settings) -> Starlette:
     policy = CachePolicy(settings.update_ttl)
     rule = CheckRule(resolver, policy)
     budgets = Budgets(settings)
-    lane = ExpressLane(context, rule, budgets, cached=bool(settings.edge_cache_bytes))
+    recorder = Recorder(settings.analytics)
+    counting = recorder if recorder.counting_checks else None
+    lane = ExpressLane(context, rule, budgets, counting, cached=bool(settings.edge_cache_bytes))
     edges: list[EdgeCache] = []
 
     def edge_cache(app: ASGIApp) -> ASGIApp:
@@ -90,7 +93,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.settings = settings
         app.state.resolver = resolver
         app.state.cache_policy = policy
-        downloads = app.state.downloads = DownloadLog()
+        app.state.recorder = recorder
         watcher = GenerationWatcher(settings.database_url)
         pulse = Pulse()
         purger = CloudflarePurger(settings) if settings.cloudflare_zone_id else None
@@ -101,7 +104,7 @@ def create_app(settings: Settings) -> Starlette:
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-                downloads.start()
+                recorder.start()
                 watcher.start()
                 pulse.start()
                 if purger is not None:
@@ -121,7 +124,7 @@ def create_app(settings: Settings) -> Starlette:
                         await purger.stop()
                     await pulse.stop()
                     await watcher.stop()
-                    await downloads.stop()
+                    await recorder.stop()
         finally:
             generations.unsubscribe(changed)
             await storage.close()
@@ -154,7 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route(MOUNT + "/{path:path}", graphiql.asset, methods=READ))
 
     def front_layer(app: ASGIApp) -> ASGIApp:
-        return Front(app, context)
+        return Front(app, context, counting)
 
     middleware = [Middleware(RateLimits, budgets=budgets)]
     if settings.cors_origins:

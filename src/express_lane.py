@@ -39,6 +39,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from ferryman import logs
+from ferryman.analytics.recorder import Recorder
 from ferryman.doors import Door
 from ferryman.edge_cache import EdgeCache
 from ferryman.front import Front
@@ -98,9 +99,16 @@ class ExpressLane:
     origin's answer from the app's index in memory, within the door's rate limit."""
 
     def __init__(
-        self, context: RequestContext, rule: CheckRule, budgets: Budgets, *, cached: bool
+        self,
+        context: RequestContext,
+        rule: CheckRule,
+        budgets: Budgets,
+        recorder: Recorder | None,
+        *,
+        cached: bool,
     ) -> None:
         self.context = context
+        self.recorder = recorder
         self.rule = rule
         self.budgets = budgets
         self.cached = cached
@@ -125,7 +133,15 @@ class ExpressLane:
         token = logs.request_id.set(scope["state"]["request_id"])
         elapsed = time.perf_counter() - started
         quiet = reply.from_memory
-        Front.answered(scope, reply.status, reply.cache, reply.offer, elapsed, from_memory=quiet)
+        Front.answered(
+            scope,
+            reply.status,
+            reply.cache,
+            reply.offer,
+            elapsed,
+            self.recorder,
+            from_memory=quiet,
+        )
         logs.request_id.reset(token)
         return head + reply.body
 

@@ -13,6 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ferryman import logs
+from ferryman.analytics.recorder import Recorder
 from ferryman.doors import Door, door_of
 from ferryman.metrics import OFFER_HEADER, TALLY
 from ferryman.request_context import HEADER, RequestContext
@@ -28,16 +29,18 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 class Front:
     """Pure ASGI middleware, outermost: sets the request's id and address
     (:class:`~ferryman.request_context.RequestContext`), echoes the id in ``X-Request-ID``,
-    counts and times the answer (:data:`~ferryman.metrics.TALLY`) and logs it.
+    counts and times the answer (:data:`~ferryman.metrics.TALLY`), hands update checks to
+    analytics (``recorder``, None when it does not count them) and logs it.
 
     The update check names the version it offered in a header that is taken off here.
     Update checks answered from memory are logged at DEBUG (they are the bulk of the
     traffic; a summary line counts them every minute); everything else at INFO.
     """
 
-    def __init__(self, app: ASGIApp, context: RequestContext) -> None:
+    def __init__(self, app: ASGIApp, context: RequestContext, recorder: Recorder | None) -> None:
         self.app = app
         self.context = context
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +73,8 @@ class Front:
         try:
             await self.app(scope, receive, answer)
         finally:
-            self.answered(scope, status, cache, offer, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.answered(scope, status, cache, offer, elapsed, self.recorder)
             logs.request_id.reset(token)
 
     @staticmethod
@@ -80,6 +84,7 @@ class Front:
         cache: bytes | None,
         offer: bytes | None,
         elapsed: float,
+        recorder: Recorder | None,
         *,
         from_memory: bool = False,
     ) -> None:
@@ -92,6 +97,8 @@ class Front:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         app = scope["path"][1:].partition("/")[0] if offer is not None else None
         TALLY.count((door, method, status, cache, app, offer), elapsed)
+        if offer is not None and recorder is not None:
+            recorder.checked(scope, offer)
         if from_memory:
             TALLY.from_memory += 1
             if access_log.isEnabledFor(logging.DEBUG):

@@ -36,6 +36,10 @@ from ferryman.doors import Door, error_body
 # is counted like the MISS that filled it).
 OFFER_HEADER = "x-ferryman-offer"
 NO_UPDATE = "none"
+# Put before the version a LICENSED app offers: its metrics say only that an update was
+# offered, since a vendor may not want its versions public.
+PRIVATE_OFFER = "~"
+OFFERED = "update"
 # prometheus-client's own switch for sharing samples between worker processes.
 SHARED_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -57,8 +61,14 @@ EDGE_CACHE = Counter(
 )
 UPDATE_CHECKS = Counter(
     "ferryman_update_checks",
-    'Update checks answered, by app and the version offered ("none": no update).',
+    'Update checks answered, by app and the version offered ("none": no update; '
+    '"update" for any version of a LICENSED app).',
     ["app", "answered"],
+)
+DOWNLOADS = Counter(
+    "ferryman_downloads",
+    "Downloads through /dl counted for analytics, by platform.",
+    ["platform"],
 )
 RESOLVER_REBUILDS = Counter(
     "ferryman_resolver_rebuilds",
@@ -124,7 +134,10 @@ class Tally:
             if door is Door.UPDATES and cache is not None:
                 EDGE_CACHE.labels(cache.decode("latin-1")).inc(count)
             if app is not None and offer is not None:
-                UPDATE_CHECKS.labels(app, offer.decode("latin-1")).inc(count)
+                answered = offer.decode("latin-1")
+                if answered.startswith(PRIVATE_OFFER):
+                    answered = OFFERED
+                UPDATE_CHECKS.labels(app, answered).inc(count)
 
 
 TALLY = Tally()

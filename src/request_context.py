@@ -9,6 +9,8 @@
 * The client's address is the peer's, unless the peer is a trusted proxy
   (``FERRYMAN_TRUSTED_PROXIES``): then ``CF-Connecting-IP``, else the nearest untrusted
   hop of ``X-Forwarded-For``. Anyone else can write those headers, so they are ignored.
+  So is ``CF-IPCountry``, the visitor's country, which analytics believes only from a
+  trusted proxy (:func:`country`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.types import Scope
 
@@ -28,6 +30,8 @@ HEADER = b"x-request-id"
 _CF_RAY = b"cf-ray"
 _CF_CONNECTING_IP = b"cf-connecting-ip"
 _FORWARDED_FOR = b"x-forwarded-for"
+_CF_IPCOUNTRY = "cf-ipcountry"
+PROXIED = "proxied"  # in the scope's state: the peer is a trusted proxy
 _ACCEPTED = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 UNKNOWN_CLIENT = "unknown"
 _IPV4_MAPPED = "::ffff:"
@@ -90,6 +94,7 @@ class RequestContext:
         )
         state["request_id"] = request_id.decode()
         state["client_ip"] = self.forwarded_for(headers, peer)
+        state[PROXIED] = True
         return request_id
 
     @staticmethod
@@ -121,6 +126,18 @@ class RequestContext:
         except ValueError:
             return False
         return any(ip in network for network in self.trusted)
+
+
+def country(scope: Scope, headers: Mapping[str, str]) -> str | None:
+    """The ISO 3166 alpha-2 country a trusted proxy named for the client (Cloudflare's
+    ``CF-IPCountry``, upper case, ``T1`` for Tor), or None: from anyone else, or unknown
+    (``XX``)."""
+    if not scope.get("state", {}).get(PROXIED):
+        return None
+    value = headers.get(_CF_IPCOUNTRY, "").strip().upper()
+    if len(value) == 2 and value.isascii() and value.isalnum() and value != "XX":
+        return value
+    return None
 
 
 def _address(text: str) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import enum
 import ipaddress
 import os
 import re
@@ -32,6 +33,16 @@ _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _LOG_FORMATS = ("json", "text")
 _SMTP_TLS = ("starttls", "tls", "none")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Analytics(enum.StrEnum):
+    """The parts of analytics that can be turned on and off (PRIVACY.md says what each
+    keeps)."""
+
+    CHECKS = "checks"  # update checks by version, platform, channel and answer
+    ACTIVES = "actives"  # exact active installs, from the day an app says it last checked
+    ESTIMATES = "estimates"  # estimated daily active installs, from day-keyed sketches
+    DOWNLOADS = "downloads"  # downloads by version, platform, channel and country
 
 
 class SettingsError(ValueError):
@@ -100,6 +111,7 @@ class Settings:
     smtp_password: str | None = dataclasses.field(default=None, repr=False)
     smtp_from: str | None = None
     smtp_timeout_seconds: int = 15
+    analytics: frozenset[Analytics] = frozenset(Analytics)
 
     @property
     def base_url(self) -> str:
@@ -307,6 +319,19 @@ def _mailbox(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _analytics(name: str, raw: str) -> frozenset[Analytics]:
+    parts = {part.strip().lower() for part in raw.split(",")} - {""}
+    if parts == {"none"}:
+        return frozenset()
+    unknown = parts - set(Analytics)
+    if unknown:
+        raise SettingsError(
+            f"{name} must be a comma-separated list of {', '.join(Analytics)}, or none, "
+            f"got {', '.join(sorted(unknown))!r}"
+        )
+    return frozenset(Analytics(part) for part in parts)
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -385,4 +410,5 @@ _PARSERS = {
     "smtp_password": _secret,
     "smtp_from": _mailbox,
     "smtp_timeout_seconds": _positive,
+    "analytics": _analytics,
 }

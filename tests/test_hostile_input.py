@@ -31,7 +31,7 @@ from starlette.types import Message
 from ferryman.app import create_app as create_server
 from ferryman.body_limits import UPLOAD_OVERHEAD
 from ferryman.local_s3 import LocalS3
-from ferryman.models import ApiKey, App, Artifact, AuditEvent, DownloadEvent, Release
+from ferryman.models import ApiKey, App, Artifact, AuditEvent, DownloadCount, Release
 from ferryman.models.actor import KeyScope
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.settings import Settings
@@ -115,7 +115,7 @@ class Stage:
 
     async def observe(self) -> dict[str, Any]:
         """Everything a request could change: rows, bucket objects, the update offer."""
-        await self.app.state.downloads.flush()  # downloads are counted in batches
+        await self.app.state.recorder.flush()  # downloads are counted in batches
         listing = self.s3.client.list_objects_v2(Bucket=self.bucket)
         offer = await self.client.get("/my-app/update/darwin/aarch64/0.9.0")
         return {
@@ -134,7 +134,7 @@ class Stage:
     async def build(self) -> World:
         """Empty the database and the bucket, then set the world up through the API (the
         published release's READY artifact is a row: this module is about refusals)."""
-        for model in (DownloadEvent, AuditEvent, Artifact, Release, ApiKey, App):
+        for model in (DownloadCount, AuditEvent, Artifact, Release, ApiKey, App):
             await model.all().delete()
         listing = self.s3.client.list_objects_v2(Bucket=self.bucket)
         for item in listing.get("Contents", []):

@@ -331,7 +331,7 @@ async def echo(request: Request) -> JSONResponse:
 
 
 def echoing(trusted: Sequence[Network] = ()) -> Front:
-    return Front(Starlette(routes=[Route("/", echo)]), RequestContext(trusted))
+    return Front(Starlette(routes=[Route("/", echo)]), RequestContext(trusted), None)
 
 
 @pytest.mark.parametrize(
@@ -444,5 +444,5 @@ async def test_other_scopes_pass_through_untouched() -> None:
         seen.append(scope)
 
     scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-    await Front(inner, RequestContext(PROXIES))(scope, _no_receive, _no_send)
+    await Front(inner, RequestContext(PROXIES), None)(scope, _no_receive, _no_send)
     assert seen == [{"type": "lifespan", "asgi": {"version": "3.0"}}]  # no state, no id

@@ -1,6 +1,6 @@
 """How many distinct installs asked, estimated in fixed memory without keeping who asked.
 
-An install is seen as a token: an HMAC under a key that is random per UTC day and deleted
+An install is seen as a token: a MAC under a key that is random per UTC day and deleted
 when the day ends (``models.daily_key``), so no token can be recomputed afterwards or
 linked to the same install's token on another day. Only an :class:`InstallSketch` ever
 sees a token, and it keeps only HyperLogLog registers (Apache DataSketches), whose size
@@ -10,7 +10,6 @@ depends on ``LG_K`` alone, never on how many installs were added.
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import datasketches
 
@@ -21,21 +20,27 @@ import datasketches
 LG_K = 14
 # 4 bits a register: the smallest of the three layouts, with the same estimate.
 LAYOUT = datasketches.tgt_hll_type.HLL_4
-TOKEN_BYTES = hashlib.sha256().digest_size
+TOKEN_BYTES = 32
 
 
-def token(day_key: bytes, *, install_id: str | None, address: str, user_agent: str) -> bytes:
-    """The install's token for the day of ``day_key``.
+def identity(install_id: bytes | None, address: bytes, user_agent: bytes) -> bytes:
+    """What tells an install apart, before it is made a :func:`token`.
 
-    By the install id when the app sends one; else by address and user agent, which
-    over-counts installs that move and under-counts those behind one address, but needs
-    no help from the app. The prefixes keep the two kinds of input from ever colliding.
+    The install id when the app sends one; else address and user agent, which over-counts
+    installs that move and under-counts those behind one address, but needs no help from
+    the app. The prefixes keep the two kinds from ever colliding.
     """
     if install_id is not None:
-        message = b"install:" + install_id.encode()
-    else:
-        message = b"peer:" + address.encode() + b"\0" + user_agent.encode()
-    return hmac.new(day_key, message, hashlib.sha256).digest()
+        return b"install:" + install_id
+    return b"peer:" + address + b"\0" + user_agent
+
+
+def token(day_key: bytes, install: bytes) -> bytes:
+    """The token of an install (its :func:`identity`) for the day of ``day_key``: a keyed
+    BLAKE2b MAC, which no one can recompute or link to another day once the key is gone.
+    BLAKE2b rather than HMAC-SHA256 because it is the same guarantee at a third of the
+    cost, and every update check pays it."""
+    return hashlib.blake2b(install, key=day_key, digest_size=TOKEN_BYTES).digest()
 
 
 class InstallSketch:
@@ -56,7 +61,9 @@ class InstallSketch:
             raise ValueError(
                 f"an install token is {TOKEN_BYTES} bytes (see token()), got {len(install_token)}"
             )
-        self._hll.update(install_token.hex())
+        # Its first 8 bytes are random enough for the sketch's own hash, and an int is
+        # the cheapest thing to hand it.
+        self._hll.update(int.from_bytes(install_token[:8], "big", signed=True))
 
     def merge(self, other: InstallSketch) -> None:
         """Add every install of ``other`` to this sketch (the union: one seen by both

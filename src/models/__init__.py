@@ -9,30 +9,33 @@ from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.daily_key import DailyKey
-from ferryman.models.download_event import DownloadEvent
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.notification import Delivery, Notification
 from ferryman.models.release import Release
 from ferryman.models.session import Session
+from ferryman.models.usage import ActiveCount, CheckCount, DownloadCount, SketchCount
 from ferryman.models.user import Grant, User
 from ferryman.models.webhook import Webhook
 
 __all__ = [
+    "ActiveCount",
     "ApiKey",
     "App",
     "Artifact",
     "AuditEvent",
+    "CheckCount",
     "CoveragePeriod",
     "DailyKey",
     "Delivery",
-    "DownloadEvent",
+    "DownloadCount",
     "EdgePurge",
     "Grant",
     "License",
     "Notification",
     "Release",
     "Session",
+    "SketchCount",
     "User",
     "Webhook",
 ]

@@ -14,12 +14,12 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from cachetools import LRUCache
-from tortoise.functions import Count
+from tortoise.functions import Count, Sum
 
 from ferryman.models.app import App
-from ferryman.models.download_event import DownloadEvent
 from ferryman.models.release import Release
 from ferryman.models.status import ReleaseStatus
+from ferryman.models.usage import DownloadCount
 from ferryman.versions import Version, parse_stored
 
 RECENT = timedelta(days=7)
@@ -80,12 +80,12 @@ async def release_counts(app_ids: list[str]) -> dict[str, int]:
 
 
 async def summaries(app_ids: list[str], now: datetime | None = None) -> dict[str, AppSummary]:
-    since = (now or datetime.now(UTC)) - RECENT
+    since = ((now or datetime.now(UTC)) - RECENT).date()
     newest = await newest_by_channel(app_ids)
     releases = await release_counts(app_ids)
     rows = (
-        await DownloadEvent.filter(app_id__in=app_ids, downloaded_at__gte=since)
-        .annotate(count=Count("id"))
+        await DownloadCount.filter(app_id__in=app_ids, day__gt=since)
+        .annotate(count=Sum("downloads"))
         .group_by("app_id")
         .values_list("app_id", "count")
     )

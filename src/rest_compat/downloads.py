@@ -9,74 +9,33 @@ that link; otherwise they fail closed.
 The redirect goes to the verified copy of the file: its public bucket URL when one is
 configured, else a presigned GET that expires soon. A LICENSED app's files are only
 reached through the signed, short-lived links its update checks hand out
-(``rest_compat.links``), and always by a presigned GET. Counting must never slow a
-download down, so events are queued in memory and written in batches by a background
-task.
+(``rest_compat.links``), and always by a presigned GET. Each download is counted by
+analytics (``analytics.recorder``): app, version, platform, channel, and the country a
+trusted proxy named, never the address.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ferryman.background import BackgroundLoop, pause
-from ferryman.models import Artifact, DownloadEvent, ids
+from ferryman.analytics.recorder import Recorder
+from ferryman.models import Artifact, ids
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.errors import InvalidInput
-from ferryman.models.ids import new_id
 from ferryman.models.platform import validate_platform
 from ferryman.models.status import ArtifactStatus, Distribution, ReleaseStatus
+from ferryman.models.usage import UNKNOWN_COUNTRY
+from ferryman.request_context import country
 from ferryman.rest_compat.errors import error_response
 from ferryman.rest_compat.manifest import Resolver
 from ferryman.storage import Storage
 from ferryman.versions import InvalidVersion, Version
 
-log = logging.getLogger("ferryman.downloads")
-
 PRESIGNED_SECONDS = 900
-FLUSH_SECONDS = 2.0
-BATCH = 500
-QUEUE_LIMIT = 100_000
-
-
-class DownloadLog(BackgroundLoop):
-    """Queues download events and writes them in batches, off the request path."""
-
-    def __init__(self) -> None:
-        self._pending: list[DownloadEvent] = []
-        self._wake = asyncio.Event()
-
-    def add(self, event: DownloadEvent) -> None:
-        if len(self._pending) >= QUEUE_LIMIT:
-            log.warning("download log is full; dropping an event")
-            return
-        self._pending.append(event)
-        if len(self._pending) >= BATCH:
-            self._wake.set()
-
-    async def stop(self) -> None:
-        """Stop the writer and write what is still queued."""
-        await super().stop()
-        await self.flush()
-
-    async def flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
-            try:
-                await DownloadEvent.bulk_create(batch)
-            except Exception:  # analytics must never take the server down
-                log.exception("could not write %d download events", len(batch))
-
-    async def run(self) -> None:
-        while True:
-            await pause(self._wake, FLUSH_SECONDS)
-            self._wake.clear()
-            await self.flush()
 
 
 async def download(request: Request) -> Response:
@@ -112,16 +71,13 @@ async def download(request: Request) -> Response:
             response.headers["Cache-Control"] = "no-store"
             return response
     storage: Storage = request.app.state.storage
-    downloads: DownloadLog = request.app.state.downloads
-    downloads.add(
-        DownloadEvent(
-            id=new_id("dl"),
-            artifact_id=artifact.id,
-            app_id=artifact.release.app_id,
-            platform=platform,
-            version=version,
-            ip_country=_country(request.headers.get("cf-ipcountry")),
-        )
+    recorder: Recorder = request.app.state.recorder
+    recorder.downloaded(
+        artifact.release.app_id,
+        version,
+        platform,
+        artifact.release.channel,
+        country(request.scope, request.headers) or UNKNOWN_COUNTRY,
     )
     if storage.download_base_url and not licensed:
         target = f"{storage.download_base_url}/{quote(artifact.object_key)}"
@@ -144,10 +100,3 @@ async def _published_artifact(app: str, version: str, platform: str) -> Artifact
     # A link made before 0009: the artifact it was made for, if it is the only one.
     found = await published.filter(legacy_link=f"{app}/{version}/{platform}").limit(2)
     return found[0] if len(found) == 1 else None
-
-
-def _country(header: str | None) -> str | None:
-    # Cloudflare sends ISO 3166 alpha-2, or XX / T1 for unknown and Tor.
-    if header and len(header) == 2 and header.isalpha() and header.upper() not in ("XX",):
-        return header.upper()
-    return None

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ferryman.metrics import NO_UPDATE, OFFER_HEADER
+from ferryman.metrics import NO_UPDATE, OFFER_HEADER, PRIVATE_OFFER
 from ferryman.models.app import SLUG_PATTERN
 from ferryman.models.channel import NAME as CHANNEL_NAME
 from ferryman.models.entitlement import Refusal, Verdict, judge, judge_now
@@ -110,6 +110,12 @@ class Check:
 _parse = functools.lru_cache(maxsize=16_384)(Check.parse)
 
 
+def check_of(raw_path: bytes | None, path: str, query: bytes) -> Check:
+    """The check a request's ``raw_path`` (else ``path``) and ``query_string`` make, or
+    BadCheck. The path as sent, still percent-encoded, so 1.0.0%2B5 is read exactly once."""
+    return _parse(raw_path.decode("latin-1") if raw_path else quote(path), query.decode("latin-1"))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CachePolicy:
     """How long the edge may keep an answer (the client's own cache gets a minute).
@@ -137,7 +143,7 @@ class CachePolicy:
 async def check(request: Request) -> Response:
     """Answer one update check: 200 with a manifest, 204, or a JSON 4xx."""
     try:
-        parsed = _parse(_raw_path(request.scope), request.scope["query_string"].decode("latin-1"))
+        parsed = _check_of(request.scope)
     except BadCheck as error:
         return _refused(Refusal(400, "INVALID_INPUT", str(error)))
     resolver: Resolver = request.app.state.resolver
@@ -193,7 +199,11 @@ def _answer(
     headers = policy.headers(parsed.slug, 200, index.terms.licensed)
     if not shared:
         headers["Cloudflare-CDN-Cache-Control"] = "no-store"
-    headers[OFFER_HEADER] = NO_UPDATE if choice is None else str(choice.offer.version)
+    if choice is None:
+        headers[OFFER_HEADER] = NO_UPDATE
+    else:
+        private = PRIVATE_OFFER if index.terms.licensed else ""
+        headers[OFFER_HEADER] = f"{private}{choice.offer.version}"
     if choice is None:
         return Response(status_code=204, headers=headers)
     return Response(
@@ -217,7 +227,7 @@ class CheckRule:
 
     async def __call__(self, scope: Scope) -> tuple[Hashable | None, Scope] | None:
         try:
-            parsed = _parse(_raw_path(scope), scope.get("query_string", b"").decode("latin-1"))
+            parsed = _check_of(scope)
         except BadCheck:
             return None
         origin = dict(scope)
@@ -273,7 +283,7 @@ class CheckRule:
         lookup into what the install may not have; None when that needs waiting or the
         check is refused (the ASGI path then answers, in its words)."""
         try:
-            parsed = _parse(_raw_path(scope), scope["query_string"].decode("latin-1"))
+            parsed = _check_of(scope)
         except BadCheck:
             return None
         manifests = self.resolver.loaded(parsed.slug)
@@ -298,10 +308,8 @@ def _refused(refusal: Refusal) -> Response:
     return response
 
 
-def _raw_path(scope: Scope) -> str:
-    # The path as sent, still percent-encoded, so 1.0.0%2B5 is read exactly once.
-    raw: bytes | None = scope.get("raw_path")
-    return raw.decode("latin-1") if raw else quote(scope["path"])
+def _check_of(scope: Scope) -> Check:
+    return check_of(scope.get("raw_path"), scope["path"], scope.get("query_string", b""))
 
 
 def _check_target(os: str, arch: str | None) -> None:

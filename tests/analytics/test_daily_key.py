@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from tortoise import connections
 
-from ferryman.analytics.sketch import InstallSketch, token
+from ferryman.analytics.sketch import InstallSketch, identity, token
 from ferryman.models import DailyKey
 from ferryman.models.daily_key import KEY_BYTES, forget_before, key_for
 
@@ -19,6 +19,7 @@ YESTERDAY = TODAY - timedelta(days=1)
 INSTALL_ID = "7f1c9a52-install-id-fed-in"
 ADDRESS = "203.0.113.77"
 USER_AGENT = "tauri-plugin-updater/2.9.0 MyApp"
+BY_ID = identity(INSTALL_ID.encode(), ADDRESS.encode(), USER_AGENT.encode())
 
 
 async def test_a_day_has_one_key_and_another_day_another() -> None:
@@ -42,9 +43,7 @@ async def test_forgetting_leaves_no_earlier_key_so_a_token_is_never_made_again()
     old_key = await key_for(TODAY - timedelta(days=30))
     yesterdays_key = await key_for(YESTERDAY)
     todays_key = await key_for(TODAY)
-    yesterdays_token = token(
-        yesterdays_key, install_id=INSTALL_ID, address=ADDRESS, user_agent=USER_AGENT
-    )
+    yesterdays_token = token(yesterdays_key, BY_ID)
 
     assert await forget_before(TODAY) == 2
     assert await forget_before(TODAY) == 0
@@ -53,17 +52,15 @@ async def test_forgetting_leaves_no_earlier_key_so_a_token_is_never_made_again()
     assert await key_for(TODAY) == todays_key
     remade = await key_for(YESTERDAY)  # asked again, the day gets a new key, not the old
     assert remade not in (yesterdays_key, old_key)
-    assert token(remade, install_id=INSTALL_ID, address=ADDRESS, user_agent=USER_AGENT) != (
-        yesterdays_token
-    )
+    assert token(remade, BY_ID) != yesterdays_token
 
 
 async def test_nothing_stored_names_an_install_its_address_or_user_agent() -> None:
     sketch = InstallSketch()
     for day in (YESTERDAY, TODAY):
         key = await key_for(day)
-        sketch.add(token(key, install_id=INSTALL_ID, address=ADDRESS, user_agent=USER_AGENT))
-        sketch.add(token(key, install_id=None, address=ADDRESS, user_agent=USER_AGENT))
+        sketch.add(token(key, BY_ID))
+        sketch.add(token(key, identity(None, ADDRESS.encode(), USER_AGENT.encode())))
     await forget_before(TODAY)
 
     _, rows = await connections.get("default").execute_query("SELECT * FROM daily_keys")

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from ferryman.analytics.sketch import InstallSketch, token
+from ferryman.analytics.sketch import InstallSketch, identity, token
 
 # A fixed key keeps the accuracy test repeatable (a random one would miss ±2 % about
 # one run in a hundred, which is the estimate's nature, not a bug).
@@ -18,8 +18,7 @@ MAX_STORED_BYTES = 40 * 1024
 
 def tokens(count: int, key: bytes = FIXED_KEY, start: int = 0) -> list[bytes]:
     return [
-        token(key, install_id=f"install-{n}", address="", user_agent="")
-        for n in range(start, start + count)
+        token(key, identity(f"install-{n}".encode(), b"", b"")) for n in range(start, start + count)
     ]
 
 
@@ -84,14 +83,15 @@ def test_only_tokens_reach_a_sketch_and_garbage_is_not_read_as_one() -> None:
 
 def test_a_token_is_the_same_within_a_day_and_differs_across_days() -> None:
     monday, tuesday = hashlib.sha256(b"monday").digest(), hashlib.sha256(b"tuesday").digest()
-    peer = {"address": "203.0.113.7", "user_agent": "tauri-plugin-updater/2.0"}
+    address, agent = b"203.0.113.7", b"tauri-plugin-updater/2.0"
+    by_id, by_peer = identity(b"abc", address, agent), identity(None, address, agent)
 
-    assert token(monday, install_id="abc", **peer) == token(monday, install_id="abc", **peer)
-    assert token(monday, install_id="abc", **peer) != token(tuesday, install_id="abc", **peer)
-    assert token(monday, install_id=None, **peer) == token(monday, install_id=None, **peer)
-    assert token(monday, install_id=None, **peer) != token(tuesday, install_id=None, **peer)
+    assert token(monday, by_id) == token(monday, identity(b"abc", address, agent))
+    assert token(monday, by_id) != token(tuesday, by_id)
+    assert token(monday, by_peer) == token(monday, identity(None, address, agent))
+    assert token(monday, by_peer) != token(tuesday, by_peer)
     # the install id, when sent, is what counts: one install moving between addresses
-    moved = {"address": "198.51.100.1", "user_agent": "tauri-plugin-updater/2.1"}
-    assert token(monday, install_id="abc", **peer) == token(monday, install_id="abc", **moved)
-    assert token(monday, install_id=None, **peer) != token(monday, install_id=None, **moved)
-    assert token(monday, install_id="abc", **peer) != token(monday, install_id="abd", **peer)
+    moved = (b"198.51.100.1", b"tauri-plugin-updater/2.1")
+    assert token(monday, by_id) == token(monday, identity(b"abc", *moved))
+    assert token(monday, by_peer) != token(monday, identity(None, *moved))
+    assert token(monday, by_id) != token(monday, identity(b"abd", address, agent))

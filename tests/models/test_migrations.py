@@ -18,7 +18,10 @@ TABLES = {
     "releases",
     "artifacts",
     "api_keys",
-    "download_events",
+    "check_counts",
+    "active_counts",
+    "sketch_counts",
+    "download_counts",
     "audit_events",
     "daily_keys",
 }

@@ -1,6 +1,7 @@
 """GET /dl/{app id}/{version}/{platform}: a counted 302 to the real file in S3."""
 
 import dataclasses
+from ipaddress import ip_network
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ from starlette.applications import Starlette
 
 from ferryman.app import create_app
 from ferryman.local_s3 import LocalS3
-from ferryman.models import Artifact, DownloadEvent, Release
+from ferryman.models import Artifact, DownloadCount, Release
 from ferryman.models import app as apps
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
@@ -61,16 +62,36 @@ async def test_redirects_to_a_presigned_get_and_counts_the_download(
     assert fetched.status_code == 200
     assert fetched.content == BODY
 
-    assert await DownloadEvent.all().count() == 0  # written in batches, not per request
-    await app.state.downloads.flush()
-    event = await DownloadEvent.get()
-    assert (event.app_id, event.platform, event.version, event.ip_country) == (
+    assert await DownloadCount.all().count() == 0  # written in batches, not per request
+    await app.state.recorder.flush()
+    counted = await DownloadCount.get()
+    assert (counted.app_id, counted.platform, counted.version, counted.channel) == (
         release.app_id,
         "darwin-aarch64",
         "1.2.3+4",
-        "NL",
+        "stable",
     )
-    assert event.artifact_id is not None
+    # CF-IPCountry is believed only from a trusted proxy
+    assert (counted.country, counted.downloads) == ("XX", 1)
+
+
+async def test_the_country_comes_from_a_trusted_proxy_only(
+    settings: Settings, s3: LocalS3, bucket: str
+) -> None:
+    behind = dataclasses.replace(settings, trusted_proxies=(ip_network("127.0.0.0/8"),))
+    application = create_app(behind)
+    async with application.router.lifespan_context(application):
+        release = await published(s3, bucket)
+        link = f"/dl/{release.app_id}/1.2.3+4/darwin-aarch64"
+        proxy = httpx.ASGITransport(app=application, client=("127.0.0.1", 4000))
+        stranger = httpx.ASGITransport(app=application, client=("198.51.100.9", 4000))
+        for transport, country in ((proxy, "nl"), (proxy, "T1"), (proxy, "XX"), (stranger, "de")):
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await client.get(link, headers={"CF-IPCountry": country})
+                assert answer.status_code == 302
+        await application.state.recorder.flush()
+        counted = dict(await DownloadCount.all().values_list("country", "downloads"))
+    assert counted == {"NL": 1, "T1": 1, "XX": 2}
 
 
 async def test_public_base_url_redirects_there(
@@ -87,8 +108,6 @@ async def test_public_base_url_redirects_there(
         assert response.headers["location"] == (
             "https://dl.example.com/my-app/releases/1.2.3%2B4/MyApp.app.tar.gz"
         )
-    # The lifespan wrote the queued event on the way out.
-    assert application.state.downloads._pending == []
 
 
 @pytest.mark.parametrize(
@@ -134,8 +153,8 @@ async def test_only_published_ready_artifacts_are_served(
     release = await published(s3, bucket, release_status, artifact_status)
     response = await client.get(f"/dl/{release.app_id}/1.2.3+4/darwin-aarch64")
     assert response.status_code == 404
-    await app.state.downloads.flush()
-    assert await DownloadEvent.all().count() == 0
+    await app.state.recorder.flush()
+    assert await DownloadCount.all().count() == 0
 
 
 async def test_a_link_made_before_0009_leads_to_the_artifact_it_was_made_for_alone(

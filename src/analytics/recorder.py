@@ -1,0 +1,393 @@
+"""Counting every update check and download in the worker that answered it, and adding
+the counts to the daily rows (:mod:`ferryman.models.usage`) in batches.
+
+An update check answered from the edge cache costs a few microseconds, so all it pays
+here is one tuple appended to a list (:meth:`Recorder.checked`). Every
+:data:`FLUSH_SECONDS` the list is worked through: each check is read into its labels,
+the day's key makes its install a token for the sketch, and the counts are added to the
+database in one transaction. An install's id, address and user agent are in memory
+until then and go nowhere else. A batch the database refused is kept, as counts, for
+the next flush; a stopping worker flushes what it has. Workers' counts add up: each adds
+its own to the same rows, and sketches merge as a union.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+from starlette.types import Scope
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from ferryman.analytics.sketch import InstallSketch, identity, token
+from ferryman.background import BackgroundLoop
+from ferryman.metrics import DOWNLOADS, PRIVATE_OFFER
+from ferryman.models import channel
+from ferryman.models.app import App
+from ferryman.models.daily_key import forget_before, key_for
+from ferryman.models.release import Release
+from ferryman.models.usage import (
+    LONGEST_GAP,
+    NEVER,
+    OTHER_VERSION,
+    ActiveCount,
+    CheckCount,
+    DownloadCount,
+    SketchCount,
+)
+from ferryman.rest_compat.tauri import BadCheck, check_of
+from ferryman.settings import Analytics
+
+log = logging.getLogger("ferryman.analytics")
+
+FLUSH_SECONDS = 5.0
+# Checks waiting for a flush, at most: a few seconds of the busiest worker's traffic.
+# Beyond it (the database has stalled the flush) checks go uncounted, and are logged.
+QUEUE_LIMIT = 500_000
+INSTALL_ID = b"x-install-id"
+USER_AGENT = b"user-agent"
+# The day (UTC, YYYY-MM-DD) of the install's last successful update check, or "never".
+LAST_CHECK = b"x-last-check-day"
+_NEVER = b"never"
+
+# One update check as answered: raw path, path and query, the version offered, and what
+# the counting needs from its headers (install id, address, user agent, last check day).
+Seen = tuple[bytes | None, str, bytes, bytes, bytes | None, bytes, bytes | None, bytes | None]
+# Day, app (slug for checks, id for downloads), version, platform, channel ("" for the
+# app's most stable one, until written).
+Labels = tuple[date, str, str, str, str]
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(slots=True)
+class Counts:
+    """Counts not yet written: checks by answer, first checks of the day by gap, sketches
+    of installs, and downloads by country."""
+
+    checks: Counter[tuple[Labels, str]] = dataclasses.field(default_factory=Counter)
+    actives: Counter[tuple[Labels, int]] = dataclasses.field(default_factory=Counter)
+    sketches: dict[Labels, InstallSketch] = dataclasses.field(default_factory=dict)
+    downloads: Counter[tuple[Labels, str]] = dataclasses.field(default_factory=Counter)
+
+    def __bool__(self) -> bool:
+        return bool(self.checks or self.actives or self.sketches or self.downloads)
+
+    def merge(self, other: Counts) -> None:
+        self.checks.update(other.checks)
+        self.actives.update(other.actives)
+        self.downloads.update(other.downloads)
+        for labels, sketch in other.sketches.items():
+            self.sketch(labels).merge(sketch)
+
+    def sketch(self, labels: Labels) -> InstallSketch:
+        found = self.sketches.get(labels)
+        if found is None:
+            found = self.sketches[labels] = InstallSketch()
+        return found
+
+
+def gap(last_check: bytes, today: date) -> int | None:
+    """Days since the install's last check as it told them (:data:`NEVER` for never or
+    longer than 28); None when that check was today (the install was counted already) or
+    the value is not a day, which is ignored rather than refused: a refused check is an
+    install that cannot update."""
+    if last_check == _NEVER:
+        return NEVER
+    try:
+        days = (today - date.fromisoformat(last_check.decode("ascii"))).days
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if days < 1:
+        return None
+    return min(days, NEVER) if days > LONGEST_GAP else days
+
+
+class Recorder(BackgroundLoop):
+    """This worker's counts of update checks and downloads, written every
+    :data:`FLUSH_SECONDS`; which parts are counted is ``FERRYMAN_ANALYTICS``."""
+
+    def __init__(
+        self, parts: frozenset[Analytics], clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.parts = parts
+        self._checks_on = Analytics.CHECKS in parts
+        self._actives_on = Analytics.ACTIVES in parts
+        self._estimates_on = Analytics.ESTIMATES in parts
+        self._downloads_on = Analytics.DOWNLOADS in parts
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._seen: list[Seen] = []
+        self._downloads: Counter[tuple[Labels, str]] = Counter()
+        self._unwritten = Counts()
+        self._keyed: tuple[date, bytes] | None = None
+        self._dropped = 0
+
+    @property
+    def counting_checks(self) -> bool:
+        return self._checks_on or self._actives_on or self._estimates_on
+
+    def checked(self, scope: Scope, offer: bytes) -> None:
+        """Note one update check answered with ``offer`` (a version or "none")."""
+        if len(self._seen) >= QUEUE_LIMIT:
+            self._dropped += 1
+            return
+        install = agent = last = None
+        for name, value in scope["headers"]:
+            if name == INSTALL_ID:
+                install = value
+            elif name == USER_AGENT:
+                agent = value
+            elif name == LAST_CHECK:
+                last = value
+        self._seen.append(
+            (
+                scope.get("raw_path"),
+                scope["path"],
+                scope["query_string"],
+                offer,
+                install,
+                scope["state"]["client_ip"].encode(),
+                agent,
+                last,
+            )
+        )
+
+    def downloaded(
+        self, app_id: str, version: str, platform: str, channel: str, country: str
+    ) -> None:
+        """Count one download (no address or anything else of the downloader's)."""
+        if self._downloads_on:
+            labels = (self._clock().date(), app_id, version, platform, channel)
+            self._downloads[labels, country] += 1
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.flush()
+
+    async def stop(self) -> None:
+        """Stop the loop and write what is still counted."""
+        await super().stop()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Add everything counted so far to the database, or keep it for the next flush."""
+        seen, self._seen = self._seen, []
+        counts, self._unwritten = self._unwritten, Counts()
+        counts.downloads.update(self._downloads)
+        self._downloads = Counter()
+        if self._dropped:
+            log.warning(
+                "%d update checks went uncounted: the counts could not be written fast enough",
+                self._dropped,
+                extra={"count": self._dropped},
+            )
+            self._dropped = 0
+        try:
+            if seen:
+                today = self._clock().date()
+                day_key = await self._key(today) if self._estimates_on else None
+                self._observe(seen, today, day_key, counts)
+            if counts:
+                await _write(counts)
+        except Exception:  # analytics must never take the server down
+            log.exception("could not write the analytics counts; they are kept for the next try")
+            self._unwritten.merge(counts)
+            return
+        for (labels, _), count in counts.downloads.items():
+            DOWNLOADS.labels(labels[3]).inc(count)
+
+    async def _key(self, today: date) -> bytes:
+        """Today's key; on the first flush of a day, the days before are forgotten."""
+        if self._keyed is None or self._keyed[0] != today:
+            self._keyed = (today, await key_for(today))
+            await forget_before(today)
+        return self._keyed[1]
+
+    def _observe(
+        self, seen: list[Seen], today: date, day_key: bytes | None, counts: Counts
+    ) -> None:
+        tokens: dict[bytes, bytes] = {}  # one install checking twice is hashed once
+        for raw_path, path, query, offer, install, address, agent, last in seen:
+            try:
+                check = check_of(raw_path, path, query)
+            except BadCheck:  # answered, so it parsed; but never fail a batch for one
+                continue
+            platform = check.os if check.arch is None else f"{check.os}-{check.arch}"
+            labels = (today, check.slug, str(check.current), platform, check.channel or "")
+            if self._checks_on:
+                answer = offer.decode("latin-1").removeprefix(PRIVATE_OFFER)
+                counts.checks[labels, answer] += 1
+            if self._actives_on and last is not None:
+                days = gap(last, today)
+                if days is not None:
+                    counts.actives[labels, days] += 1
+            if day_key is not None:
+                install_identity = identity(install, address, agent or b"")
+                install_token = tokens.get(install_identity)
+                if install_token is None:
+                    install_token = tokens[install_identity] = token(day_key, install_identity)
+                counts.sketch(labels).add(install_token)
+
+
+async def _write(counts: Counts) -> None:
+    """Add ``counts`` to the daily rows, all in one transaction."""
+    slugs = {labels[1] for labels in _check_labels(counts)}
+    apps = {
+        slug: (app_id, channel.order_of(order)[0])
+        for slug, app_id, order in await App.filter(slug__in=slugs).values_list(
+            "slug", "id", "channels"
+        )
+    }
+
+    def named(labels: Labels) -> Labels | None:
+        # Checks name their app by slug and leave the channel out when they ask for the
+        # most stable one; rows name it by id, and every channel by name.
+        found = apps.get(labels[1])
+        if found is None:  # the app was deleted since
+            return None
+        day, _, version, platform, channel_name = labels
+        return (day, found[0], version, platform, channel_name or found[1])
+
+    checks: Counter[tuple[Labels, str]] = Counter()
+    actives: Counter[tuple[Labels, int]] = Counter()
+    sketches = Counts()
+    for (labels, answer), count in counts.checks.items():
+        if (row := named(labels)) is not None:
+            checks[row, answer] += count
+    for (labels, days), count in counts.actives.items():
+        if (row := named(labels)) is not None:
+            actives[row, days] += count
+    for labels, sketch in counts.sketches.items():
+        if (row := named(labels)) is not None:
+            sketches.sketch(row).merge(sketch)
+    released = await _released(
+        {row[1] for row, _ in checks}
+        | {row[1] for row in sketches.sketches}
+        | {row[1] for row, _ in actives},
+        {row[2] for row, _ in checks}
+        | {row[2] for row in sketches.sketches}
+        | {row[2] for row, _ in actives},
+    )
+    async with in_transaction() as connection:
+        await _add(connection, CheckCount, "answer", "checks", _known(checks, released))
+        await _add(connection, ActiveCount, "gap", "installs", _known(actives, released))
+        await _add(connection, DownloadCount, "country", "downloads", counts.downloads.items())
+        for labels, sketch in _known_sketches(sketches.sketches, released).items():
+            await _merge(connection, labels, sketch)
+
+
+def _check_labels(counts: Counts) -> Iterable[Labels]:
+    yield from (labels for labels, _ in counts.checks)
+    yield from (labels for labels, _ in counts.actives)
+    yield from counts.sketches
+
+
+async def _released(app_ids: set[str], versions: set[str]) -> set[tuple[str, str]]:
+    """Which of ``versions`` each app has a release of: only those get rows of their own."""
+    if not app_ids or not versions:
+        return set()
+    rows = await Release.filter(app_id__in=app_ids, version__in=versions).values_list(
+        "app_id", "version"
+    )
+    return {(str(app_id), str(version)) for app_id, version in rows}
+
+
+def _known(
+    counts: Counter[tuple[Labels, T]], released: set[tuple[str, str]]
+) -> Iterable[tuple[tuple[Labels, T], int]]:
+    merged: Counter[tuple[Labels, T]] = Counter()
+    for (labels, extra), count in counts.items():
+        merged[_version_known(labels, released), extra] += count
+    return merged.items()
+
+
+def _known_sketches(
+    sketches: dict[Labels, InstallSketch], released: set[tuple[str, str]]
+) -> dict[Labels, InstallSketch]:
+    merged = Counts()
+    for labels, sketch in sketches.items():
+        merged.sketch(_version_known(labels, released)).merge(sketch)
+    return merged.sketches
+
+
+def _version_known(labels: Labels, released: set[tuple[str, str]]) -> Labels:
+    day, app_id, version, platform, channel_name = labels
+    if (app_id, version) not in released:
+        version = OTHER_VERSION
+    return (day, app_id, version, platform, channel_name)
+
+
+_LABELS = ("app_id", "day", "version", "platform", "channel")
+
+
+async def _add(
+    connection: BaseDBAsyncClient,
+    model: type[CheckCount | ActiveCount | DownloadCount],
+    extra: str,
+    total: str,
+    counts: Iterable[tuple[tuple[Labels, T], int]],
+) -> None:
+    """Add each count to its row, making the row when it is the first of its labels."""
+    rows = [
+        [*_values(connection, labels), extra_value, count]
+        for (labels, extra_value), count in counts
+    ]
+    if not rows:
+        return
+    table = model._meta.db_table
+    columns = (*_LABELS, extra)
+    await connection.execute_many(
+        f"INSERT INTO {table} ({', '.join(columns)}, {total}) "
+        f"VALUES ({', '.join(_marks(connection, len(columns) + 1))}) "
+        f"ON CONFLICT ({', '.join(columns)}) "
+        f"DO UPDATE SET {total} = {table}.{total} + excluded.{total}",
+        rows,
+    )
+
+
+async def _merge(connection: BaseDBAsyncClient, labels: Labels, sketch: InstallSketch) -> None:
+    """Merge ``sketch`` into its row under a row lock (on SQLite, the transaction holds
+    the database's one write lock already)."""
+    values = _values(connection, labels)
+    table = SketchCount._meta.db_table
+    _, made = await connection.execute_query(
+        f"INSERT INTO {table} ({', '.join(_LABELS)}, sketch) "
+        f"VALUES ({', '.join(_marks(connection, len(_LABELS) + 1))}) "
+        f"ON CONFLICT ({', '.join(_LABELS)}) DO NOTHING RETURNING id",
+        [*values, sketch.to_bytes()],
+    )
+    if made:
+        return
+    marks = _marks(connection, len(_LABELS))
+    where = " AND ".join(f"{name} = {mark}" for name, mark in zip(_LABELS, marks, strict=True))
+    lock = " FOR UPDATE" if connection.capabilities.dialect == "postgres" else ""
+    _, found = await connection.execute_query(
+        f"SELECT id, sketch FROM {table} WHERE {where}{lock}", values
+    )
+    stored = InstallSketch.from_bytes(bytes(found[0]["sketch"]))
+    stored.merge(sketch)
+    first, second = _marks(connection, 2)
+    await connection.execute_query(
+        f"UPDATE {table} SET sketch = {first} WHERE id = {second}",
+        [stored.to_bytes(), found[0]["id"]],
+    )
+
+
+def _values(connection: BaseDBAsyncClient, labels: Labels) -> list[object]:
+    day, app_id, version, platform, channel_name = labels
+    # asyncpg takes a date; SQLite stores the ISO text Tortoise stores.
+    stored_day: object = day if connection.capabilities.dialect == "postgres" else day.isoformat()
+    return [app_id, stored_day, version, platform, channel_name]
+
+
+def _marks(connection: BaseDBAsyncClient, count: int) -> list[str]:
+    """Parameter marks for ``count`` values, in the connection's dialect."""
+    if connection.capabilities.dialect == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count
