@@ -24,6 +24,9 @@ _OFFER = OFFER_HEADER.encode()
 _CACHE_STATUS = b"cf-cache-status"
 _HIT = b"HIT"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Installs asking for updates and downloading them are not tracked (PRIVACY.md): their
+# lines leave the address out. People and CI keep it, to answer for what they did.
+_UNTRACKED = frozenset({Door.UPDATES, Door.DOWNLOADS})
 
 
 class Front:
@@ -122,7 +125,7 @@ def _log(
             "status": status,
             "door": door.value,
             "duration_ms": round(elapsed * 1000, 3),
-            "client": scope["state"].get("client_ip"),
+            "client": None if door in _UNTRACKED else scope["state"].get("client_ip"),
             "cache": cache.decode("latin-1") if cache else None,
         },
     )
