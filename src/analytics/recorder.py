@@ -25,7 +25,7 @@ from starlette.types import Scope
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from ferryman.analytics.sketch import InstallSketch, identity, token
+from ferryman.analytics.sketch import InstallSketch, Tokens, identity
 from ferryman.background import BackgroundLoop
 from ferryman.metrics import DOWNLOADS, PRIVATE_OFFER
 from ferryman.models import channel
@@ -58,7 +58,7 @@ _NEVER = b"never"
 
 # One update check as answered: raw path, path and query, the version offered, and what
 # the counting needs from its headers (install id, address, user agent, last check day).
-Seen = tuple[bytes | None, str, bytes, bytes, bytes | None, bytes, bytes | None, bytes | None]
+Seen = tuple[bytes | None, str, bytes, bytes, bytes | None, str, bytes, bytes | None]
 # Day, app (slug for checks, id for downloads), version, platform, channel ("" for the
 # app's most stable one, until written).
 Labels = tuple[date, str, str, str, str]
@@ -124,7 +124,7 @@ class Recorder(BackgroundLoop):
         self._seen: list[Seen] = []
         self._downloads: Counter[tuple[Labels, str]] = Counter()
         self._unwritten = Counts()
-        self._keyed: tuple[date, bytes] | None = None
+        self._keyed: tuple[date, Tokens] | None = None
         self._dropped = 0
 
     @property
@@ -151,8 +151,8 @@ class Recorder(BackgroundLoop):
                 scope["query_string"],
                 offer,
                 install,
-                scope["state"]["client_ip"].encode(),
-                agent,
+                scope["state"]["client_ip"],
+                agent or b"",
                 last,
             )
         )
@@ -191,48 +191,93 @@ class Recorder(BackgroundLoop):
         try:
             if seen:
                 today = self._clock().date()
-                day_key = await self._key(today) if self._estimates_on else None
-                self._observe(seen, today, day_key, counts)
+                tokens = await self._tokens(today) if self._estimates_on else None
+                self._observe(seen, today, tokens, counts)
+                seen = []
             if counts:
                 await _write(counts)
         except Exception:  # analytics must never take the server down
             log.exception("could not write the analytics counts; they are kept for the next try")
             self._unwritten.merge(counts)
+            self._seen[:0] = seen[: QUEUE_LIMIT - len(self._seen)]  # not yet read: no key
             return
         for (labels, _), count in counts.downloads.items():
             DOWNLOADS.labels(labels[3]).inc(count)
 
-    async def _key(self, today: date) -> bytes:
-        """Today's key; on the first flush of a day, the days before are forgotten."""
+    async def _tokens(self, today: date) -> Tokens:
+        """Today's tokens; on the first flush of a day, the keys of the days before are
+        forgotten."""
         if self._keyed is None or self._keyed[0] != today:
-            self._keyed = (today, await key_for(today))
+            self._keyed = (today, Tokens(await key_for(today)))
             await forget_before(today)
         return self._keyed[1]
 
     def _observe(
-        self, seen: list[Seen], today: date, day_key: bytes | None, counts: Counts
+        self, seen: list[Seen], today: date, tokens: Tokens | None, counts: Counts
     ) -> None:
-        tokens: dict[bytes, bytes] = {}  # one install checking twice is hashed once
-        for raw_path, path, query, offer, install, address, agent, last in seen:
-            try:
-                check = check_of(raw_path, path, query)
-            except BadCheck:  # answered, so it parsed; but never fail a batch for one
+        """Read ``seen`` into ``counts``. Equal checks (one install asking again) are read
+        once, and so is each URL and each day an install names, and each install is
+        hashed once a batch."""
+        read: dict[tuple[bytes | None, str, bytes, bytes], _Read | None] = {}
+        gaps: dict[bytes, int | None] = {}
+        made: dict[bytes, bytes] = {}
+        for item, times in Counter(seen).items():
+            raw_path, path, query, offer, install, address, agent, last = item
+            where = (raw_path, path, query, offer)
+            if where in read:
+                check = read[where]
+            else:
+                check = read[where] = _Read.of(where, today, counts, tokens is not None)
+            if check is None:
                 continue
-            platform = check.os if check.arch is None else f"{check.os}-{check.arch}"
-            labels = (today, check.slug, str(check.current), platform, check.channel or "")
             if self._checks_on:
-                answer = offer.decode("latin-1").removeprefix(PRIVATE_OFFER)
-                counts.checks[labels, answer] += 1
-            if self._actives_on and last is not None:
-                days = gap(last, today)
+                counts.checks[check.answered] += times
+            if last is not None and self._actives_on:
+                if last in gaps:
+                    days = gaps[last]
+                else:
+                    days = gaps[last] = gap(last, today)
                 if days is not None:
-                    counts.actives[labels, days] += 1
-            if day_key is not None:
-                install_identity = identity(install, address, agent or b"")
-                install_token = tokens.get(install_identity)
+                    counts.actives[check.labels, days] += times
+            if tokens is not None and check.sketch is not None:
+                # A blank install id is none sent, as the offer rules read it.
+                install_identity = identity(
+                    (install and install.strip()) or None, address.encode(), agent
+                )
+                install_token = made.get(install_identity)
                 if install_token is None:
-                    install_token = tokens[install_identity] = token(day_key, install_identity)
-                counts.sketch(labels).add(install_token)
+                    install_token = made[install_identity] = tokens.of(install_identity)
+                check.sketch.add(install_token)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Read:
+    """One URL answered one way, as counted: its labels, its key in the check counts, and
+    the sketch of its installs."""
+
+    labels: Labels
+    answered: tuple[Labels, str]
+    sketch: InstallSketch | None  # None: estimates are off
+
+    @classmethod
+    def of(
+        cls,
+        where: tuple[bytes | None, str, bytes, bytes],
+        today: date,
+        counts: Counts,
+        estimating: bool,
+    ) -> _Read | None:
+        """None if the check does not parse (it was answered, so it did; but one odd check
+        must never fail a batch)."""
+        raw_path, path, query, offer = where
+        try:
+            check = check_of(raw_path, path, query)
+        except BadCheck:
+            return None
+        platform = check.os if check.arch is None else f"{check.os}-{check.arch}"
+        labels = (today, check.slug, str(check.current), platform, check.channel or "")
+        answer = offer.decode("latin-1").removeprefix(PRIVATE_OFFER)
+        return cls(labels, (labels, answer), counts.sketch(labels) if estimating else None)
 
 
 async def _write(counts: Counts) -> None:
