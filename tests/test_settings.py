@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.settings import Settings, SettingsError
+from ferryman.settings import Analytics, Settings, SettingsError
 from tests.support.cli import ferryman
 
 
@@ -73,6 +73,7 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_SMTP_PORT", "0", "port number from 1 to 65535"),
         ("FERRYMAN_NOTIFY_LICENSE_EXPIRING_DAYS", "0", "whole number of at least 1"),
         ("FERRYMAN_NOTIFICATION_LEASE_MARGIN_SECONDS", "soon", "whole number of at least 1"),
+        ("FERRYMAN_ANALYTICS", "checks,ips", "checks, actives, estimates, downloads, or none"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -170,3 +171,11 @@ def test_email_settings_are_read_and_the_password_is_never_shown() -> None:
     defaults = Settings.from_env({})
     assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_tls) == (None, 587, "starttls")
     assert defaults.notify_license_expiring_days == 14
+
+
+def test_analytics_parts_are_a_list_and_none_turns_them_all_off() -> None:
+    every = Settings.from_env({}).analytics
+    assert every == frozenset(Analytics)
+    chosen = Settings.from_env({"FERRYMAN_ANALYTICS": " Checks, downloads ,"}).analytics
+    assert chosen == {Analytics.CHECKS, Analytics.DOWNLOADS}
+    assert Settings.from_env({"FERRYMAN_ANALYTICS": "none"}).analytics == frozenset()

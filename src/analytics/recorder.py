@@ -144,15 +144,19 @@ class Recorder(BackgroundLoop):
                 agent = value
             elif name == LAST_CHECK:
                 last = value
+        if not self._actives_on:
+            last = None
+        # Who asked is held only for the sketch, and only until the batch is read.
+        estimating = self._estimates_on
         self._seen.append(
             (
                 scope.get("raw_path"),
                 scope["path"],
                 scope["query_string"],
                 offer,
-                install,
-                scope["state"]["client_ip"],
-                agent or b"",
+                install if estimating else None,
+                scope["state"]["client_ip"] if estimating else "",
+                (agent or b"") if estimating else b"",
                 last,
             )
         )
