@@ -1,6 +1,7 @@
 """Every benchmark, one after the other, into the generated section of bench/RESULTS.md.
 
-Runs the update-check cases (``updater.py``), one worker against two (``workers.py``),
+Runs the update-check cases (``updater.py``), what counting them costs (``analytics.py``),
+one worker against two (``workers.py``),
 many tenants (``tenants.py``), publish-to-visible on both databases (``visibility.py``),
 where a HIT's and an origin check's time goes (``profile.py``), the console's heaviest
 pages (``console.py``) and the command's start-up
@@ -40,6 +41,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "Update checks against a bare ASGI app (`updater.py`)",
         ["updater.py", "--connections", "64", "--rounds", "3", "--seconds", "5"],
         ["updater.py", "--connections", "64", "--rounds", "1", "--seconds", "1"],
+    ),
+    (
+        "Counting every update check: the HIT path with analytics on and off (`analytics.py`)",
+        ["analytics.py", "--connections", "32", "--rounds", "3", "--seconds", "5"],
+        ["analytics.py", "--connections", "32", "--rounds", "1", "--seconds", "1"],
     ),
     (
         "One worker against two, SQLite (`workers.py`)",
