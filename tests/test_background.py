@@ -14,7 +14,6 @@ import pytest
 from ferryman.background import BackgroundLoop
 from ferryman.generation_watcher import GenerationWatcher
 from ferryman.notifications.dispatcher import Dispatcher
-from ferryman.rest_compat.downloads import DownloadLog
 from ferryman.settings import Settings
 
 
@@ -28,12 +27,6 @@ async def stopped(loop: BackgroundLoop, wake: asyncio.Event) -> bool:
     if not done:
         stopping.cancel()
     return stopping in done
-
-
-async def test_a_download_log_woken_as_it_is_stopped_stops() -> None:
-    downloads = DownloadLog()
-
-    assert await stopped(downloads, downloads._wake), "stop() waited for a loop that went on"
 
 
 async def test_a_generation_watcher_notified_as_it_is_stopped_stops(orm_url: str) -> None:
