@@ -10,6 +10,7 @@ depends on ``LG_K`` alone, never on how many installs were added.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import datasketches
 
@@ -81,10 +82,16 @@ class InstallSketch:
     def merge(self, other: InstallSketch) -> None:
         """Add every install of ``other`` to this sketch (the union: one seen by both
         counts once)."""
+        self._hll = InstallSketch.union((self, other))._hll
+
+    @classmethod
+    def union(cls, sketches: Iterable[InstallSketch]) -> InstallSketch:
+        """One sketch of every install in ``sketches``: the same as merging them one by
+        one, at the cost of a single merge (a day's hundreds of rows read at once)."""
         union = datasketches.hll_union(LG_K)
-        union.update(self._hll)
-        union.update(other._hll)
-        self._hll = union.get_result(LAYOUT)
+        for sketch in sketches:
+            union.update(sketch._hll)
+        return cls(union.get_result(LAYOUT))
 
     def estimate(self) -> int:
         """The estimated number of distinct installs added."""

@@ -9,24 +9,9 @@ import hashlib
 import pytest
 
 from ferryman.analytics.sketch import InstallSketch, identity, token
+from tests.support.usage import sketch_of, tokens
 
-# A fixed key keeps the accuracy test repeatable (a random one would miss ±2 % about
-# one run in a hundred, which is the estimate's nature, not a bug).
-FIXED_KEY = hashlib.sha256(b"ferryman test day").digest()
 MAX_STORED_BYTES = 40 * 1024
-
-
-def tokens(count: int, key: bytes = FIXED_KEY, start: int = 0) -> list[bytes]:
-    return [
-        token(key, identity(f"install-{n}".encode(), b"", b"")) for n in range(start, start + count)
-    ]
-
-
-def sketch_of(install_tokens: list[bytes]) -> InstallSketch:
-    sketch = InstallSketch()
-    for install_token in install_tokens:
-        sketch.add(install_token)
-    return sketch
 
 
 def test_100000_installs_are_estimated_within_2_percent() -> None:
@@ -53,6 +38,20 @@ def test_workers_sketches_merged_count_as_one_sketch() -> None:
     assert first.to_bytes() == sketch_of(every).to_bytes()
     assert first.estimate() == sketch_of(every).estimate()
     assert abs(first.estimate() - 30_000) / 30_000 < 0.02
+
+
+def test_a_union_of_many_is_their_merge() -> None:
+    every = tokens(12_000)
+    parts = [sketch_of(every[n : n + 4_000]) for n in range(0, 12_000, 2_000)]  # overlapping
+    merged = InstallSketch()
+    for part in parts:
+        merged.merge(part)
+
+    union = InstallSketch.union(parts)
+
+    assert union.to_bytes() == merged.to_bytes() == sketch_of(every).to_bytes()
+    assert abs(union.estimate() - 12_000) / 12_000 < 0.02
+    assert InstallSketch.union([]).estimate() == 0
 
 
 def test_a_stored_sketch_reads_back_the_same_and_merges_on() -> None:
