@@ -324,10 +324,11 @@ async def _exact(
 ) -> Values:
     """The installs active in the ``window`` days up to each of ``days`` (ascending), by
     group (see the module's docstring)."""
-    first, last = days[0] - (window - 1) * _DAY, days[-1]
+    # Days as ordinals: a window reaching before the first day a date can be is no error.
+    first, last = days[0].toordinal() - (window - 1), days[-1].toordinal()
     names = [d.value for d in dimensions]
     rows = (
-        await scope.rows(ActiveCount, day__gte=first, day__lte=last)
+        await scope.rows(ActiveCount, day__gte=date.fromordinal(max(1, first)), day__lte=days[-1])
         .annotate(total=Sum("installs"))
         .group_by("day", "gap", *names)
         .values_list("day", "gap", *names, "total")
@@ -336,19 +337,19 @@ async def _exact(
     # check (day - gap < S) and no later than their check (S <= day): those ending from
     # day + window - gap (or day) to day + window - 1. Each row marks where that run
     # begins and ends, and a running sum over the days adds them up.
-    changes: defaultdict[Group, Counter[date]] = defaultdict(Counter)
+    changes: defaultdict[Group, Counter[int]] = defaultdict(Counter)
     for day, gap, *labels, total in rows:
         change = changes[tuple(map(str, labels))]
-        change[day + max(0, window - gap) * _DAY] += int(total)
-        change[day + window * _DAY] -= int(total)
-    span, wanted = _days(first, last), set(days)
+        change[day.toordinal() + max(0, window - gap)] += int(total)
+        change[day.toordinal() + window] -= int(total)
+    wanted = {day.toordinal() for day in days}
     values: Values = Counter()
     for group, change in changes.items():
         running = 0
-        for day in span:
-            running += change[day]
-            if running and day in wanted:
-                values[day, group] = running
+        for ordinal in range(first, last + 1):
+            running += change[ordinal]
+            if running and ordinal in wanted:
+                values[date.fromordinal(ordinal), group] = running
     return values
 
 
@@ -390,7 +391,7 @@ def _bucket_ends(start: date, end: date, bucket: Bucket) -> dict[date, date]:
     if bucket is Bucket.DAY:
         return {day: day for day in _days(start, end)}
     mondays = _days(_bucket_start(start, bucket), end)[::7]
-    return {min(monday + 6 * _DAY, end): monday for monday in mondays}
+    return {monday + min(6, (end - monday).days) * _DAY: monday for monday in mondays}
 
 
 def _point_order(item: tuple[tuple[date, Group], int]) -> tuple[date, list[tuple[int, object]]]:

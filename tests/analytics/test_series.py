@@ -374,6 +374,24 @@ async def test_a_weeks_actives_are_those_of_its_last_day_in_the_range() -> None:
     assert by_day[MONDAY + 8 * DAY] == 2 + 4 + 1  # Monday falls out, its four still in
 
 
+@pytest.mark.parametrize("measure", list(Measure))
+async def test_the_first_and_last_days_a_date_can_be_are_read_like_any_other(
+    measure: Measure,
+) -> None:
+    app_id = await new_app()
+    await store([active(app_id, date.min, NEVER, 2), check(app_id, date.max, 3)])
+
+    for start, end in ((date.min, date.min + 9 * DAY), (date.max - 9 * DAY, date.max)):
+        for bucket in Bucket:
+            answer = await series(app_id, measure, start, end, bucket)
+            assert answer.points[0].start >= date.min
+            assert answer.points[-1].start <= end
+    oldest = await series(app_id, Measure.ACTIVE_INSTALLS_28D, date.min, date.min + DAY)
+    assert values(oldest.points) == [(date.min, 2), (date.min + DAY, 2)]
+    newest = await series(app_id, Measure.UPDATE_CHECKS, date.max, date.max, Bucket.WEEK)
+    assert values(newest.points) == [(date.max - date.max.weekday() * DAY, 3)]
+
+
 # --- estimated active installs -------------------------------------------------------
 
 
