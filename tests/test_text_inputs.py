@@ -69,6 +69,7 @@ PLACEHOLDERS: dict[str, Any] = {
     "Int": 0,
     "Boolean": False,
     "DateTime": "2025-01-01T00:00:00+00:00",
+    "Date": "2025-01-01",
     "ByteCount": 0,
 }
 TEXT_SCALARS = ("String", "ID")  # both are JSON strings on the wire

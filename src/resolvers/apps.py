@@ -18,6 +18,7 @@ from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, QueryLimitError, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.pagination import Connection, paginate
+from ferryman.resolvers.stats import Adoption, StatsSeries, app_adoption, app_stats
 from ferryman.versions import InvalidVersion, Version
 
 if TYPE_CHECKING:
@@ -146,6 +147,14 @@ class App(Node):
         return await paginate(
             rows, first, after, License.from_model, max_page=info.context.max_page_size
         )
+
+    stats: StatsSeries = strawberry.field(
+        resolver=app_stats, description="A measure of the app's installs over time."
+    )
+    adoption: Adoption = strawberry.field(
+        resolver=app_adoption,
+        description="Each day's active installs by version, and each version's share of them.",
+    )
 
 
 @strawberry.input

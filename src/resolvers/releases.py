@@ -18,6 +18,7 @@ from ferryman.resolvers.artifacts import Artifact
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
+from ferryman.resolvers.stats import ReleaseFunnel, StatsSeries, release_funnel, release_stats
 
 strawberry.enum(ReleaseStatus, name="ReleaseStatus")
 
@@ -74,6 +75,14 @@ class Release(Node):
     @strawberry.field(description="Artifacts by platform.")
     async def artifacts(self, info: Info) -> list[Artifact]:
         return [Artifact.from_model(a) for a in await info.context.loaders.artifacts.load(self.id)]
+
+    stats: StatsSeries = strawberry.field(
+        resolver=release_stats, description="A measure of this version's installs over time."
+    )
+    funnel: ReleaseFunnel = strawberry.field(
+        resolver=release_funnel,
+        description="Update checks that offered it, its downloads, and installs running it.",
+    )
 
 
 @strawberry.input
