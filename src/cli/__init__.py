@@ -1,8 +1,8 @@
 """The ``ferryman`` command.
 
 Three kinds of command, one module each: :mod:`.server` runs and sets up the server,
-:mod:`.admin` manages keys and licences and :mod:`.people` the console's users from the
-server's console, :mod:`.publish` is the
+:mod:`.admin` manages keys and licences, :mod:`.people` the console's users and
+:mod:`.stats` exports the analytics from the server's console, :mod:`.publish` is the
 client CI runs. Each imports what it needs only when it runs, so ``ferryman --help`` and
 ``ferryman publish`` (on a CI runner with only the client installed) start at once.
 """
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from ferryman.cli import admin, people, publish, server
+from ferryman.cli import admin, people, publish, server, stats
 from ferryman.settings import SettingsError
 
 # Commands that are clients of some server: this machine's server settings do not matter.
@@ -41,6 +41,7 @@ for command in (
     admin.keys,
     admin.licenses_group,
     people.users,
+    stats.stats,
     publish.publish_command,
 ):
     cli.add_command(command)
