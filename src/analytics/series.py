@@ -250,18 +250,19 @@ async def adoption(app_id: str, start: date, end: date, channel: str | None = No
 
 
 async def funnel(app_id: str, version: str, today: date) -> Funnel:
-    """Update checks ever answered with ``version``, its downloads, the installs that ran
-    it in the 28 days up to ``today`` (exact, counted under the version of their first
-    check in those days; None when the app sent no last-check day in them) and those
-    that ran it yesterday (estimated)."""
+    """Update checks ever answered with ``version``, its downloads, and the installs that
+    ran it yesterday, the last whole day before ``today``: exactly (those whose first
+    check of the day was on it; None when the app sent no last-check day in the 28 days
+    up to ``today``) and by estimate. A wider window would count an install under the
+    version of its first check in it, the one it ran before it took a newer release."""
     scope = _Scope(app_id, version=version)
     offered = await _total(CheckCount.filter(app_id=app_id, answer=version), "checks")
     downloaded = await _total(scope.rows(DownloadCount), "downloads")
+    yesterday = today - _DAY
     running = None
     window = _Scope(app_id).rows(ActiveCount, day__gte=today - (LONGEST_GAP - 1) * _DAY)
     if await window.filter(day__lte=today).exists():
-        running = (await _exact(scope, [today], LONGEST_GAP, ()))[today, ()]
-    yesterday = today - _DAY
+        running = (await _exact(scope, [yesterday], 1, ()))[yesterday, ()]
     estimated = (await _estimated(scope, [yesterday], ()))[yesterday, ()]
     return Funnel(offered, downloaded, running, estimated)
 

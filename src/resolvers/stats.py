@@ -133,8 +133,8 @@ class ReleaseFunnel:
     offered: int = strawberry.field(description="Update checks answered with it, ever.")
     downloaded: int = strawberry.field(description="Its downloads through the server, ever.")
     running: int | None = strawberry.field(
-        description="Installs that checked in the last 28 days whose first check in those "
-        "days was on it (exact); null when the app sends no last-check days."
+        description="Installs whose first check yesterday (UTC) was on it (exact); null "
+        "when the app sent no last-check days in the last 28 days."
     )
     running_estimated: int = strawberry.field(
         description="Installs that checked on it yesterday (estimated)."

@@ -512,6 +512,9 @@ async def test_a_funnel_counts_offers_downloads_and_installs_running_the_version
             active(app_id, today - 28 * DAY, NEVER, 50, version="1.1.0"),  # before the window
             active(app_id, today, NEVER, 2, version="1.1.0", platform="linux-x86_64"),
             active(app_id, today, NEVER, 70, version="1.0.0"),
+            # Yesterday's first checks: 5 on 1.1.0, 4 still on 1.0.0.
+            active(app_id, today - DAY, 1, 5, version="1.1.0"),
+            active(app_id, today - DAY, 2, 4, version="1.0.0"),
             sketch(app_id, today - DAY, range(0, 500), version="1.1.0"),
             sketch(app_id, today - DAY, range(400, 600), version="1.1.0", platform="linux-x86_64"),
             sketch(app_id, today - DAY, range(0, 900), version="1.0.0"),
@@ -520,7 +523,7 @@ async def test_a_funnel_counts_offers_downloads_and_installs_running_the_version
 
     found = await funnel(app_id, "1.1.0", today)
 
-    assert (found.offered, found.downloaded, found.running) == (42, 15, 8)
+    assert (found.offered, found.downloaded, found.running) == (42, 15, 5)
     assert found.running_estimated == 600
 
 
