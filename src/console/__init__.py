@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.schema import BaseSchema
 
 from ferryman.console import paths
+from ferryman.console.analytics import AnalyticsPages
 from ferryman.console.apps import AppPages
 from ferryman.console.artifacts import ArtifactPages
 from ferryman.console.audit import AuditPages
@@ -79,6 +80,7 @@ def mount(settings: Settings, schema: BaseSchema) -> Mount:
         Route("/", lambda request: RedirectResponse(paths.HOME, 303), methods=["GET"]),
         *Entrance(pages).routes(),
         *AppPages(pages).routes(),
+        *AnalyticsPages(pages).routes(),
         *ArtifactPages(pages).routes(),
         *PeoplePages(pages).routes(),
         Route("/graphql", graphql.limited(settings), methods=["GET", "POST"]),

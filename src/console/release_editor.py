@@ -1,5 +1,6 @@
 """The console's page of one release: its editor (version, channel, notes with a preview),
-its platforms against the release before it, and its lifecycle controls (publish after a
+its platforms against the release before it, its way to installs once offered (update
+checks offered it, downloads, installs running it), and its lifecycle controls (publish after a
 confirmation that says who will be offered what, archive, yank, roll back, roll out, date
 for licences). Each control is a small form calling the domain operation GraphQL calls."""
 
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ferryman.analytics import series as stats
 from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.releases import EDITED, may_manage, releases_path, rendered
 from ferryman.console.sessions import Visitor
@@ -145,6 +147,7 @@ class ReleaseEditorPages:
         notice: str | None = None,
     ) -> Response:
         actor = visitor.actor
+        today = datetime.now(UTC).date()
         previous = await listing.previous_published(release)
         states = await listing.artifact_states([release.id, *([previous.id] if previous else [])])
         mine = states[release.id]
@@ -171,6 +174,7 @@ class ReleaseEditorPages:
             "ready": sum(state is ArtifactStatus.READY for state in mine.values()),
             "artifacts": len(mine),
             "blocker": await releases.publish_blocker(release) if draft else None,
+            "funnel": None if draft else await stats.funnel(app.id, release.version, today),
             "may_edit": permits(lambda a: releases.require_editor(a, release), actor),
             "may_publish": draft and permits(lambda a: releases.require_publisher(a, app), actor),
             "may_delete": draft and permits(releases.require_creator, actor),
