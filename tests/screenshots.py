@@ -6,29 +6,49 @@ It starts the fuzzing stage's throwaway server (``tests.fuzz_server --owner``: S
 private SeaweedFS, a published release of ``my-app`` with verified artifacts, and a console
 owner's one-time link) and stops it at the end. It adds a little more through
 GraphQL (a licensed app with licences, a draft release with notes, a CI key, a second
-person), signs the owner in through the link in Debian's Chromium, and saves each page as
-``DIR/<name>.png``: at desktop width, and the pages people use on a phone at 390 px too.
+person), writes four weeks of my-app's usage counts straight into its database (a
+simulated population of installs taking up 1.2.3), signs the owner in through the link in
+Debian's Chromium, and saves each page as ``DIR/<name>.png``: at desktop width, and the
+pages people use on a phone at 390 px too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.async_api import Page, async_playwright
 
+from ferryman.analytics.sketch import InstallSketch
+from ferryman.models import Release
+from ferryman.models.usage import (
+    LONGEST_GAP,
+    NEVER,
+    NO_UPDATE,
+    OTHER_VERSION,
+    ActiveCount,
+    CheckCount,
+    DownloadCount,
+    SketchCount,
+)
 from tests.console.conftest import CHROMIUM_ARGS, DESKTOP, PHONE
+from tests.fuzz_server import VERSION as NEWEST
+from tests.services import sqlite_url
+from tests.support import usage
+from tests.support.database import bound
 from tests.support.documents import (
     API_KEY_CREATE,
     APP_CREATE,
@@ -50,13 +70,15 @@ RELEASE_NOTES = """## What's new
 See the [changelog](https://example.com/changelog) for everything.
 """
 # (file name, path, also at phone width); {app} is my-app's id, {release} its draft's,
-# {webhook} its signed webhook's.
+# {live} its published release's, {webhook} its signed webhook's.
 PAGES: list[tuple[str, str, bool]] = [
     ("apps", "/console/apps", True),
     ("app", "/console/apps/my-app", False),
     ("app-settings", "/console/apps/my-app/settings", False),
     ("releases", "/console/apps/my-app/releases", True),
     ("release", "/console/apps/my-app/releases/{release}", True),
+    ("release-live", "/console/apps/my-app/releases/{live}", True),
+    ("analytics", "/console/apps/my-app/analytics", True),
     ("artifacts", "/console/apps/my-app/releases/{release}/artifacts", True),
     ("app-new", "/console/apps/new", False),
     ("people", "/console/people", False),
@@ -161,6 +183,84 @@ class Demo:
         return str(webhook)
 
 
+# The demo's installs: (platform, weight), (country, weight), (version before 1.2.3, weight).
+PLATFORMS = [
+    ("darwin-aarch64", 45),
+    ("windows-x86_64", 35),
+    ("linux-x86_64", 15),
+    ("darwin-x86_64", 5),
+]
+COUNTRIES = [("US", 30), ("DE", 20), ("GB", 12), ("FR", 10), ("JP", 8), ("BR", 6), ("XX", 14)]
+OLDER = [("1.2.0", 62), ("1.1.0", 22), ("1.0.0", 11), (OTHER_VERSION, 5)]
+INSTALLS = 1500
+SIMULATED_DAYS = 60
+
+
+def demo_usage(app_id: str, last: date) -> list[usage.UsageRow]:
+    """my-app's daily counts up to ``last``, as the recorder would have added them up for
+    installs simulated one by one (with a fixed seed): each checks on a share of the days,
+    a few times each, and once 1.2.3 is out (12 days before ``last``) takes it on some
+    check, downloading it; new installs keep arriving."""
+    rng = random.Random(17)
+    first, released = last - timedelta(days=SIMULATED_DAYS), last - timedelta(days=12)
+    actives: Counter[tuple[date, str, str, int]] = Counter()
+    checks: Counter[tuple[date, str, str, str]] = Counter()
+    downloads: Counter[tuple[date, str, str, str]] = Counter()
+    sketches: defaultdict[tuple[date, str, str], InstallSketch] = defaultdict(InstallSketch)
+    for install in range(INSTALLS):
+        [platform] = rng.choices(*zip(*PLATFORMS, strict=True))
+        [country] = rng.choices(*zip(*COUNTRIES, strict=True))
+        [version] = rng.choices(*zip(*OLDER, strict=True))
+        habit, eagerness = rng.choice((0.95, 0.8, 0.5, 0.2)), rng.uniform(0.1, 0.6)
+        token = usage.tokens(1, start=install)[0]
+        previous: date | None = None
+        for offset in range(rng.randrange(SIMULATED_DAYS), SIMULATED_DAYS + 1):
+            day = first + timedelta(days=offset)
+            if rng.random() > habit:
+                continue
+            since = (day - previous).days if previous else NEVER
+            actives[day, version, platform, since if since <= LONGEST_GAP else NEVER] += 1
+            sketches[day, version, platform].add(token)
+            previous = day
+            offered = day >= released and version != NEWEST
+            answer = NEWEST if offered else NO_UPDATE
+            checks[day, version, platform, answer] += rng.randint(1, 4)
+            if offered and rng.random() < eagerness:
+                downloads[day, NEWEST, platform, country] += 1
+                version = NEWEST
+    return [
+        *(
+            usage.active(app_id, d, gap, n, version=v, platform=p)
+            for (d, v, p, gap), n in actives.items()
+        ),
+        *(
+            usage.check(app_id, d, n, version=v, platform=p, answer=a)
+            for (d, v, p, a), n in checks.items()
+        ),
+        *(
+            usage.download(app_id, d, n, version=v, platform=p, country=c)
+            for (d, v, p, c), n in downloads.items()
+        ),
+        *(
+            SketchCount(
+                app_id=app_id, day=d, version=v, platform=p, channel="stable", sketch=s.to_bytes()
+            )
+            for (d, v, p), s in sketches.items()
+        ),
+    ]
+
+
+async def seed_usage(database_url: str, app_id: str) -> str:
+    """Write my-app's usage counts into the demo's database, in place of the few that the
+    set-up's own requests made; returns the id of its published release."""
+    async with bound(database_url):
+        for model in (CheckCount, ActiveCount, SketchCount, DownloadCount):
+            await model.filter(app_id=app_id).delete()
+        await usage.store(demo_usage(app_id, datetime.now(UTC).date()))
+        live = await Release.get(app_id=app_id, version=NEWEST)
+    return live.id
+
+
 async def shoot(base: str, link: str, out: Path, ids: dict[str, str]) -> list[Path]:
     executable = shutil.which("chromium")
     if executable is None:
@@ -211,6 +311,8 @@ def main() -> int:
                 time.sleep(0.2)
             env = read_env(env_file)
             ids = Demo(env["FUZZ_URL"], env["FUZZ_ADMIN_KEY"]).seed()
+            database = sqlite_url(Path(workdir) / "ferryman.sqlite3")
+            ids["live"] = asyncio.run(seed_usage(database, ids["app"]))
             args.out.mkdir(parents=True, exist_ok=True)
             saved = asyncio.run(shoot(env["FUZZ_URL"], env["FUZZ_OWNER_LINK"], args.out, ids))
         finally:
