@@ -18,6 +18,16 @@ def _byte_count(value: object) -> int:
     return value
 
 
+# A count of things that happened (update checks, downloads, installs): past GraphQL's
+# 32-bit Int within a busy app's lifetime. Only ever an output.
+Count = NewType("Count", int)
+COUNT = strawberry.scalar(
+    name="Count",
+    description="A count, as a JSON number (exact up to 2^53).",
+    serialize=int,
+)
+
+
 BYTE_COUNT = strawberry.scalar(
     name="ByteCount",
     description="A size in bytes, as a JSON number (exact up to 2^53).",

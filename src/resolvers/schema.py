@@ -40,7 +40,7 @@ from ferryman.resolvers.budget import Budget
 from ferryman.resolvers.context import Context, Info
 from ferryman.resolvers.errors import ErrorPolicy, log_unexpected
 from ferryman.resolvers.node import Node
-from ferryman.resolvers.scalars import BYTE_COUNT, ByteCount
+from ferryman.resolvers.scalars import BYTE_COUNT, COUNT, ByteCount, Count
 from ferryman.settings import Settings
 
 _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
@@ -250,7 +250,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             webhooks.Delivery,
         ],
         extensions=extensions,
-        config=StrawberryConfig(scalar_map={ByteCount: BYTE_COUNT}),
+        config=StrawberryConfig(scalar_map={ByteCount: BYTE_COUNT, Count: COUNT}),
     )
 
 

@@ -15,6 +15,7 @@ import strawberry
 
 from ferryman.analytics import series as stats
 from ferryman.analytics.series import Bucket, Dimension, Measure, Source
+from ferryman.resolvers.scalars import Count
 
 if TYPE_CHECKING:
     from ferryman.resolvers.apps import App
@@ -56,7 +57,7 @@ _BY = strawberry.argument(description="Labels to break the series down by.")
 @strawberry.type(description="One bucket's value; only the labels of the breakdown are set.")
 class StatsPoint:
     start: date = strawberry.field(description="The bucket's first day (a Monday for weeks).")
-    value: int
+    value: Count
     version: str | None
     platform: str | None
     channel: str | None
@@ -67,7 +68,7 @@ class StatsPoint:
     def from_point(cls, point: stats.Point) -> Self:
         return cls(
             start=point.start,
-            value=point.value,
+            value=Count(point.value),
             version=point.version,
             platform=point.platform,
             channel=point.channel,
@@ -116,7 +117,7 @@ class StatsSeries:
 class AdoptionPoint:
     day: date
     version: str
-    installs: int
+    installs: Count
     share: float = strawberry.field(description="Of the day's installs, from 0 to 1.")
 
 
@@ -130,13 +131,13 @@ class Adoption:
 
 @strawberry.type(description="A release's way to its installs.")
 class ReleaseFunnel:
-    offered: int = strawberry.field(description="Update checks answered with it, ever.")
-    downloaded: int = strawberry.field(description="Its downloads through the server, ever.")
-    running: int | None = strawberry.field(
+    offered: Count = strawberry.field(description="Update checks answered with it, ever.")
+    downloaded: Count = strawberry.field(description="Its downloads through the server, ever.")
+    running: Count | None = strawberry.field(
         description="Installs whose first check yesterday (UTC) was on it (exact); null "
         "when the app sent no last-check days in the last 28 days."
     )
-    running_estimated: int = strawberry.field(
+    running_estimated: Count = strawberry.field(
         description="Installs that checked on it yesterday (estimated)."
     )
 
@@ -178,7 +179,7 @@ async def app_adoption(
         from_=found.start,
         to=found.end,
         points=[
-            AdoptionPoint(day=s.day, version=s.version, installs=s.installs, share=s.share)
+            AdoptionPoint(day=s.day, version=s.version, installs=Count(s.installs), share=s.share)
             for s in found.points
         ],
     )
@@ -187,8 +188,8 @@ async def app_adoption(
 async def release_funnel(root: Release) -> ReleaseFunnel:
     found = await stats.funnel(root.app_id, root.version, datetime.now(UTC).date())
     return ReleaseFunnel(
-        offered=found.offered,
-        downloaded=found.downloaded,
-        running=found.running,
-        running_estimated=found.running_estimated,
+        offered=Count(found.offered),
+        downloaded=Count(found.downloaded),
+        running=None if found.running is None else Count(found.running),
+        running_estimated=Count(found.running_estimated),
     )
