@@ -193,11 +193,14 @@ async def test_gone_disables_the_endpoint(
 async def test_a_slow_endpoint_delays_no_other(
     yard: Shipyard, settings: Settings, clock: Clock
 ) -> None:
-    patient = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=5)
+    # A timeout no busy machine reaches: the slow one answers only when the test lets it.
+    patient = dataclasses.replace(
+        settings, webhooks_allow_private=True, webhook_timeout_seconds=120
+    )
     dispatcher = Dispatcher(patient, clock=clock)
     held = threading.Event()
     with Receiver().running() as slow, Receiver().running() as quick:
-        slow.answer(Answer(200, hold=held))  # no answer until the test lets it
+        slow.answer(Answer(200, hold=held))
         await endpoint(slow.url, yard.app_id)
         await endpoint(quick.url, yard.app_id)
         await yard.release("1.0.0", LINUX)
@@ -210,16 +213,35 @@ async def test_a_slow_endpoint_delays_no_other(
             assert (await Delivery.get(webhook__url=quick.url)).status is DeliveryStatus.SUCCEEDED
             waiting = await Delivery.get(webhook__url=slow.url)
             assert waiting.attempts == 0, "the slow one is still waiting for its answer"
-            await dispatcher.drain()  # the slow one times out
+            held.set()
+            await dispatcher.drain()
         finally:
             held.set()
             await dispatcher.stop()
 
-    timed_out = await Delivery.get(webhook__url=slow.url)
-    assert timed_out.last_error == "no answer within 5 s"
-    assert timed_out.status is DeliveryStatus.PENDING
-    quick_one = await Delivery.get(webhook__url=quick.url)
-    assert quick_one.status is DeliveryStatus.SUCCEEDED
+    assert (await Delivery.get(webhook__url=slow.url)).status is DeliveryStatus.SUCCEEDED
+
+
+async def test_an_endpoint_silent_past_the_timeout_is_tried_again(
+    yard: Shipyard, settings: Settings, clock: Clock
+) -> None:
+    hasty = dataclasses.replace(settings, webhooks_allow_private=True, webhook_timeout_seconds=1)
+    dispatcher = Dispatcher(hasty, clock=clock)
+    held = threading.Event()
+    with Receiver().running() as silent:
+        silent.answer(Answer(200, hold=held))
+        await endpoint(silent.url, yard.app_id)
+        await yard.release("1.0.0", LINUX)
+        try:
+            assert await dispatcher.tick() == 1
+            await dispatcher.drain()
+        finally:
+            held.set()
+            await dispatcher.stop()
+
+    timed_out = await Delivery.get(webhook__url=silent.url)
+    assert timed_out.last_error == "no answer within 1 s"
+    assert (timed_out.status, timed_out.attempts) == (DeliveryStatus.PENDING, 1)
 
 
 async def test_an_endpoint_gets_at_most_its_share_at_once(
