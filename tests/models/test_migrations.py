@@ -1,5 +1,6 @@
 """The committed migrations match the models and build the schema on this engine."""
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from tortoise import Tortoise, connections
@@ -9,6 +10,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 
 from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.registry import MIGRATION_CONFIG, migrate, tortoise_config
+from ferryman.models.usage import DownloadCount
 from tests.conftest import Databases
 
 MIGRATIONS = Path(__file__).parent.parent.parent / "src" / "models" / "migrations"
@@ -102,3 +104,54 @@ async def test_existing_artifacts_get_the_version_their_signature_names(
     finally:
         await connections.close_all()
     assert found == {"linux-x86_64": "1.2.3", "darwin-aarch64": None}
+
+
+async def test_download_events_become_daily_counts(databases: Databases) -> None:
+    """0016 rolls each day's download events up into counts and drops the events. An event
+    whose artifact is gone counts under its app's most stable channel."""
+    url = databases.empty()
+    await migrations_api.migrate(config=tortoise_config(url), target="models.0015_daily_keys")
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        app = await App.create(id="app_1", slug="old", name="Old", channels="lts,stable,beta")
+        release = await Release.create(id="rel_1", app=app, version="1.2.3", channel="beta")
+        artifact = await Artifact.create(
+            id="art_1", release=release, platform="linux-x86_64", signature="s", object_key="k"
+        )
+        client = connections.get("default")
+        marks = ", ".join("?" * 6) if databases.engine == "sqlite" else "$1, $2, $3, $4, $5, $6"
+        events = [
+            ("dl_1", artifact.id, "DE", "2026-11-02 23:59:59"),
+            ("dl_2", artifact.id, "DE", "2026-11-02 00:00:00"),
+            ("dl_3", artifact.id, None, "2026-11-02 12:00:00"),
+            ("dl_4", None, "FR", "2026-11-03 00:00:01"),
+        ]
+        for event_id, artifact_id, country, at in events:
+            when: object = at
+            if databases.engine == "postgres":
+                when = datetime.fromisoformat(at).replace(tzinfo=UTC)
+            await client.execute_query(
+                "INSERT INTO download_events "
+                "(id, artifact_id, app_id, platform, version, ip_country, downloaded_at) "
+                f"VALUES ({marks}, {'?' if databases.engine == 'sqlite' else '$7'})",
+                [event_id, artifact_id, "app_1", "linux-x86_64", "1.2.3", country, when],
+            )
+    finally:
+        await connections.close_all()
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        rows = await DownloadCount.all().values_list("day", "channel", "country", "downloads")
+        _, tables = await connections.get("default").execute_query(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = 'download_events'"
+            if databases.engine == "postgres"
+            else "SELECT name FROM sqlite_master WHERE name = 'download_events'"
+        )
+    finally:
+        await connections.close_all()
+    assert sorted(rows) == [
+        (date(2026, 11, 2), "beta", "DE", 2),
+        (date(2026, 11, 2), "beta", "XX", 1),
+        (date(2026, 11, 3), "lts", "FR", 1),
+    ]
+    assert list(tables) == [], "the events are dropped"

@@ -6,17 +6,25 @@ from tortoise import fields
 
 async def _roll_up_downloads(apps, schema_editor) -> None:
     # Each download event becomes part of its day's count; the events (and their time of
-    # day) go with their table.
+    # day) go with their table. An event whose artifact was deleted since counts under
+    # its app's most stable channel (the first of its comma-separated order), as a check
+    # that names no channel does.
     client = schema_editor.client
     if client.capabilities.dialect == "postgres":
         day = "CAST(e.downloaded_at AT TIME ZONE 'UTC' AS DATE)"
+        first_channel = "split_part(p.channels, ',', 1)"
     else:
         day = "DATE(e.downloaded_at)"
+        first_channel = (
+            "CASE WHEN instr(p.channels, ',') > 0 "
+            "THEN substr(p.channels, 1, instr(p.channels, ',') - 1) ELSE p.channels END"
+        )
     await client.execute_query(
         "INSERT INTO download_counts "
         "(app_id, day, version, platform, channel, country, downloads) "
-        f"SELECT e.app_id, {day}, e.version, e.platform, COALESCE(r.channel, 'stable'), "
+        f"SELECT e.app_id, {day}, e.version, e.platform, COALESCE(r.channel, {first_channel}), "
         "COALESCE(e.ip_country, 'XX'), COUNT(*) FROM download_events e "
+        "JOIN apps p ON p.id = e.app_id "
         "LEFT JOIN artifacts a ON a.id = e.artifact_id "
         "LEFT JOIN releases r ON r.id = a.release_id "
         "GROUP BY 1, 2, 3, 4, 5, 6"
