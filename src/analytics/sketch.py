@@ -99,8 +99,8 @@ class InstallSketch:
         return round(estimate)
 
     def to_bytes(self) -> bytes:
-        """The compact form to store (a few dozen bytes for a few installs, at most about
-        8 KiB however many); equal sketches give equal bytes."""
+        """The compact form to store: a few dozen bytes for a few installs, at most about
+        8 KiB however many."""
         return bytes(self._settled().serialize_compact())
 
     @classmethod

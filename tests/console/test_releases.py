@@ -166,15 +166,12 @@ async def test_a_page_deep_in_ten_thousand_releases_reads_the_index(
 
     await sign_in(page, owner)
     sql_log.statements.clear()
-    started = time.perf_counter()
     await page.goto(f"/console/apps/big/releases?after={rows[5000].id}")
-    elapsed = time.perf_counter() - started
     assert await versions_shown(page) == [f"0.{i}.0" for i in range(4999, 4974, -1)]
     selects = [s for s in sql_log.statements if "releases" in s or "artifacts" in s]
     # The page, and the artifacts of all its rows in one query: never one per row.
     assert len(selects) <= 3, selects
     assert not any("OFFSET" in s.upper() or "COUNT(" in s.upper() for s in selects), selects
-    assert elapsed < 2, elapsed
 
 
 async def test_archiving_several_is_confirmed_and_all_or_nothing(
