@@ -17,7 +17,6 @@ Needs ``wrk`` (Debian package) and Linux. Prints a Markdown table for bench/RESU
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import statistics
@@ -37,6 +36,7 @@ from bench.updater import (
     seed,
     server_env,
     wrk,
+    wrk_options,
 )
 
 # A new install on every request: an id made from a counter wrk's Lua keeps per thread,
@@ -54,13 +54,7 @@ end
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    args = wrk_options(__doc__)
     work = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     database = f"sqlite://{work / 'bench.sqlite3'}"
     asyncio.run(seed(database, {"small": 10}))

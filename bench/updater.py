@@ -270,19 +270,26 @@ def lag_summary(before: dict[float, float], after: dict[float, float]) -> str:
     return f"≤{p99 * 1000:g} / ≤{worst * 1000:g} ms"
 
 
-def median_run(runs: list[tuple[float, str, str]]) -> tuple[float, str, str]:
-    """The run with the median requests/s, with its own latencies."""
-    return sorted(runs)[len(runs) // 2]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def wrk_options(doc: str | None) -> argparse.Namespace:
+    """The options of a benchmark driven by wrk (how long, how many connections, how many
+    rounds), once wrk is known to be installed."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    return args
+
+
+def median_run(runs: list[tuple[float, str, str]]) -> tuple[float, str, str]:
+    """The run with the median requests/s, with its own latencies."""
+    return sorted(runs)[len(runs) // 2]
+
+
+def main() -> None:
+    args = wrk_options(__doc__)
     work = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     database = f"sqlite://{work / 'bench.sqlite3'}"
     asyncio.run(seed(database, {"small": 10, "large": 10_000, "paid": 10, "staged": 10}))
