@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 from ferryman.auth import hash_key
 from ferryman.models import (
@@ -76,3 +76,23 @@ async def snapshot() -> dict[str, list[dict[str, Any]]]:
 async def key_row(secret: str) -> ApiKey:
     """The stored row of a key, found the way the server finds it (by hash)."""
     return await ApiKey.get(key_hash=hash_key(secret))
+
+
+async def every_value() -> list[tuple[str, str, object]]:
+    """Every value of every row of every table in the database, as (table, column, value),
+    read without the models: tables no model names are searched too. On PostgreSQL each
+    row is also given whole, cast to text, under the column ``(row)``."""
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    if postgres:
+        listed = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+    else:
+        listed = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    found: list[tuple[str, str, object]] = []
+    for table in [row["name"] for row in await connection.execute_query_dict(listed)]:
+        for row in await connection.execute_query_dict(f'SELECT * FROM "{table}"'):
+            found.extend((table, column, value) for column, value in row.items())
+        if postgres:
+            whole = await connection.execute_query_dict(f'SELECT t::text AS row FROM "{table}" t')
+            found.extend((table, "(row)", row["row"]) for row in whole)
+    return found
