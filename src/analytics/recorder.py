@@ -3,12 +3,18 @@ the counts to the daily rows (:mod:`ferryman.models.usage`) in batches.
 
 An update check answered from the edge cache costs a few microseconds, so all it pays
 here is one tuple appended to a list (:meth:`Recorder.checked`). Every
-:data:`FLUSH_SECONDS` the list is worked through: each check is read into its labels,
-the day's key makes its install a token for the sketch, and the counts are added to the
-database in one transaction. An install's id, address and user agent are in memory
-until then and go nowhere else. A batch the database refused is kept, as counts, for
-the next flush; a stopping worker flushes what it has. Workers' counts add up: each adds
-its own to the same rows, and sketches merge as a union.
+:data:`FLUSH_SECONDS`, and at each UTC midnight, the list is worked through: each check
+is read into its labels, the day's key makes its install a token for the sketch, and the
+counts are added to the database in one transaction. A batch is counted on the day it
+began (the flush that ends it notes the day the next one begins), so the checks of a day
+are counted on that day, whenever the flush that writes them runs. An install's id,
+address and user agent are in memory until then and go nowhere else.
+
+A batch the database refused is kept, as counts, for the next flush; counts of an app
+deleted since are dropped. A stopping worker waits for the flush under way and flushes
+what it has. Workers' counts add up: each adds its own to the same rows, and sketches
+merge as a union; every flush writes its rows in the order of their labels, so that
+workers' transactions lock shared rows in one order and never deadlock each other.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from starlette.types import Scope
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from ferryman.analytics.sketch import InstallSketch, Tokens, identity
@@ -62,6 +69,8 @@ Seen = tuple[bytes | None, str, bytes, bytes, bytes | None, str, bytes, bytes | 
 # Day, app (slug for checks, id for downloads), version, platform, channel ("" for the
 # app's most stable one, until written).
 Labels = tuple[date, str, str, str, str]
+# The checks of one batch, and the day it began.
+Batch = tuple[date, list[Seen]]
 T = TypeVar("T")
 
 
@@ -90,6 +99,14 @@ class Counts:
         if found is None:
             found = self.sketches[labels] = InstallSketch()
         return found
+
+
+def flush_delay(now: datetime) -> float:
+    """Seconds until the loop's next flush: :data:`FLUSH_SECONDS`, or until the next UTC
+    midnight when that is sooner, so that a batch never runs into the next day."""
+    now = now.astimezone(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(), UTC)
+    return min(FLUSH_SECONDS, (midnight - now).total_seconds())
 
 
 def gap(last_check: bytes, today: date) -> int | None:
@@ -122,10 +139,16 @@ class Recorder(BackgroundLoop):
         self._downloads_on = Analytics.DOWNLOADS in parts
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen: list[Seen] = []
+        self._began = self._clock().date()  # the day the batch in _seen began
+        self._unread: list[Batch] = []  # batches whose day's key could not be had
         self._downloads: Counter[tuple[Labels, str]] = Counter()
         self._unwritten = Counts()
         self._keyed: tuple[date, Tokens] | None = None
+        self._forgotten: date | None = None  # keys of the days before it are deleted
         self._dropped = 0
+        # One flush at a time, so that stop() writes after the loop's flush under way.
+        self._flushing = asyncio.Lock()
+        self._in_flight: asyncio.Task[None] | None = None
 
     @property
     def counting_checks(self) -> bool:
@@ -169,51 +192,96 @@ class Recorder(BackgroundLoop):
             labels = (self._clock().date(), app_id, version, platform, channel)
             self._downloads[labels, country] += 1
 
+    def start(self) -> None:
+        if not self._seen:  # the first batch begins now, not when the app was made
+            self._began = self._clock().date()
+        super().start()
+
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            await self.flush()
+            await asyncio.sleep(flush_delay(self._clock()))
+            # Shielded: a stop() landing while the batch is being written must not lose
+            # it; stop() waits for this flush instead.
+            self._in_flight = asyncio.create_task(self._flush(final=False))
+            await asyncio.shield(self._in_flight)
 
     async def stop(self) -> None:
-        """Stop the loop and write what is still counted."""
+        """Stop the loop, let a flush under way finish, and write what is still counted
+        (what the database refuses now is lost, and logged)."""
         await super().stop()
-        await self.flush()
+        if self._in_flight is not None:
+            await asyncio.wait({self._in_flight})
+            self._in_flight = None
+        await self._flush(final=True)
 
     async def flush(self) -> None:
         """Add everything counted so far to the database, or keep it for the next flush."""
-        seen, self._seen = self._seen, []
-        counts, self._unwritten = self._unwritten, Counts()
-        counts.downloads.update(self._downloads)
-        self._downloads = Counter()
-        if self._dropped:
-            log.warning(
-                "%d update checks went uncounted: the counts could not be written fast enough",
-                self._dropped,
-                extra={"count": self._dropped},
-            )
-            self._dropped = 0
-        try:
-            if seen:
-                today = self._clock().date()
-                tokens = await self._tokens(today) if self._estimates_on else None
-                self._observe(seen, today, tokens, counts)
-                seen = []
-            if counts:
-                await _write(counts)
-        except Exception:  # analytics must never take the server down
-            log.exception("could not write the analytics counts; they are kept for the next try")
-            self._unwritten.merge(counts)
-            self._seen[:0] = seen[: QUEUE_LIMIT - len(self._seen)]  # not yet read: no key
-            return
-        for (labels, _), count in counts.downloads.items():
-            DOWNLOADS.labels(labels[3]).inc(count)
+        await self._flush(final=False)
 
-    async def _tokens(self, today: date) -> Tokens:
-        """Today's tokens; on the first flush of a day, the keys of the days before are
-        forgotten."""
-        if self._keyed is None or self._keyed[0] != today:
-            self._keyed = (today, Tokens(await key_for(today)))
-            await forget_before(today)
+    async def _flush(self, final: bool) -> None:
+        async with self._flushing:
+            # The batch ends here, and the next begins on the day it is now.
+            batches = [*self._unread, (self._began, self._seen)]
+            self._seen, self._began, self._unread = [], self._clock().date(), []
+            counts, self._unwritten = self._unwritten, Counts()
+            counts.downloads.update(self._downloads)
+            self._downloads = Counter()
+            if self._dropped:
+                log.warning(
+                    "%d update checks went uncounted: the counts could not be written fast enough",
+                    self._dropped,
+                    extra={"count": self._dropped},
+                )
+                self._dropped = 0
+            unread = [(day, seen) for day, seen in batches if seen]
+            try:
+                if self._estimates_on and not final:
+                    # Every flush, not only those with checks: yesterday's key must go
+                    # on a quiet day too; never the key of a day still to be read. Not
+                    # a stopping worker's: with nothing to write it queries nothing.
+                    oldest = min((day for day, _ in unread), default=batches[-1][0])
+                    await self._forget_before(oldest)
+                while unread:
+                    day, seen = unread[0]
+                    tokens = await self._tokens(day) if self._estimates_on else None
+                    self._observe(seen, day, tokens, counts)
+                    unread.pop(0)
+                if counts:
+                    await _write(counts)
+            except Exception:  # analytics must never take the server down
+                if final:
+                    log.exception("could not write the analytics counts; they are lost")
+                else:
+                    log.exception(
+                        "could not write the analytics counts; they are kept for the next try"
+                    )
+                    self._keep(counts, unread)
+                return
+            for (labels, _), count in counts.downloads.items():
+                DOWNLOADS.labels(labels[3]).inc(count)
+
+    def _keep(self, counts: Counts, unread: list[Batch]) -> None:
+        """Keep what a refused flush had: its counts, and its checks not yet read (they
+        need their day's key), up to :data:`QUEUE_LIMIT` of them."""
+        self._unwritten.merge(counts)
+        room = QUEUE_LIMIT
+        for day, seen in unread:
+            kept = seen[:room]
+            self._dropped += len(seen) - len(kept)
+            room -= len(kept)
+            if kept:
+                self._unread.append((day, kept))
+
+    async def _forget_before(self, day: date) -> None:
+        """Delete the keys of the days before ``day``, once a day."""
+        if self._forgotten is None or self._forgotten < day:
+            await forget_before(day)
+            self._forgotten = day
+
+    async def _tokens(self, day: date) -> Tokens:
+        """The tokens of ``day``'s installs."""
+        if self._keyed is None or self._keyed[0] != day:
+            self._keyed = (day, Tokens(await key_for(day)))
         return self._keyed[1]
 
     def _observe(
@@ -285,14 +353,17 @@ class _Read:
 
 
 async def _write(counts: Counts) -> None:
-    """Add ``counts`` to the daily rows, all in one transaction."""
+    """Add ``counts`` to the daily rows, all in one transaction, each table's rows in the
+    order of their labels. Counts of apps that are gone are dropped (a row of one would
+    refuse the whole transaction, every time)."""
     slugs = {labels[1] for labels in _check_labels(counts)}
-    apps = {
-        slug: (app_id, channel.order_of(order)[0])
-        for slug, app_id, order in await App.filter(slug__in=slugs).values_list(
-            "slug", "id", "channels"
-        )
-    }
+    ids = {labels[1] for labels, _ in counts.downloads}
+    found = await App.filter(Q(slug__in=slugs) | Q(id__in=ids)).values_list(
+        "slug", "id", "channels"
+    )
+    apps = {slug: (app_id, channel.order_of(order)[0]) for slug, app_id, order in found}
+    app_ids = {app_id for _, app_id, _ in found}
+    downloads = [(key, count) for key, count in counts.downloads.items() if key[0][1] in app_ids]
 
     def named(labels: Labels) -> Labels | None:
         # Checks name their app by slug and leave the channel out when they ask for the
@@ -326,9 +397,10 @@ async def _write(counts: Counts) -> None:
     async with in_transaction() as connection:
         await _add(connection, CheckCount, "answer", "checks", _known(checks, released))
         await _add(connection, ActiveCount, "gap", "installs", _known(actives, released))
-        await _add(connection, DownloadCount, "country", "downloads", counts.downloads.items())
-        for labels, sketch in _known_sketches(sketches.sketches, released).items():
-            await _merge(connection, labels, sketch)
+        await _add(connection, DownloadCount, "country", "downloads", downloads)
+        known = _known_sketches(sketches.sketches, released)
+        for labels in sorted(known):
+            await _merge(connection, labels, known[labels])
 
 
 def _check_labels(counts: Counts) -> Iterable[Labels]:
@@ -382,10 +454,11 @@ async def _add(
     total: str,
     counts: Iterable[tuple[tuple[Labels, T], int]],
 ) -> None:
-    """Add each count to its row, making the row when it is the first of its labels."""
+    """Add each count to its row, making the row when it is the first of its labels, in
+    the order of the labels (see :func:`_write`)."""
     rows = [
         [*_values(connection, labels), extra_value, count]
-        for (labels, extra_value), count in counts
+        for (labels, extra_value), count in sorted(counts, key=lambda item: item[0])
     ]
     if not rows:
         return

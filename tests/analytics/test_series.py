@@ -302,7 +302,6 @@ async def test_the_recorders_own_rows_give_the_distinct_installs() -> None:
     previous: list[date | None] = [None] * len(schedules)
     for n in range(days):
         today = first + n * DAY
-        now = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=12)
         for install, checked in enumerate(schedules):
             if today not in checked:
                 continue
@@ -311,6 +310,8 @@ async def test_the_recorders_own_rows_give_the_distinct_installs() -> None:
             recorder.checked(_check_scope(today.isoformat()), b"none")  # the same day again
             previous[install] = today
         recorder.checked(_check_scope("not-a-day"), b"none")
+        # The flush at midnight: the day's batch counts on it, the next begins.
+        now = datetime.combine(today + DAY, datetime.min.time(), UTC)
         await recorder.flush()
     last = first + (days - 1) * DAY
 
