@@ -16,15 +16,11 @@ from typing import Any
 
 from ferryman.analytics.recorder import Recorder
 from ferryman.analytics.series import Measure, series
-from ferryman.models import app as apps
-from ferryman.models.actor import Actor
 from ferryman.models.daily_key import DailyKey
-from ferryman.models.ids import new_id
-from ferryman.models.release import Release
 from ferryman.models.usage import ActiveCount, CheckCount, DownloadCount, SketchCount
 from ferryman.settings import Analytics
+from tests.support.checks import check_scope, new_app
 from tests.support.usage import FIXED_KEY, UsageRow
-from tests.support.wire import check_scope
 
 NOW = datetime(2026, 11, 4, 12, tzinfo=UTC)
 TODAY = NOW.date()
@@ -62,21 +58,13 @@ def scopes(slug: str, installs: int) -> Iterator[dict[str, Any]]:
         address = v4 + n if n % 4 == 1 else v6 + n
         yield check_scope(
             slug,
-            target,
-            arch,
             version,
-            client_ip=str(address),
-            user_agent=AGENTS[n % len(AGENTS)],
-            install_id=install_id,
+            platform=(target, arch),
+            address=str(address),
+            agent=AGENTS[n % len(AGENTS)],
+            install=install_id,
             last_check=LAST_CHECKS[(n // len(LABELS)) % len(LAST_CHECKS)],
         )
-
-
-async def new_app(slug: str) -> str:
-    app = await apps.create(Actor.console(), apps.AppChanges(slug=slug, name=slug))
-    for version in RELEASED:
-        await Release.create(id=new_id("rel"), app_id=app.id, version=version)
-    return app.id
 
 
 async def count(slug: str, installs: int) -> int:
@@ -108,7 +96,7 @@ async def test_100000_installs_take_the_rows_and_memory_of_1000(orm_url: str) ->
     # The day's key, fixed: a random one would put the estimate outside ±2 % about one
     # day in a hundred, which is the estimate's nature and would make this test flaky.
     await DailyKey.create(day=TODAY, secret=FIXED_KEY)
-    warm, few, many = await new_app("warm"), await new_app("few"), await new_app("many")
+    warm, few, many = [await new_app(slug, RELEASED) for slug in ("warm", "few", "many")]
     await count("warm", 1_000)  # the first batch makes caches (parsed URLs, SQL) once
 
     kept_few = await count("few", 1_000)
