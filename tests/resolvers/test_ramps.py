@@ -22,6 +22,7 @@ from tests.support.database import snapshot
 from tests.support.documents import (
     RELEASE_ARCHIVE,
     RELEASE_DELETE,
+    RELEASE_ROLLBACK,
     RELEASE_ROLLOUT,
     RELEASE_ROLLOUT_PAUSE,
     RELEASE_ROLLOUT_RESUME,
@@ -327,3 +328,20 @@ async def test_another_apps_key_can_neither_see_nor_change_a_schedule(
     assert "not found" in user_error(paused, "NOT_FOUND", ["id"])
     assert "not found" in user_error(cancelled, "NOT_FOUND", ["id"])
     assert await snapshot() == before
+
+
+async def test_rolling_back_to_a_scheduled_release_ends_its_schedule(
+    gql: GraphQL, admin_key: str
+) -> None:
+    app_id = await create_app(gql, admin_key)
+    older = await published_release(gql, admin_key, app_id, "1.0.0")
+    await scheduled(gql, admin_key, older, preset="PHASED")
+    await published_release(gql, admin_key, app_id, "1.1.0")
+
+    rolled = await call(
+        gql, admin_key, RELEASE_ROLLBACK, "releaseRollback", appId=app_id, channel="stable"
+    )
+    shown = await gql(RELEASE_SCHEDULE, {"id": older}, key=admin_key)
+
+    assert rolled["userErrors"] == []
+    assert shown["data"]["node"] == {"id": older, "rolloutPercent": 100, "rolloutSchedule": None}
