@@ -34,6 +34,7 @@ from ferryman.models.registry import UNAVAILABLE, tortoise_config
 from ferryman.notifications.dispatcher import Dispatcher
 from ferryman.notifications.expiry import ExpiryCheck
 from ferryman.notifications.mail import SmtpMailer
+from ferryman.ramp_runner import RampRunner
 from ferryman.rate_limits import Budgets, RateLimits
 from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> Starlette:
         mailer = SmtpMailer(settings) if settings.smtp_host else None
         dispatcher = Dispatcher(settings, mailer=mailer) if notifying else None
         expiry = ExpiryCheck(settings.notify_license_expiring_days) if notifying else None
+        runner = RampRunner()
         generations.subscribe(changed)
         try:
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
@@ -113,9 +115,11 @@ def create_app(settings: Settings) -> Starlette:
                     dispatcher.start()
                 if expiry is not None:
                     expiry.start()
+                runner.start()
                 try:
                     yield
                 finally:
+                    await runner.stop()
                     if expiry is not None:
                         await expiry.stop()
                     if dispatcher is not None:

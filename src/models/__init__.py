@@ -12,6 +12,7 @@ from ferryman.models.daily_key import DailyKey
 from ferryman.models.edge_purge import EdgePurge
 from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.notification import Delivery, Notification
+from ferryman.models.ramp import Ramp, RampStep
 from ferryman.models.release import Release
 from ferryman.models.session import Session
 from ferryman.models.usage import ActiveCount, CheckCount, DownloadCount, SketchCount
@@ -33,6 +34,8 @@ __all__ = [
     "Grant",
     "License",
     "Notification",
+    "Ramp",
+    "RampStep",
     "Release",
     "Session",
     "SketchCount",

@@ -56,6 +56,18 @@ class Actor:
         """The operator running ``ferryman`` commands on the server itself."""
         return cls(Role.OWNER, None, request_id="console")
 
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        """The server's own scheduled work (a rollout schedule's steps): an admin of every
+        app, named by ``job`` as the request id of what it audits."""
+        return cls(Role.ADMIN, None, request_id=job)
+
+    @property
+    def name(self) -> str:
+        """Who this is, as a record of who did something keeps it: the person's or key's
+        id, or the job's name."""
+        return self.user_id or self.key_id or self.request_id or "server"
+
     @property
     def is_global(self) -> bool:
         return self.apps is None

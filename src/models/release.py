@@ -239,6 +239,14 @@ def require_publisher(actor: Actor, app: App) -> None:
         )
 
 
+def require_rollout_changer(actor: Actor, app: App) -> None:
+    """Refuse an actor who may not change who is offered the app's releases: as for
+    publishing, CI keys may only where an admin set ``ci_may_publish``."""
+    actor.require_writer("changing a rollout")
+    if not app.ci_may_publish:
+        actor.require_admin("changing a rollout")
+
+
 def require_archiver(actor: Actor) -> None:
     actor.require_admin("archiving a release")
 
@@ -355,17 +363,30 @@ async def change_live(
 ) -> Release:
     """Set fields and audit; a live release's answers change, so its app's generation too
     (and, for a published one, ``event`` is announced)."""
-    live = release.status is not ReleaseStatus.DRAFT
     async with in_transaction():
-        await Release.filter(id=release.id).update(**values)
-        if live:
-            await apps.bump_generation(release.app_id)
-        await audit_event.record(actor, action, release.id, release.app_id, summary)
-        updated = await Release.get(id=release.id)
-        if event is not None and updated.status is ReleaseStatus.PUBLISHED:
-            await notifications.emit_release(event, actor, updated)
-    if live:
+        updated = await change_held(actor, release, values, action, summary, event)
+    if release.status is not ReleaseStatus.DRAFT:
         await announce(updated)
+    return updated
+
+
+async def change_held(
+    actor: Actor,
+    release: Release,
+    values: dict[str, object],
+    action: str,
+    summary: str,
+    event: Event | None = None,
+) -> Release:
+    """:func:`change_live`'s writes, in the caller's transaction, for an operation that
+    changes other rows with them; the caller announces a live release once it commits."""
+    await Release.filter(id=release.id).update(**values)
+    if release.status is not ReleaseStatus.DRAFT:
+        await apps.bump_generation(release.app_id)
+    await audit_event.record(actor, action, release.id, release.app_id, summary)
+    updated = await Release.get(id=release.id)
+    if event is not None and updated.status is ReleaseStatus.PUBLISHED:
+        await notifications.emit_release(event, actor, updated)
     return updated
 
 

@@ -16,15 +16,18 @@ from ferryman.models import audit_event
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
 from ferryman.models import notification as notifications
+from ferryman.models import ramp as ramps
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.moment import utc
 from ferryman.models.release import (
     Release,
     announce,
+    change_held,
     change_live,
     get_visible,
     lock,
+    require_rollout_changer,
     validated_reason,
 )
 from ferryman.models.status import ReleaseStatus
@@ -61,28 +64,34 @@ async def set_coverage_date(
 
 
 async def rollout(actor: Actor, release_id: str, percent: int) -> Release:
-    """Offer the release to ``percent`` of installs (by their install id's bucket)."""
+    """Offer the release to ``percent`` of installs (by their install id's bucket). A
+    rollout schedule the release had ends: a person has taken over."""
     actor.require_writer("changing a rollout")
     release = await get_visible(actor, release_id)
-    app = await apps.App.get(id=release.app_id)
-    if not app.ci_may_publish:
-        actor.require_admin("changing a rollout")
+    require_rollout_changer(actor, await apps.App.get(id=release.app_id))
     if not 0 <= percent <= 100:
         raise InvalidInput(
             f"percent must be a whole number from 0 to 100, got {percent}", ("percent",)
         )
-    if release.status is ReleaseStatus.ARCHIVED:
-        raise InvalidState(
-            f"release {release.version} is archived; it is offered to nobody", ("id",)
+    async with in_transaction():
+        held = await lock(release.id)
+        if held.status is ReleaseStatus.ARCHIVED:
+            raise InvalidState(
+                f"release {held.version} is archived; it is offered to nobody", ("id",)
+            )
+        ended = await ramps.end(held.id)
+        updated = await change_held(
+            actor,
+            held,
+            {"rollout_percent": percent},
+            "release.rollout",
+            f"rolled {held.version} out to {percent}% of installs"
+            + (f", {ended}" if ended else ""),
+            Event.RELEASE_ROLLOUT_CHANGED,
         )
-    return await change_live(
-        actor,
-        release,
-        {"rollout_percent": percent},
-        "release.rollout",
-        f"rolled {release.version} out to {percent}% of installs",
-        Event.RELEASE_ROLLOUT_CHANGED,
-    )
+    if held.status is not ReleaseStatus.DRAFT:
+        await announce(updated)
+    return updated
 
 
 async def yank(actor: Actor, release_id: str, reason: str) -> Release:
@@ -137,6 +146,7 @@ async def rollback(
                 ("channel",),
             )
         await _yank(actor, newest, why, "release.rollback")
+        await ramps.end(previous.id)  # offered to everyone now, whatever its schedule said
         if previous.rollout_percent != 100:
             previous.rollout_percent = 100
             await previous.save(update_fields=["rollout_percent", "updated_at"])

@@ -26,6 +26,7 @@ from ferryman.graphiql import FOR_KEYS, GraphiQLPage, Greeting
 from ferryman.models import artifact as artifacts
 from ferryman.models import license as licenses
 from ferryman.models import notification as notifications
+from ferryman.models import ramp as ramps
 from ferryman.models import summary
 from ferryman.models.actor import Actor
 from ferryman.settings import Settings
@@ -46,6 +47,7 @@ class Loaders:
     webhook: DataLoader[str, models.Webhook | None]
     notification: DataLoader[str, models.Notification | None]
     latest_delivery: DataLoader[str, models.Delivery | None]
+    schedule: DataLoader[str, ramps.Schedule | None]
 
     @classmethod
     def create(cls) -> Loaders:
@@ -60,6 +62,7 @@ class Loaders:
             webhook=DataLoader(_by_id(models.Webhook)),
             notification=DataLoader(_by_id(models.Notification)),
             latest_delivery=DataLoader(_latest_deliveries),
+            schedule=DataLoader(_schedules),
         )
 
 
@@ -111,6 +114,11 @@ def _by_id(model: type[_M]) -> Callable[[list[str]], Awaitable[list[_M | None]]]
 async def _artifacts_by_release(release_ids: list[str]) -> list[list[models.Artifact]]:
     grouped = await artifacts.of_releases(release_ids)
     return [grouped[i] for i in release_ids]
+
+
+async def _schedules(release_ids: list[str]) -> list[ramps.Schedule | None]:
+    found = await ramps.read_many(release_ids)
+    return [found.get(i) for i in release_ids]
 
 
 async def _release_counts(app_ids: list[str]) -> list[int]:

@@ -1,5 +1,6 @@
 """Releases in the GraphQL API: the Release type, and the lifecycle mutations (including
-rollouts, yanks, rollbacks and the coverage date licences judge a release by)."""
+rollouts and their schedules, yanks, rollbacks and the coverage date licences judge a
+release by)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Self
 import strawberry
 
 from ferryman import models
+from ferryman.models import ramp as ramps
 from ferryman.models import release as releases
 from ferryman.models import rollout as rollouts
 from ferryman.models.errors import DomainError
@@ -18,6 +20,7 @@ from ferryman.resolvers.artifacts import Artifact
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
+from ferryman.resolvers.ramps import RampStepInput, RolloutSchedule
 from ferryman.resolvers.stats import ReleaseFunnel, StatsSeries, release_funnel, release_stats
 
 strawberry.enum(ReleaseStatus, name="ReleaseStatus")
@@ -76,6 +79,13 @@ class Release(Node):
     async def artifacts(self, info: Info) -> list[Artifact]:
         return [Artifact.from_model(a) for a in await info.context.loaders.artifacts.load(self.id)]
 
+    @strawberry.field(
+        description="Its rollout schedule (releaseRolloutSchedule), finished or not; null: none."
+    )
+    async def rollout_schedule(self, info: Info) -> RolloutSchedule | None:
+        schedule = await info.context.loaders.schedule.load(self.id)
+        return RolloutSchedule.from_model(schedule) if schedule else None
+
     stats: StatsSeries = strawberry.field(
         resolver=release_stats, description="A measure of this version's installs over time."
     )
@@ -133,6 +143,26 @@ class ReleaseSetCoverageDatePayload(Payload):
 
 @strawberry.type
 class ReleaseRolloutPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRolloutSchedulePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRolloutPausePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRolloutResumePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseRolloutScheduleCancelPayload(Payload):
     release: Release | None = None
 
 
@@ -217,13 +247,71 @@ class ReleaseMutation:
         extensions=[UserErrors()],
         description="Offer the release to this percentage of installs (0 to 100), chosen by "
         "the install id they send (installs without one get it at 100 only); an install once "
-        "in stays in as the percentage grows.",
+        "in stays in as the percentage grows. Ends the release's rollout schedule, if any.",
     )
     async def release_rollout(
         self, info: Info, id: strawberry.ID, percent: int
     ) -> ReleaseRolloutPayload:
         release = await rollouts.rollout(info.context.actor, id, percent)
         return ReleaseRolloutPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Raise the release's rollout percentage step by step: listed steps, or a "
+        "preset from start (default now). Replaces any schedule it has; the percentage goes at "
+        "once to the latest step due, or to 0 until the first is.",
+    )
+    async def release_rollout_schedule(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        steps: Annotated[
+            list[RampStepInput] | None,
+            strawberry.argument(description=f"1 to {ramps.MAX_STEPS} steps; or give a preset."),
+        ] = None,
+        preset: ramps.RampPreset | None = None,
+        start: Annotated[
+            datetime | None, strawberry.argument(description="A preset's first step; default now.")
+        ] = None,
+        reason: Annotated[
+            str | None, strawberry.argument(description="Kept in the audit trail.")
+        ] = None,
+    ) -> ReleaseRolloutSchedulePayload:
+        listed = None if steps is None else [ramps.Step(s.percent, s.not_before) for s in steps]
+        release = await ramps.schedule(info.context.actor, id, listed, preset, start, reason)
+        return ReleaseRolloutSchedulePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Take no more steps of the release's rollout schedule until resumed; who "
+        "paused it and why are kept.",
+    )
+    async def release_rollout_pause(
+        self, info: Info, id: strawberry.ID, reason: str
+    ) -> ReleaseRolloutPausePayload:
+        release = await ramps.pause(info.context.actor, id, reason)
+        return ReleaseRolloutPausePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Go on with a paused rollout schedule; its pending steps move later by "
+        "the time it was paused.",
+    )
+    async def release_rollout_resume(
+        self, info: Info, id: strawberry.ID
+    ) -> ReleaseRolloutResumePayload:
+        release = await ramps.resume(info.context.actor, id)
+        return ReleaseRolloutResumePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Remove the release's rollout schedule; its percentage stays as it is.",
+    )
+    async def release_rollout_schedule_cancel(
+        self, info: Info, id: strawberry.ID
+    ) -> ReleaseRolloutScheduleCancelPayload:
+        release = await ramps.cancel(info.context.actor, id)
+        return ReleaseRolloutScheduleCancelPayload(release=Release.from_model(release))
 
     @strawberry.mutation(
         extensions=[UserErrors()],

@@ -46,6 +46,10 @@ from tests.support.documents import (
     RELEASE_DELETE,
     RELEASE_ROLLBACK,
     RELEASE_ROLLOUT,
+    RELEASE_ROLLOUT_PAUSE,
+    RELEASE_ROLLOUT_RESUME,
+    RELEASE_ROLLOUT_SCHEDULE,
+    RELEASE_ROLLOUT_SCHEDULE_CANCEL,
     RELEASE_SET_COVERAGE_DATE,
     RELEASE_YANK,
     WEBHOOK_CREATE,
@@ -163,6 +167,21 @@ async def release_rollback(s: Scene) -> Call:
     return Call(RELEASE_ROLLBACK, variables)
 
 
+async def scheduled(s: Scene) -> str:
+    """A published release with the PHASED rollout schedule."""
+    release_id = await s.published()
+    variables = {"id": release_id, "preset": "PHASED"}
+    await s.mutate(RELEASE_ROLLOUT_SCHEDULE, variables, "releaseRolloutSchedule")
+    return release_id
+
+
+async def paused(s: Scene) -> str:
+    release_id = await scheduled(s)
+    variables = {"id": release_id, "reason": "crash reports"}
+    await s.mutate(RELEASE_ROLLOUT_PAUSE, variables, "releaseRolloutPause")
+    return release_id
+
+
 async def artifact_upload_create(s: Scene) -> Call:
     name, body, signature = s.signed_file()
     fields = {"platform": LINUX, "filename": name, "signature": signature, "fileSize": len(body)}
@@ -244,6 +263,17 @@ CASES: dict[str, Case] = {
         "release.coverage_date",
     ),
     "releaseRollout": Case(on(Scene.published, RELEASE_ROLLOUT, percent=10), "release.rollout"),
+    "releaseRolloutSchedule": Case(
+        on(Scene.published, RELEASE_ROLLOUT_SCHEDULE, preset="PHASED"),
+        "release.rollout_schedule",
+    ),
+    "releaseRolloutPause": Case(
+        on(scheduled, RELEASE_ROLLOUT_PAUSE, reason="crash reports"), "release.rollout_pause"
+    ),
+    "releaseRolloutResume": Case(on(paused, RELEASE_ROLLOUT_RESUME), "release.rollout_resume"),
+    "releaseRolloutScheduleCancel": Case(
+        on(scheduled, RELEASE_ROLLOUT_SCHEDULE_CANCEL), "release.rollout_schedule_cancel"
+    ),
     "releaseYank": Case(on(Scene.published, RELEASE_YANK, reason="crashes"), "release.yank"),
     "releaseRollback": Case(release_rollback, "release.rollback"),
     "artifactUploadCreate": Case(artifact_upload_create, "artifact.upload"),

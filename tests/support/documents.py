@@ -85,6 +85,58 @@ mutation ($id: ID!, $percent: Int!) {{
 }}
 """
 
+ROLLOUT_SCHEDULE = """
+rolloutSchedule {
+  reached finished paused pausedAt pausedBy pauseReason
+  steps { position percent notBefore reachedAt }
+  nextStep { position percent notBefore }
+}
+"""
+
+RELEASE_ROLLOUT_SCHEDULE = f"""
+mutation (
+  $id: ID!, $steps: [RampStepInput!], $preset: RampPreset, $start: DateTime, $reason: String
+) {{
+  releaseRolloutSchedule(id: $id, steps: $steps, preset: $preset, start: $start, reason: $reason) {{
+    release {{ id rolloutPercent {ROLLOUT_SCHEDULE} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_ROLLOUT_PAUSE = f"""
+mutation ($id: ID!, $reason: String!) {{
+  releaseRolloutPause(id: $id, reason: $reason) {{
+    release {{ id rolloutPercent {ROLLOUT_SCHEDULE} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_ROLLOUT_RESUME = f"""
+mutation ($id: ID!) {{
+  releaseRolloutResume(id: $id) {{
+    release {{ id rolloutPercent {ROLLOUT_SCHEDULE} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_ROLLOUT_SCHEDULE_CANCEL = f"""
+mutation ($id: ID!) {{
+  releaseRolloutScheduleCancel(id: $id) {{
+    release {{ id rolloutPercent {ROLLOUT_SCHEDULE} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_SCHEDULE = f"""
+query ($id: ID!) {{
+  node(id: $id) {{ ... on Release {{ id rolloutPercent {ROLLOUT_SCHEDULE} }} }}
+}}
+"""
+
 RELEASE_YANK = f"""
 mutation ($id: ID!, $reason: String!) {{
   releaseYank(id: $id, reason: $reason) {{

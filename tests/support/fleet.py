@@ -1,0 +1,67 @@
+"""A fleet of installs asking the real update route: stable install ids, and what each is
+offered, for tests of who a staged rollout reaches."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c3e-9f3a-0d4b8e2a7c11")
+BATCH = 500
+
+
+def install_id(i: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, str(i)))
+
+
+def ids(count: int, start: int = 0) -> list[str]:
+    return [install_id(i) for i in range(start, start + count)]
+
+
+async def check(
+    client: httpx.AsyncClient,
+    install: str | None,
+    current: str = "0.9.0",
+    channel: str | None = None,
+    slug: str = "my-app",
+) -> httpx.Response:
+    headers = {"X-Install-Id": install} if install is not None else {}
+    query = f"?channel={channel}" if channel else ""
+    return await client.get(f"/{slug}/update/linux/x86_64/{current}{query}", headers=headers)
+
+
+def version_of(response: httpx.Response) -> str | None:
+    if response.status_code == 204:
+        return None
+    assert response.status_code == 200, response.text
+    version: str = response.json()["version"]
+    return version
+
+
+async def offered(
+    client: httpx.AsyncClient,
+    install: str | None,
+    current: str = "0.9.0",
+    channel: str | None = None,
+    slug: str = "my-app",
+) -> str | None:
+    return version_of(await check(client, install, current, channel, slug))
+
+
+async def offered_to(
+    client: httpx.AsyncClient,
+    installs: list[str],
+    channel: str | None = None,
+    slug: str = "my-app",
+) -> dict[str, str | None]:
+    """What each install is offered, checked ``BATCH`` at a time."""
+    answers: dict[str, str | None] = {}
+    for start in range(0, len(installs), BATCH):
+        batch = installs[start : start + BATCH]
+        versions = await asyncio.gather(
+            *(offered(client, i, channel=channel, slug=slug) for i in batch)
+        )
+        answers.update(zip(batch, versions, strict=True))
+    return answers
