@@ -169,6 +169,10 @@ class Verifier:
     def signed_file(self) -> str | None:
         return self.signature.file
 
+    @property
+    def key_id(self) -> str:
+        return self.signature.key_id_hex
+
     def update(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self.signature.prehashed:

@@ -15,6 +15,7 @@ from ferryman.models.notification import Delivery, Notification
 from ferryman.models.ramp import Ramp, RampStep
 from ferryman.models.release import Release
 from ferryman.models.session import Session
+from ferryman.models.signing_key import SigningKey
 from ferryman.models.usage import ActiveCount, CheckCount, DownloadCount, SketchCount
 from ferryman.models.user import Grant, User
 from ferryman.models.webhook import Webhook
@@ -38,6 +39,7 @@ __all__ = [
     "RampStep",
     "Release",
     "Session",
+    "SigningKey",
     "SketchCount",
     "User",
     "Webhook",

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from ferryman.models import audit_event, channel, ids
 from ferryman.models import generation as generations
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
@@ -153,6 +154,12 @@ async def update(actor: Actor, app_id: str, changes: AppChanges) -> App:
         return app
     if "channels" in values:
         await _check_channels_in_use(app, channel.order_of(values["channels"]))
+    if "public_key" in values and await signing_keys.rows(app.id):
+        raise InvalidState(
+            f"app {app.slug} is moving between signing keys, so its publicKey follows its "
+            "bridges: add a key with appSigningKeyAdd and publish a bridge release to it",
+            ("input", "publicKey"),
+        )
     changed = ", ".join(sorted(values))
     try:
         async with in_transaction():

@@ -26,10 +26,12 @@ from tortoise.transactions import in_transaction
 from ferryman.models import audit_event, ids
 from ferryman.models import notification as notifications
 from ferryman.models import release as releases
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor
 from ferryman.models.errors import DomainError, InvalidInput, InvalidState, NotFound
 from ferryman.models.ids import MAX_LENGTH, new_id
 from ferryman.models.platform import MAX_LENGTH as PLATFORM_LENGTH
+from ferryman.models.signing_key import KEY_ID_LENGTH
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from ferryman.models.verification import (
     Checked,
@@ -77,6 +79,8 @@ class Artifact(Model):
     # The version the signature's trusted comment names (None: it names none, and clients
     # with requireSignedVersion refuse the file).
     signed_version = fields.TextField(null=True)
+    # The id of the key its signature was made with (see models/signing_key.py).
+    key_id = fields.CharField(max_length=KEY_ID_LENGTH, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -377,6 +381,7 @@ async def _replace(
             file_size=new.file_size,
             warning=checked.warning,
             signed_version=checked.signed_version,
+            key_id=checked.key_id,
         )
         await audit_event.record(
             actor,
@@ -422,7 +427,8 @@ async def _settle(
     """
     failure, reading = read.failure, read.reading
     if reading is not None:
-        failure = verification_failure(reading.check, app, release)
+        keys = await signing_keys.keyring(app)
+        failure = verification_failure(reading.check, keys, app, release)
         artifact.file_size = reading.size
         artifact.checksum = reading.digest.hexdigest()
     else:

@@ -27,6 +27,7 @@ PREFIXES = {
     "whk": "notification endpoint",
     "msg": "notification",
     "dlv": "delivery",
+    "sgk": "signing key",
 }
 MAX_LENGTH = 32
 # The 26 characters after the prefix; anything else (NUL, spaces) is no id of ours.

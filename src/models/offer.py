@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from ferryman.models import channel as channels
 from ferryman.models.app import App
@@ -27,6 +28,7 @@ from ferryman.models.coverage import Coverage
 from ferryman.models.license import Held
 from ferryman.models.platform import STRICT_INSTALLERS, lookup_keys
 from ferryman.models.release import Release
+from ferryman.models.signing_key import Chain, SigningKey, chain_of
 from ferryman.models.status import (
     ArtifactStatus,
     Distribution,
@@ -55,11 +57,21 @@ class Offer:
     rank: int = 0  # its channel's place in the app's order (0: the most stable)
     effective: datetime | None = None  # the date licences judge it by
     rollout: int = 100  # the percentage of install ids it is offered to
+    signers: dict[str, str] = dataclasses.field(default_factory=dict)  # stored key -> key id
+    trusted: str | None = None  # the key of a one-key view's copy (OfferIndex.trusting)
     # Every key a client may look up -> the stored key answering it (see lookup_keys).
     served: dict[str, str] = dataclasses.field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "served", lookup_keys(self.files))
+
+    def signed_with(self, key: str) -> Offer | None:
+        """This offer with only the files ``key`` signed (None: it has none)."""
+        files = {k: f for k, f in self.files.items() if self.signers.get(k) == key}
+        if not files:
+            return None
+        signers = dict.fromkeys(files, key)
+        return dataclasses.replace(self, files=files, signers=signers, trusted=key)
 
     def reaches(self, install_id: str | None) -> bool:
         """Is this install inside the release's rollout? No id: only a full rollout."""
@@ -128,6 +140,8 @@ class OfferIndex:
         terms: Terms = Terms(),
         yanked: frozenset[Version] = frozenset(),
         required: list[dict[str, frozenset[str]]] | None = None,
+        chain: Chain | None = None,
+        trusted_required: dict[str, list[dict[str, frozenset[str]]]] | None = None,
     ) -> None:
         self.app_id = app_id
         self.slug = slug
@@ -153,11 +167,24 @@ class OfferIndex:
             _newest_complete(reversed([o for o in ordered if o.rank <= r]), self.required[r])
             for r in ranks
         ]
+        # An app that moved between signing keys: each install is offered from the view
+        # of the files signed with the key it trusts (the requirements of a bare-OS
+        # document, again, kept from the unfiltered views).
+        self.chain = chain
+        self._trusting: dict[str, OfferIndex] = {}
+        for key in chain.keys if chain else ():
+            signed = [s for o in offers if (s := o.signed_with(key)) is not None]
+            given = trusted_required.get(key) if trusted_required else None
+            self._trusting[key] = OfferIndex(app_id, slug, signed, order, terms, yanked, given)
+        self.trusted_required = {key: view.required for key, view in self._trusting.items()}
         if self.shared:
             # No install is judged against the others (that takes a licence or a partial
             # rollout), so nothing but these can ever be offered: an app's whole history
             # need not stay in memory.
-            tables = (*self._newest, *self._static)
+            tables = [*self._newest, *self._static]
+            if self._trusting:
+                kept = {o.release_id for v in self._trusting.values() for o in v.offers}
+                tables.append({o.release_id: o for o in offers if o.release_id in kept})
             self.offers = list({id(o): o for t in tables for o in t.values()}.values())
 
     def uncovered(self, coverage: Coverage, now: datetime) -> frozenset[str]:
@@ -178,8 +205,23 @@ class OfferIndex:
             return self
         kept = [o for o in self.offers if o.release_id not in excluded]
         return OfferIndex(
-            self.app_id, self.slug, kept, self.order, self.terms, self.yanked, self.required
+            self.app_id,
+            self.slug,
+            kept,
+            self.order,
+            self.terms,
+            self.yanked,
+            self.required,
+            self.chain,
+            self.trusted_required,
         )
+
+    def trusting(self, current: Version) -> OfferIndex:
+        """The index of what an install on ``current`` can verify: the files signed with
+        the key it trusts (itself, for an app that never moved between keys)."""
+        if self.chain is None:
+            return self
+        return self._trusting[self.chain.trusted(current)]
 
     def rank(self, channel: str | None) -> int | None:
         """The rank of ``channel`` (None: the most stable), or None when the app has none
@@ -202,8 +244,9 @@ class OfferIndex:
         self, os: str, arch: str, bundle: str | None, current: Version, rank: int = 0
     ) -> Choice | None:
         """The offer for one install, or None for "no update"."""
-        key = self.key_for(os, arch, bundle, rank)
-        return self._choice(self._newest[rank].get(key), key, current)
+        view = self.trusting(current)
+        key = view.key_for(os, arch, bundle, rank)
+        return view._choice(view._newest[rank].get(key), key, current)
 
     def for_os(self, os: str, current: Version, rank: int = 0) -> Choice | None:
         """The one document every install of an OS gets from a check without an arch.
@@ -213,7 +256,8 @@ class OfferIndex:
         plain key for each architecture the app publishes for the OS (and each deb or rpm
         key it publishes), or none at all.
         """
-        return self._choice(self._static[rank].get(os), os, current)
+        view = self.trusting(current)
+        return view._choice(view._static[rank].get(os), os, current)
 
     def _choice(self, offer: Offer | None, key: str, current: Version) -> Choice | None:
         # Newer, or anything at all for an install stuck on a yanked release.
@@ -255,8 +299,9 @@ def _newest_complete(
 
 
 async def load(app: App) -> OfferIndex:
-    """Read one app's published releases and READY artifacts: three queries (four when
-    the app offers downgrades from yanked releases).
+    """Read one app's published releases and READY artifacts: three queries, one more when
+    the app offers downgrades from yanked releases, and one when it published a bridge to
+    a new signing key.
 
     A release published between them has artifacts but no row here: they are left out
     (that publish changes the app's generation, so this index is rebuilt anyway). So are
@@ -266,9 +311,17 @@ async def load(app: App) -> OfferIndex:
     """
     order = channels.order_of(app.channels)
     releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
-        "id", "version", "notes", "pub_date", "coverage_date", "channel", "rollout_percent"
+        "id",
+        "version",
+        "notes",
+        "pub_date",
+        "coverage_date",
+        "channel",
+        "rollout_percent",
+        "bridge_to_id",
     )
     files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
+    signers: dict[str, dict[str, str]] = {r["id"]: {} for r in releases}
     artifacts = Artifact.filter(
         release__app_id=app.id,
         release__status=ReleaseStatus.PUBLISHED,
@@ -276,13 +329,15 @@ async def load(app: App) -> OfferIndex:
     )
     if app.require_signed_version:
         artifacts = artifacts.filter(signed_version__isnull=False)
-    for artifact in await artifacts.values("release_id", "platform", "download_url", "signature"):
+    columns = ("release_id", "platform", "download_url", "signature", "key_id")
+    for artifact in await artifacts.values(*columns):
         platforms = files.get(artifact["release_id"])
         if platforms is not None and artifact["download_url"]:
             platforms[artifact["platform"]] = (
                 artifact["download_url"],
                 artifact["signature"],
             )
+            signers[artifact["release_id"]][artifact["platform"]] = artifact["key_id"]
     offers = [
         Offer(
             version=version,
@@ -293,6 +348,7 @@ async def load(app: App) -> OfferIndex:
             rank=order.index(r["channel"]),
             effective=r["coverage_date"] or r["pub_date"],
             rollout=r["rollout_percent"],
+            signers=signers[r["id"]],
         )
         for r in releases
         if files[r["id"]]
@@ -311,4 +367,14 @@ async def load(app: App) -> OfferIndex:
         order,
         Terms.of(app),
         frozenset(v for text in yanked if (v := parse_stored(str(text))) is not None),
+        chain=await _chain(app.id, releases),
     )
+
+
+async def _chain(app_id: str, published: list[dict[str, Any]]) -> Chain | None:
+    """The app's key chain, read only when a published release is a bridge."""
+    if not any(r["bridge_to_id"] for r in published):
+        return None
+    keys = dict(await SigningKey.filter(app_id=app_id).order_by("id").values_list("id", "key_id"))
+    bridges = [(r["version"], keys[r["bridge_to_id"]]) for r in published if r["bridge_to_id"]]
+    return chain_of(next(iter(keys.values()), None), bridges)

@@ -26,6 +26,7 @@ from ferryman.models.offer import (
 )
 from ferryman.models.platform import OPERATING_SYSTEMS, lookup_keys, validate_platform
 from ferryman.models.release import Release
+from ferryman.models.signing_key import Chain
 from ferryman.models.status import ArtifactStatus, ExpiredPolicy, ReleaseStatus
 from ferryman.versions import InvalidVersion, Version, parse_stored
 
@@ -41,6 +42,7 @@ class SkipReason(enum.Enum):
     ARTIFACT_NOT_READY = "ARTIFACT_NOT_READY"
     UNSIGNED_VERSION = "UNSIGNED_VERSION"
     INCOMPLETE_FOR_OS = "INCOMPLETE_FOR_OS"
+    UNTRUSTED_KEY = "UNTRUSTED_KEY"
     SUPERSEDED = "SUPERSEDED"
 
 
@@ -62,6 +64,7 @@ class Preview:
     skipped: list[Skipped]
     notes: list[str]
     refusal: str | None = None  # why a 401/403 check is refused, in the route's words
+    trusted_key: str | None = None  # the key the install trusts, for an app with bridges
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,11 +112,12 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     now = datetime.now(UTC)
     carried = Presented(install.install_id, install.license_hash)
     verdict = await judge(index, carried, Fresh(index), now)
+    trusting = index.trusting(installed)
     if install.arch is None:
         key = install.os
-        required = index.required[rank].get(key, frozenset())
+        required = trusting.required[rank].get(key, frozenset())
     else:
-        key = index.key_for(install.os, install.arch, bundle, rank)
+        key = trusting.key_for(install.os, install.arch, bundle, rank)
         required = frozenset({key})
     choice = None
     if isinstance(verdict, Standing):
@@ -135,13 +139,73 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
     coverage = None
     if isinstance(verdict, Standing) and verdict.held is not None:
         coverage = index.terms.coverage(verdict.held)
+    trust = None if index.chain is None else Trust(index.chain, installed)
     explain = _Explainer(
-        key, required, app.require_signed_version, choice, seen, verdict, coverage, now, install
+        key,
+        required,
+        app.require_signed_version,
+        choice,
+        seen,
+        verdict,
+        coverage,
+        now,
+        install,
+        trust,
     )
-    notes = await _notes(key, required, choice)
+    notes = ([trust.note(choice)] if trust else []) + await _notes(key, required, choice)
     refusal = verdict.message if isinstance(verdict, Refusal) else None
     skipped = [explain(release) for release in newer]
-    return Preview(status, key, choice, skipped, notes, refusal)
+    return Preview(status, key, choice, skipped, notes, refusal, trust.key if trust else None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Trust:
+    """Which of the app's keys an install trusts, and why, in words."""
+
+    chain: Chain
+    current: Version
+
+    @property
+    def key(self) -> str:
+        return self.chain.trusted(self.current)
+
+    def note(self, choice: Choice | None) -> str:
+        bridge = self.chain.bridge_of(self.current)
+        if bridge is None:
+            first = self.chain.bridges[0][0]
+            why = (
+                f"{self.current} is older than every bridge (the first is {first}), so it "
+                f"trusts the app's first key, {self.key}"
+            )
+        else:
+            why = (
+                f"{self.current} is at or past the bridge {bridge[0]}, which shipped key {self.key}"
+            )
+        note = (
+            f"this install trusts one signing key: {why}; it is offered only files that key signed"
+        )
+        ahead = self.chain.next_bridge(self.current)
+        if choice is not None and ahead is not None and choice.offer.version <= ahead[0]:
+            note += (
+                f"; it is led across the bridge {ahead[0]} to key {ahead[1]} before anything "
+                "signed with that key"
+            )
+        return note
+
+    def refusal(self, artifact: Artifact) -> str | None:
+        """Why the install could not verify the artifact's file, or None."""
+        if artifact.key_id == self.key:
+            return None
+        ahead = self.chain.next_bridge(self.current)
+        how = (
+            f"; it gets that key from the bridge {ahead[0]} first"
+            if ahead is not None and any(key == artifact.key_id for _, key in self.chain.bridges)
+            else ""
+        )
+        return (
+            f"the {artifact.platform} file is signed with key {artifact.key_id}, and this "
+            f"install trusts key {self.key}, so it could not verify it{how}"
+        )
 
 
 async def _notes(key: str, required: frozenset[str], choice: Choice | None) -> list[str]:
@@ -185,6 +249,7 @@ class _Explainer:
     coverage: Coverage | None  # the presented licence's, judged at ``now``
     now: datetime
     install: Install
+    trust: Trust | None  # for an app with bridges
 
     def __call__(self, release: Release) -> Skipped:
         reason, detail = self._why(release)
@@ -236,6 +301,9 @@ class _Explainer:
                     f"the {artifact.platform} signature names no version and the app requires "
                     "one (requireSignedVersion)"
                 )
+            untrusted = self.trust.refusal(artifact) if self.trust else None
+            if untrusted:
+                return SkipReason.UNTRUSTED_KEY, untrusted
         return None
 
     def _superseded(self) -> tuple[SkipReason, str]:

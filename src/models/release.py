@@ -20,6 +20,7 @@ from ferryman.models import audit_event, ids
 from ferryman.models import channel as channels
 from ferryman.models import generation as generations
 from ferryman.models import notification as notifications
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor
 from ferryman.models.errors import Forbidden, InvalidInput, InvalidState, NotFound, Taken
 from ferryman.models.ids import MAX_LENGTH, new_id
@@ -32,6 +33,7 @@ from ferryman.versions import InvalidVersion, Version, signed_matches
 if TYPE_CHECKING:
     from ferryman.models.app import App
     from ferryman.models.artifact import Artifact
+    from ferryman.models.signing_key import SigningKey
 
 NOTES_MAX = 100_000
 REASON_MAX = 500
@@ -52,10 +54,15 @@ class Release(Model):
     rollout_percent = fields.SmallIntField(default=100, db_default=100)
     yanked_at = fields.DatetimeField(null=True)
     yank_reason = fields.TextField(null=True)
+    # The key this release ships inside the app (a bridge: see models/signing_key.py).
+    bridge_to: fields.ForeignKeyNullableRelation[SigningKey] = fields.ForeignKeyField(
+        "models.SigningKey", related_name="bridges", null=True, on_delete=fields.RESTRICT
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     app_id: str
+    bridge_to_id: str | None
     artifacts: fields.ReverseRelation[Artifact]
 
     class Meta:
@@ -337,6 +344,8 @@ async def _step(actor: Actor, locked: Release, target: ReleaseStatus) -> Release
     locked.status = target
     await locked.save(update_fields=changed)
     await apps.bump_generation(locked.app_id)
+    if locked.bridge_to_id is not None:
+        await signing_keys.follow(locked.app_id)
     _, _, verb, event = _TRANSITIONS[target]
     await audit_event.record(
         actor, f"release.{verb}", locked.id, locked.app_id, f"{target.value} {locked.version}"
@@ -442,6 +451,9 @@ async def _require_ready_artifacts(release: Release, app: App) -> None:
             "one before publishing",
             ("id",),
         )
+    unverifiable = await signing_keys.publish_refusal(release, artifacts)
+    if unverifiable:
+        raise InvalidState(unverifiable, ("id",))
 
 
 async def announce(release: Release) -> None:

@@ -17,6 +17,7 @@ from ferryman.models import channel as channels
 from ferryman.models import generation as generations
 from ferryman.models import notification as notifications
 from ferryman.models import ramp as ramps
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor
 from ferryman.models.errors import InvalidInput, InvalidState
 from ferryman.models.moment import utc
@@ -180,6 +181,8 @@ async def _yank(actor: Actor, locked: Release, why: str, action: str) -> None:
     locked.yank_reason = why
     await locked.save(update_fields=["status", "yanked_at", "yank_reason", "updated_at"])
     await apps.bump_generation(locked.app_id)
+    if locked.bridge_to_id is not None:
+        await signing_keys.follow(locked.app_id)
     await audit_event.record(
         actor, action, locked.id, locked.app_id, f"yanked {locked.version}: {why}"
     )

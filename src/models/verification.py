@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.errors import InvalidInput
 from ferryman.models.platform import validate_platform
 from ferryman.versions import signed_matches
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ferryman.models.app import App
     from ferryman.models.artifact import NewArtifact
     from ferryman.models.release import Release
+    from ferryman.models.signing_key import Keyring
 
 
 class SignatureCheck(Protocol):
@@ -32,6 +34,11 @@ class SignatureCheck(Protocol):
 
     @property
     def signed_file(self) -> str | None: ...
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that made the signature, as the Tauri CLI prints it."""
+        ...
 
     def update(self, chunk: bytes) -> None: ...
 
@@ -144,7 +151,8 @@ async def read_back(
             "upload the file to the uploadUrl, then confirm again",
         )
     size, etag = head
-    failure = before_reading(check, app, size, expected_size, store.max_file_bytes)
+    keys = await signing_keys.keyring(app)
+    failure = before_reading(check, keys, size, expected_size, store.max_file_bytes)
     if failure:
         return ReadBack(None, failure)
     key = source
@@ -178,6 +186,7 @@ class Checked:
 
     warning: str | None
     signed_version: str | None
+    key_id: str
 
 
 async def check_upload(
@@ -215,7 +224,7 @@ async def check_upload(
             f"the signature was made for the file {check.signed_file!r}, "
             f"uploaded as {new.filename!r}"
         )
-    return Checked(warning, check.signed_version)
+    return Checked(warning, check.signed_version, check.key_id)
 
 
 class Reading:
@@ -233,7 +242,7 @@ class Reading:
 
 
 def before_reading(
-    check: SignatureCheck, app: App, size: int, expected: int | None, limit: int
+    check: SignatureCheck, keys: Keyring, size: int, expected: int | None, limit: int
 ) -> str | None:
     """Why the stored file cannot pass, as far as that is known without reading it."""
     if expected is not None and size != expected:
@@ -246,23 +255,14 @@ def before_reading(
             f"the stored file is {size} bytes, more than the {limit} an update file may have "
             "on this server (FERRYMAN_MAX_ARTIFACT_BYTES)"
         )
-    if not app.public_key:
-        return no_public_key(app)
-    return check.key_failure(app.public_key) or check.size_failure(size)
+    return keys.key_failure(check) or check.size_failure(size)
 
 
-def no_public_key(app: App) -> str:
+def verification_failure(
+    check: SignatureCheck, keys: Keyring, app: App, release: Release
+) -> str | None:
     return (
-        f"app {app.slug} has no publicKey, so the signature cannot be checked: set it with "
-        "appUpdate, then confirm again"
-    )
-
-
-def verification_failure(check: SignatureCheck, app: App, release: Release) -> str | None:
-    if not app.public_key:
-        return no_public_key(app)
-    return (
-        check.failure(app.public_key)
+        keys.failure(check)
         or version_mismatch(check, release)
         or unsigned_version(check, app, release)
     )

@@ -24,11 +24,13 @@ from ferryman.versions import InvalidVersion, Version
 if TYPE_CHECKING:
     from ferryman.resolvers.licenses import License
     from ferryman.resolvers.releases import Release
+    from ferryman.resolvers.signing_keys import SigningKey
 
 strawberry.enum(Distribution, name="Distribution")
 strawberry.enum(ExpiredPolicy, name="ExpiredPolicy")
 _Release = Annotated["Release", strawberry.lazy("ferryman.resolvers.releases")]
 _License = Annotated["License", strawberry.lazy("ferryman.resolvers.licenses")]
+_SigningKey = Annotated["SigningKey", strawberry.lazy("ferryman.resolvers.signing_keys")]
 
 
 @strawberry.type(description="A desktop app whose updates this server delivers.")
@@ -37,7 +39,10 @@ class App(Node):
     name: str
     description: str | None
     public_key: str | None = strawberry.field(
-        description="The Tauri updater public key (content of the .pub file)."
+        description=(
+            "The Tauri updater public key (content of the .pub file) new releases are signed "
+            "with; once the app moves between keys, the one its newest published bridge ships."
+        )
     )
     ci_may_publish: bool = strawberry.field(
         description="Whether CI keys may publish releases of this app (off by default)."
@@ -147,6 +152,17 @@ class App(Node):
         return await paginate(
             rows, first, after, License.from_model, max_page=info.context.max_page_size
         )
+
+    @strawberry.field(
+        description=(
+            "Its signing keys, the first first: empty until a second key is added "
+            "(appSigningKeyAdd); until then publicKey is its one key."
+        )
+    )
+    async def signing_keys(self) -> list[_SigningKey]:
+        from ferryman.resolvers.signing_keys import app_signing_keys
+
+        return await app_signing_keys(self.id)
 
     stats: StatsSeries = strawberry.field(
         resolver=app_stats, description="A measure of the app's installs over time."

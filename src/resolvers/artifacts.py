@@ -56,6 +56,9 @@ class Artifact(Node):
             "which installs with requireSignedVersion refuse at download."
         )
     )
+    key_id: str | None = strawberry.field(
+        description="The id of the key that made the signature, as the Tauri CLI prints it."
+    )
     created_at: datetime
     release_id: strawberry.Private[str]
 
@@ -74,6 +77,7 @@ class Artifact(Node):
             filename=artifact.filename,
             warning=artifact.warning,
             signed_version=artifact.signed_version,
+            key_id=artifact.key_id,
             created_at=artifact.created_at,
             release_id=artifact.release_id,
         )

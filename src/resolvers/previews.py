@@ -51,6 +51,13 @@ class UpdatePreview:
             "each URL, valid for about an hour)."
         )
     )
+    trusted_key_id: str | None = strawberry.field(
+        description=(
+            "For an app that moved between signing keys: the id of the one key this install "
+            "trusts (the key its version shipped with). It is offered only files that key "
+            "signed, so it crosses each bridge release in turn."
+        )
+    )
     skipped: list[SkippedRelease] = strawberry.field(description="Newer releases, newest first.")
     notes: list[str] = strawberry.field(
         description=(
@@ -105,6 +112,7 @@ class PreviewQuery:
             served_key=None if choice is None else choice.stored_key,
             offered=offered,
             refusal=result.refusal,
+            trusted_key_id=result.trusted_key,
             manifest=None if choice is None else update_json(choice).decode(),
             skipped=[
                 SkippedRelease(

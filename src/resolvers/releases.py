@@ -21,6 +21,7 @@ from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.ramps import RampStepInput, RolloutSchedule
+from ferryman.resolvers.signing_keys import SigningKey
 from ferryman.resolvers.stats import ReleaseFunnel, StatsSeries, release_funnel, release_stats
 
 strawberry.enum(ReleaseStatus, name="ReleaseStatus")
@@ -49,6 +50,7 @@ class Release(Node):
     created_at: datetime
     updated_at: datetime
     app_id: strawberry.Private[str]
+    bridge_to_id: strawberry.Private[str | None]
 
     @classmethod
     def from_model(cls, release: models.Release) -> Self:
@@ -67,6 +69,7 @@ class Release(Node):
             created_at=release.created_at,
             updated_at=release.updated_at,
             app_id=release.app_id,
+            bridge_to_id=release.bridge_to_id,
         )
 
     @strawberry.field
@@ -78,6 +81,17 @@ class Release(Node):
     @strawberry.field(description="Artifacts by platform.")
     async def artifacts(self, info: Info) -> list[Artifact]:
         return [Artifact.from_model(a) for a in await info.context.loaders.artifacts.load(self.id)]
+
+    @strawberry.field(
+        description=(
+            "The signing key this release ships inside the app, when it is a bridge "
+            "(releaseBridgeSet): installs that run it trust that key."
+        )
+    )
+    async def bridge_to(self) -> SigningKey | None:
+        if self.bridge_to_id is None:
+            return None
+        return SigningKey.from_model(await models.SigningKey.get(id=self.bridge_to_id))
 
     @strawberry.field(
         description="Its rollout schedule (releaseRolloutSchedule), finished or not; null: none."

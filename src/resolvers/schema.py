@@ -33,6 +33,7 @@ from ferryman.resolvers import (
     licenses,
     previews,
     releases,
+    signing_keys,
     submissions,
     webhooks,
 )
@@ -52,6 +53,7 @@ _NODE_GETTERS: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "lic": licenses.get_node,
     "whk": webhooks.get_node,
     "dlv": webhooks.get_delivery_node,
+    "sgk": signing_keys.get_node,
 }
 
 
@@ -78,6 +80,7 @@ class Mutation(
     api_keys.ApiKeyMutation,
     licenses.LicenseMutation,
     webhooks.WebhookMutation,
+    signing_keys.SigningKeyMutation,
 ):
     pass
 

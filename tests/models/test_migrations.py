@@ -11,6 +11,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from ferryman.models import ApiKey, App, Artifact, Release
 from ferryman.models.registry import MIGRATION_CONFIG, migrate, tortoise_config
 from ferryman.models.usage import DownloadCount
+from ferryman.signatures import PublicKey
 from tests.conftest import Databases
 
 MIGRATIONS = Path(__file__).parent.parent.parent / "src" / "models" / "migrations"
@@ -68,7 +69,8 @@ async def test_migrations_build_every_table_on_an_empty_database(databases: Data
 async def test_existing_artifacts_get_the_version_their_signature_names(
     databases: Databases,
 ) -> None:
-    """0008 reads ``signedVersion`` out of the signatures stored before it existed."""
+    """0008 reads ``signedVersion`` out of the signatures stored before it existed, and 0018
+    the id of the key that made them."""
     url = databases.empty()
     await migrations_api.migrate(
         config=tortoise_config(url), target="models.0007_licences_rollouts_yanks"
@@ -100,10 +102,12 @@ async def test_existing_artifacts_get_the_version_their_signature_names(
     await migrate(url)
     await Tortoise.init(config=tortoise_config(url))
     try:
-        found = dict(await Artifact.all().values_list("platform", "signed_version"))
+        found = await Artifact.all().values_list("platform", "signed_version", "key_id")
     finally:
         await connections.close_all()
-    assert found == {"linux-x86_64": "1.2.3", "darwin-aarch64": None}
+    # 0018 reads the key that made each signature out of it too.
+    key = PublicKey.parse((DATA / "app.pub").read_text()).key_id_hex
+    assert sorted(found) == [("darwin-aarch64", None, key), ("linux-x86_64", "1.2.3", key)]
 
 
 async def test_download_events_become_daily_counts(databases: Databases) -> None:
@@ -113,17 +117,23 @@ async def test_download_events_become_daily_counts(databases: Databases) -> None
     await migrations_api.migrate(config=tortoise_config(url), target="models.0015_daily_keys")
     await Tortoise.init(config=tortoise_config(url))
     try:
-        app = await App.create(id="app_1", slug="old", name="Old", channels="lts,stable,beta")
-        release = await Release.create(id="rel_1", app=app, version="1.2.3", channel="beta")
-        artifact = await Artifact.create(
-            id="art_1", release=release, platform="linux-x86_64", signature="s", object_key="k"
-        )
         client = connections.get("default")
+        now = "CURRENT_TIMESTAMP"
+        # In SQL: the models have columns that came later.
+        await client.execute_script(
+            "INSERT INTO apps (id, slug, name, channels, created_at, updated_at) "
+            f"VALUES ('app_1', 'old', 'Old', 'lts,stable,beta', {now}, {now});"
+            "INSERT INTO releases (id, app_id, version, status, channel, created_at, updated_at) "
+            f"VALUES ('rel_1', 'app_1', '1.2.3', 'DRAFT', 'beta', {now}, {now});"
+            "INSERT INTO artifacts (id, release_id, platform, signature, object_key, status, "
+            f"created_at, updated_at) VALUES ('art_1', 'rel_1', 'linux-x86_64', 's', 'k', "
+            f"'READY', {now}, {now});"
+        )
         marks = ", ".join("?" * 6) if databases.engine == "sqlite" else "$1, $2, $3, $4, $5, $6"
         events = [
-            ("dl_1", artifact.id, "DE", "2026-11-02 23:59:59"),
-            ("dl_2", artifact.id, "DE", "2026-11-02 00:00:00"),
-            ("dl_3", artifact.id, None, "2026-11-02 12:00:00"),
+            ("dl_1", "art_1", "DE", "2026-11-02 23:59:59"),
+            ("dl_2", "art_1", "DE", "2026-11-02 00:00:00"),
+            ("dl_3", "art_1", None, "2026-11-02 12:00:00"),
             ("dl_4", None, "FR", "2026-11-03 00:00:01"),
         ]
         for event_id, artifact_id, country, at in events:

@@ -303,7 +303,7 @@ query (
     appId: $appId, target: $target, arch: $arch, currentVersion: $current, bundleType: $bundle,
     channel: $channel, installId: $installId, licenseKey: $licenseKey
   ) {
-    status platformKey servedKey notes manifest refusal
+    status platformKey servedKey notes manifest refusal trustedKeyId
     offered { version }
     skipped { release { version status } reason detail }
   }
