@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Coroutine
 from typing import Any
 
@@ -11,9 +12,12 @@ from ferryman.models import Artifact, Release, offer
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.app import App
+from ferryman.models.signing_key import Chain
 from ferryman.models.status import ReleaseStatus
 from ferryman.versions import Version
 from tests.support.shipping import Shipyard
+
+PLATFORMS = ("linux-x86_64", "windows-x86_64")
 
 
 class PublishFirst:
@@ -107,3 +111,43 @@ def _partial(newest: offer.Offer) -> offer.Offer:
         files=dict(newest.files),
         rollout=10,
     )
+
+
+def test_each_install_is_offered_from_what_its_key_signed_in_every_view() -> None:
+    """With a bridge to key B at 2.0.0, installs below it see only files A signed: in the
+    index every install shares and in the view left after a partial rollout alike."""
+    signed = {"1.0.0": "A", "1.5.0": "A", "2.0.0": "A", "2.5.0": "B"}
+    history = [
+        offer.Offer(
+            version=Version.parse(version),
+            release_id=f"rel_{version}",
+            notes=None,
+            pub_date=None,
+            files={p: (f"https://dl.example.com/{version}/{p}", "sig") for p in PLATFORMS},
+            signers=dict.fromkeys(PLATFORMS, key),
+        )
+        for version, key in signed.items()
+    ]
+    chain = Chain("A", ((Version.parse("2.0.0"), "B"),))
+    newest = dataclasses.replace(history[-1], version=Version.parse("3.0.0"), release_id="rel_3")
+    shared = offer.OfferIndex("app_1", "my-app", history, chain=chain)
+    judged = offer.OfferIndex(
+        "app_1", "my-app", [*history, dataclasses.replace(newest, rollout=10)], chain=chain
+    )
+    view = judged.without(frozenset({"rel_3"}))
+
+    expected = {"0.9.0": "2.0.0", "1.5.0": "2.0.0", "2.0.0": "2.5.0", "2.5.0": None}
+    for index in (shared, view):
+        for current, version in expected.items():
+            got = index.for_platform("linux", "x86_64", None, Version.parse(current))
+            assert (str(got.offer.version) if got else None) == version, (current, got)
+            document = index.for_os("windows", Version.parse(current))
+            assert (str(document.offer.version) if document else None) == version
+    # The newest B release reaches installs that crossed the bridge, never those below it.
+    inside = judged.for_platform("linux", "x86_64", None, Version.parse("2.0.0"))
+    assert inside is not None
+    assert str(inside.offer.version) == "3.0.0"
+    below = judged.for_platform("linux", "x86_64", None, Version.parse("1.0.0"))
+    assert below is not None
+    assert str(below.offer.version) == "2.0.0"
+    assert below.offer.signers == dict.fromkeys(PLATFORMS, "A")

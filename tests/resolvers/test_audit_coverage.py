@@ -23,6 +23,7 @@ from ferryman.models import Artifact, AuditEvent
 from ferryman.models.actor import KeyScope
 from ferryman.resolvers.schema import build_schema
 from tests.conftest import GraphQL, make_key
+from tests.signing import Signer
 from tests.support.api import create_app, payload_of
 from tests.support.database import key_row
 from tests.support.documents import (
@@ -43,6 +44,7 @@ from tests.support.documents import (
     LICENSE_REVOKE,
     LICENSE_SUSPEND,
     RELEASE_ARCHIVE,
+    RELEASE_BRIDGE_SET,
     RELEASE_DELETE,
     RELEASE_ROLLBACK,
     RELEASE_ROLLOUT,
@@ -52,6 +54,8 @@ from tests.support.documents import (
     RELEASE_ROLLOUT_SCHEDULE_CANCEL,
     RELEASE_SET_COVERAGE_DATE,
     RELEASE_YANK,
+    SIGNING_KEY_ADD,
+    SIGNING_KEY_RETIRE,
     WEBHOOK_CREATE,
     WEBHOOK_DELETE,
     WEBHOOK_ROTATE_SECRET,
@@ -182,6 +186,18 @@ async def paused(s: Scene) -> str:
     return release_id
 
 
+async def next_key(s: Scene) -> str:
+    """A key the app will move to (NEXT)."""
+    variables = {"appId": s.app_id, "publicKey": Signer().public_key}
+    added = await s.mutate(SIGNING_KEY_ADD, variables, "appSigningKeyAdd")
+    key_id: str = added["signingKey"]["id"]
+    return key_id
+
+
+async def release_bridge_set(s: Scene) -> Call:
+    return Call(RELEASE_BRIDGE_SET, {"id": await s.verified_draft(), "key": await next_key(s)})
+
+
 async def artifact_upload_create(s: Scene) -> Call:
     name, body, signature = s.signed_file()
     fields = {"platform": LINUX, "filename": name, "signature": signature, "fileSize": len(body)}
@@ -274,6 +290,12 @@ CASES: dict[str, Case] = {
     "releaseRolloutScheduleCancel": Case(
         on(scheduled, RELEASE_ROLLOUT_SCHEDULE_CANCEL), "release.rollout_schedule_cancel"
     ),
+    "appSigningKeyAdd": Case(
+        given(SIGNING_KEY_ADD, lambda s: {"appId": s.app_id, "publicKey": Signer().public_key}),
+        "app.signing_key_add",
+    ),
+    "appSigningKeyRetire": Case(on(next_key, SIGNING_KEY_RETIRE), "app.signing_key_retire"),
+    "releaseBridgeSet": Case(release_bridge_set, "release.bridge"),
     "releaseYank": Case(on(Scene.published, RELEASE_YANK, reason="crashes"), "release.yank"),
     "releaseRollback": Case(release_rollback, "release.rollback"),
     "artifactUploadCreate": Case(artifact_upload_create, "artifact.upload"),

@@ -84,6 +84,7 @@ async def test_preview_of_an_up_to_date_install(
         "manifest": None,
         "offered": None,
         "refusal": None,
+        "trustedKeyId": None,
         "skipped": [],
     }
 

@@ -294,6 +294,30 @@ mutation ($id: ID!, $reason: String) {{
 }}
 """
 
+SIGNING_KEY_ADD = f"""
+mutation ($appId: ID!, $publicKey: String!) {{
+  appSigningKeyAdd(appId: $appId, publicKey: $publicKey) {{
+    signingKey {{ id keyId state }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+SIGNING_KEY_RETIRE = f"""
+mutation ($id: ID!) {{
+  appSigningKeyRetire(id: $id) {{ signingKey {{ id state retiredAt }} {USER_ERRORS} }}
+}}
+"""
+
+RELEASE_BRIDGE_SET = f"""
+mutation ($id: ID!, $key: ID) {{
+  releaseBridgeSet(id: $id, signingKeyId: $key) {{
+    release {{ id version bridgeTo {{ keyId }} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
 UPDATE_PREVIEW = """
 query (
   $appId: ID!, $target: String!, $arch: String, $current: String!,
