@@ -23,6 +23,7 @@ from tests.support.api import payload_of
 from tests.support.documents import (
     APP_UPDATE,
     RELEASE_BRIDGE_SET,
+    RELEASE_YANK,
     SIGNING_KEY_ADD,
     SIGNING_KEY_RETIRE,
     UPDATE_PREVIEW,
@@ -94,6 +95,14 @@ class History:
 
     async def mutate(self, document: str, name: str, **variables: Any) -> dict[str, Any]:
         return payload_of(await self.yard.gql(document, variables, key=self.yard.key), name)
+
+    async def release_id(self, version: str) -> str:
+        document = "query ($id: ID!, $v: String!) { app(id: $id) { release(version: $v) { id } } }"
+        found = await self.yard.gql(
+            document, {"id": self.yard.app_id, "v": version}, key=self.yard.key
+        )
+        release_id: str = found["data"]["app"]["release"]["id"]
+        return release_id
 
     def public_key(self, version: str) -> str:
         return self.keys[self.trusts[version]].public_key
@@ -251,15 +260,18 @@ async def test_a_bridge_must_be_signed_with_the_key_installs_below_it_trust(
     assert "the key it would ship" in shipped["userErrors"][0]["message"]
 
     # A published bridge stays one: its installs already trust the key.
-    bridge_id = (
-        await history.yard.gql(
-            'query ($id: ID!) { app(id: $id) { release(version: "1.2.0") { id } } }',
-            {"id": history.yard.app_id},
-            key=history.yard.key,
-        )
-    )["data"]["app"]["release"]["id"]
-    kept = await history.bridge(bridge_id, None)
+    kept = await history.bridge(await history.release_id("1.2.0"), None)
     assert "stays one" in kept["userErrors"][0]["message"]
+
+
+async def test_a_yanked_bridge_still_binds_the_installs_that_took_it(history: History) -> None:
+    bridge_id = await history.release_id("1.2.0")
+    variables = {"id": bridge_id, "reason": "broken installer"}
+    assert (await history.mutate(RELEASE_YANK, "releaseYank", **variables))["userErrors"] == []
+    # Installs on 1.2.0 run B's key whatever became of the release ...
+    assert await walk(history, "linux-x86_64", "1.2.0") == ["1.2.0", "2.1.0", "3.0.0"]
+    # ... and those below it wait on A's releases for the next bridge, never handed B's.
+    assert await walk(history, "linux-x86_64", "1.0.0") == ["1.0.0", "1.1.0"]
 
 
 async def test_preview_says_which_key_an_install_trusts_and_why(history: History) -> None:

@@ -19,7 +19,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from ferryman.models import channel as channels
 from ferryman.models.app import App
@@ -299,9 +298,9 @@ def _newest_complete(
 
 
 async def load(app: App) -> OfferIndex:
-    """Read one app's published releases and READY artifacts: three queries, one more when
-    the app offers downgrades from yanked releases, and one when it published a bridge to
-    a new signing key.
+    """Read one app's published releases and READY artifacts, and its signing keys: four
+    queries, one more when the app offers downgrades from yanked releases, and one more when
+    it holds keys of its own (it moved between keys: its bridges).
 
     A release published between them has artifacts but no row here: they are left out
     (that publish changes the app's generation, so this index is rebuilt anyway). So are
@@ -318,7 +317,6 @@ async def load(app: App) -> OfferIndex:
         "coverage_date",
         "channel",
         "rollout_percent",
-        "bridge_to_id",
     )
     files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
     signers: dict[str, dict[str, str]] = {r["id"]: {} for r in releases}
@@ -367,14 +365,17 @@ async def load(app: App) -> OfferIndex:
         order,
         Terms.of(app),
         frozenset(v for text in yanked if (v := parse_stored(str(text))) is not None),
-        chain=await _chain(app.id, releases),
+        chain=await _chain(app.id),
     )
 
 
-async def _chain(app_id: str, published: list[dict[str, Any]]) -> Chain | None:
-    """The app's key chain, read only when a published release is a bridge."""
-    if not any(r["bridge_to_id"] for r in published):
+async def _chain(app_id: str) -> Chain | None:
+    """The app's key chain: bridges are read only when it has keys of its own."""
+    keys = await SigningKey.filter(app_id=app_id).order_by("position").values_list("id", "key_id")
+    if not keys:
         return None
-    keys = dict(await SigningKey.filter(app_id=app_id).order_by("id").values_list("id", "key_id"))
-    bridges = [(r["version"], keys[r["bridge_to_id"]]) for r in published if r["bridge_to_id"]]
-    return chain_of(next(iter(keys.values()), None), bridges)
+    ids = dict(keys)
+    bridges = await Release.filter(
+        app_id=app_id, bridge_to_id__isnull=False, pub_date__isnull=False
+    ).values_list("version", "bridge_to_id")
+    return chain_of(keys[0][1], [(str(v), ids[str(k)]) for v, k in bridges])

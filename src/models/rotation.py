@@ -67,6 +67,7 @@ async def add(actor: Actor, app_id: str, public_key: str) -> SigningKey:
         key = await SigningKey.create(
             id=new_id("sgk"),
             app_id=app.id,
+            position=held[-1].position + 1,
             key_id=key_id,
             public_key=public_key.strip(),
             state=KeyState.NEXT,

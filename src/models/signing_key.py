@@ -33,7 +33,6 @@ from tortoise.models import Model
 
 from ferryman.models import app as apps
 from ferryman.models.ids import MAX_LENGTH
-from ferryman.models.status import ReleaseStatus
 from ferryman.signatures import PublicKey
 from ferryman.versions import Version, parse_stored
 
@@ -59,6 +58,7 @@ class SigningKey(Model):
     app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
         "models.App", related_name="signing_keys", on_delete=fields.CASCADE
     )
+    position = fields.SmallIntField()  # 1 for the app's first key, then in the order added
     key_id = fields.CharField(max_length=KEY_ID_LENGTH)
     public_key = fields.TextField()
     state = fields.CharEnumField(KeyState, max_length=16)
@@ -70,7 +70,7 @@ class SigningKey(Model):
 
     class Meta:
         table = "signing_keys"
-        unique_together = (("app", "key_id"),)
+        unique_together = (("app", "key_id"), ("app", "position"))
 
     @property
     def described(self) -> str:
@@ -118,8 +118,9 @@ class Chain:
 
 
 def chain_of(root: str | None, bridges: Iterable[tuple[str, str]]) -> Chain | None:
-    """The chain of an app's first key and its published bridges (version text, key id);
-    None while there is no bridge: every install then trusts the one key."""
+    """The chain of an app's first key and its bridges (version text, key id) that were
+    ever published: one archived or yanked since is still built into the installs that took
+    it. None while there is no bridge: every install then trusts the one key."""
     parsed = sorted(
         (version, key) for text, key in bridges if (version := parse_stored(text)) is not None
     )
@@ -131,7 +132,7 @@ def chain_of(root: str | None, bridges: Iterable[tuple[str, str]]) -> Chain | No
 async def rows(app_id: str) -> list[SigningKey]:
     """The app's keys, oldest (the first, which installs of its first releases trust)
     first."""
-    return await SigningKey.filter(app_id=app_id).order_by("id")
+    return await SigningKey.filter(app_id=app_id).order_by("position")
 
 
 async def chain(app_id: str) -> Chain | None:
@@ -142,7 +143,7 @@ async def chain(app_id: str) -> Chain | None:
     bridges = [
         (release.version, key.key_id)
         for key in keys
-        for release in await key.bridges.filter(status=ReleaseStatus.PUBLISHED)
+        for release in await key.bridges.filter(pub_date__isnull=False)
     ]
     return chain_of(keys[0].key_id, bridges)
 
@@ -203,6 +204,7 @@ def bare(app: App) -> SigningKey:
     assert app.public_key is not None
     return SigningKey(
         app_id=app.id,
+        position=1,
         key_id=key_id_of(app.public_key),
         public_key=app.public_key,
         state=KeyState.ACTIVE,
@@ -257,8 +259,9 @@ def keys_trusted_below(current: Chain | None, root: str, version: Version) -> st
 
 
 async def follow(app_id: str) -> None:
-    """Make the keys' states and the app's ``publicKey`` follow its published bridges:
-    call in the transaction of any change to a bridge's status."""
+    """Make the keys' states and the app's ``publicKey`` follow its bridges: call in the
+    transaction that publishes or marks one. A key a bridge has led to stays ACTIVE (or
+    RETIRED): installs that took the bridge trust it, whatever became of the bridge."""
     keys = await rows(app_id)
     if not keys:
         return

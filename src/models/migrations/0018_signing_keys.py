@@ -47,13 +47,14 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=32)),
                 ('app', fields.ForeignKeyField('models.App', source_field='app_id', db_constraint=True, to_field='id', related_name='signing_keys', on_delete=OnDelete.CASCADE)),
+                ('position', fields.SmallIntField()),
                 ('key_id', fields.CharField(max_length=16)),
                 ('public_key', fields.TextField(unique=False)),
                 ('state', fields.CharEnumField(description='NEXT: NEXT\nACTIVE: ACTIVE\nRETIRED: RETIRED', enum_type=KeyState, max_length=16)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('retired_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'signing_keys', 'app': 'models', 'unique_together': (('app', 'key_id'),), 'pk_attr': 'id', 'table_description': "One of an app's updater public keys."},
+            options={'table': 'signing_keys', 'app': 'models', 'unique_together': (('app', 'key_id'), ('app', 'position')), 'pk_attr': 'id', 'table_description': "One of an app's updater public keys."},
             bases=['Model'],
         ),
         ops.AddField(
