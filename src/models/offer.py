@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Q
+
 from ferryman.models import channel as channels
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
@@ -298,9 +300,9 @@ def _newest_complete(
 
 
 async def load(app: App) -> OfferIndex:
-    """Read one app's published releases and READY artifacts, and its signing keys: four
-    queries, one more when the app offers downgrades from yanked releases, and one more when
-    it holds keys of its own (it moved between keys: its bridges).
+    """Read one app's published releases and READY artifacts: three queries, one more when
+    the app offers downgrades from yanked releases, and one more when it has published a
+    bridge to a new signing key (for its keys).
 
     A release published between them has artifacts but no row here: they are left out
     (that publish changes the app's generation, so this index is rebuilt anyway). So are
@@ -309,7 +311,11 @@ async def load(app: App) -> OfferIndex:
     versions were checked as strictly as the client checks them).
     """
     order = channels.order_of(app.channels)
-    releases = await Release.filter(app_id=app.id, status=ReleaseStatus.PUBLISHED).values(
+    # With every bridge ever published: one archived since still binds its installs.
+    rows = await Release.filter(
+        Q(status=ReleaseStatus.PUBLISHED) | Q(bridge_to_id__isnull=False, pub_date__isnull=False),
+        app_id=app.id,
+    ).values(
         "id",
         "version",
         "notes",
@@ -317,7 +323,10 @@ async def load(app: App) -> OfferIndex:
         "coverage_date",
         "channel",
         "rollout_percent",
+        "status",
+        "bridge_to_id",
     )
+    releases = [r for r in rows if ReleaseStatus(r["status"]) is ReleaseStatus.PUBLISHED]
     files: dict[str, dict[str, tuple[str, str]]] = {r["id"]: {} for r in releases}
     signers: dict[str, dict[str, str]] = {r["id"]: {} for r in releases}
     artifacts = Artifact.filter(
@@ -365,17 +374,16 @@ async def load(app: App) -> OfferIndex:
         order,
         Terms.of(app),
         frozenset(v for text in yanked if (v := parse_stored(str(text))) is not None),
-        chain=await _chain(app.id),
+        chain=await _chain(app.id, [(r["version"], r["bridge_to_id"]) for r in rows]),
     )
 
 
-async def _chain(app_id: str) -> Chain | None:
-    """The app's key chain: bridges are read only when it has keys of its own."""
-    keys = await SigningKey.filter(app_id=app_id).order_by("position").values_list("id", "key_id")
-    if not keys:
+async def _chain(app_id: str, releases: list[tuple[str, str | None]]) -> Chain | None:
+    """The app's key chain, from its releases' (version, the key a bridge ships); the keys
+    are read only when there is a bridge."""
+    bridges = [(version, key) for version, key in releases if key is not None]
+    if not bridges:
         return None
+    keys = await SigningKey.filter(app_id=app_id).order_by("position").values_list("id", "key_id")
     ids = dict(keys)
-    bridges = await Release.filter(
-        app_id=app_id, bridge_to_id__isnull=False, pub_date__isnull=False
-    ).values_list("version", "bridge_to_id")
-    return chain_of(keys[0][1], [(str(v), ids[str(k)]) for v, k in bridges])
+    return chain_of(keys[0][1], [(version, ids[key]) for version, key in bridges])
