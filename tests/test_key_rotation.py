@@ -20,7 +20,13 @@ from ferryman.signatures import PublicKey
 from tests import tauri_client
 from tests.conftest import GraphQL
 from tests.support.api import payload_of
-from tests.support.documents import APP_UPDATE, UPDATE_PREVIEW, USER_ERRORS
+from tests.support.documents import (
+    APP_UPDATE,
+    RELEASE_BRIDGE_SET,
+    SIGNING_KEY_ADD,
+    UPDATE_PREVIEW,
+    USER_ERRORS,
+)
 from tests.support.shipping import Shipyard
 from tests.support.tauri_cli import CliKey, generate, needs_cli
 from tests.support.usage import active, store
@@ -28,25 +34,9 @@ from tests.support.usage import active, store
 pytestmark = needs_cli
 
 PLATFORMS = ("linux-x86_64", "windows-x86_64")
-KEY_ADD = f"""
-mutation ($appId: ID!, $publicKey: String!) {{
-  appSigningKeyAdd(appId: $appId, publicKey: $publicKey) {{
-    signingKey {{ id keyId state }}
-    {USER_ERRORS}
-  }}
-}}
-"""
 KEY_RETIRE = f"""
 mutation ($id: ID!) {{
   appSigningKeyRetire(id: $id) {{ signingKey {{ id state retiredAt }} {USER_ERRORS} }}
-}}
-"""
-BRIDGE_SET = f"""
-mutation ($id: ID!, $key: ID) {{
-  releaseBridgeSet(id: $id, signingKeyId: $key) {{
-    release {{ id version bridgeTo {{ keyId }} }}
-    {USER_ERRORS}
-  }}
 }}
 """
 KEYS = """
@@ -94,7 +84,7 @@ class History:
 
     async def add_key(self, name: str) -> dict[str, Any]:
         payload = await self.mutate(
-            KEY_ADD,
+            SIGNING_KEY_ADD,
             "appSigningKeyAdd",
             appId=self.yard.app_id,
             publicKey=self.keys[name].public_key,
@@ -105,7 +95,7 @@ class History:
 
     async def bridge(self, release_id: str, to: str | None) -> dict[str, Any]:
         key = None if to is None else self.key_ids[to]
-        return await self.mutate(BRIDGE_SET, "releaseBridgeSet", id=release_id, key=key)
+        return await self.mutate(RELEASE_BRIDGE_SET, "releaseBridgeSet", id=release_id, key=key)
 
     async def mutate(self, document: str, name: str, **variables: Any) -> dict[str, Any]:
         return payload_of(await self.yard.gql(document, variables, key=self.yard.key), name)

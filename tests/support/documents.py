@@ -52,6 +52,24 @@ mutation ($id: ID!) {{
 }}
 """
 
+SIGNING_KEY_ADD = f"""
+mutation ($appId: ID!, $publicKey: String!) {{
+  appSigningKeyAdd(appId: $appId, publicKey: $publicKey) {{
+    signingKey {{ id keyId state }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_BRIDGE_SET = f"""
+mutation ($id: ID!, $key: ID) {{
+  releaseBridgeSet(id: $id, signingKeyId: $key) {{
+    release {{ id version bridgeTo {{ keyId }} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
 RELEASE_CREATE = f"""
 mutation ($appId: ID!, $input: ReleaseCreateInput!) {{
   releaseCreate(appId: $appId, input: $input) {{
