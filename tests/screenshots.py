@@ -5,11 +5,11 @@
 It starts the fuzzing stage's throwaway server (``tests.fuzz_server --owner``: SQLite, a
 private SeaweedFS, a published release of ``my-app`` with verified artifacts, and a console
 owner's one-time link) and stops it at the end. It adds a little more through
-GraphQL (a licensed app with licences, a draft release with notes, a CI key, a second
-person), writes four weeks of my-app's usage counts straight into its database (a
-simulated population of installs taking up 1.2.3), signs the owner in through the link in
-Debian's Chromium, and saves each page as ``DIR/<name>.png``: at desktop width, and the
-pages people use on a phone at 390 px too.
+GraphQL (a licensed app with licences, a draft release with notes that is the bridge to
+a new signing key, a CI key, a second person), writes four weeks of my-app's usage counts
+straight into its database (a simulated population of installs taking up 1.2.3), signs
+the owner in through the link in Debian's Chromium, and saves each page as
+``DIR/<name>.png``: at desktop width, and the pages people use on a phone at 390 px too.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from ferryman.models.usage import (
 from tests.console.conftest import CHROMIUM_ARGS, DESKTOP, PHONE
 from tests.fuzz_server import VERSION as NEWEST
 from tests.services import sqlite_url
+from tests.signing import Signer
 from tests.support import usage
 from tests.support.database import bound
 from tests.support.documents import (
@@ -54,7 +55,9 @@ from tests.support.documents import (
     APP_CREATE,
     DELIVERY_REPLAY,
     LICENSE_CREATE,
+    RELEASE_BRIDGE_SET,
     RELEASE_CREATE,
+    SIGNING_KEY_ADD,
     WEBHOOK_CREATE,
     WEBHOOK_TEST,
 )
@@ -74,7 +77,7 @@ See the [changelog](https://example.com/changelog) for everything.
 PAGES: list[tuple[str, str, bool]] = [
     ("apps", "/console/apps", True),
     ("app", "/console/apps/my-app", False),
-    ("app-settings", "/console/apps/my-app/settings", False),
+    ("app-settings", "/console/apps/my-app/settings", True),
     ("releases", "/console/apps/my-app/releases", True),
     ("release", "/console/apps/my-app/releases/{release}", True),
     ("release-live", "/console/apps/my-app/releases/{live}", True),
@@ -124,6 +127,7 @@ class Demo:
             appId=my_app,
             input={"version": "1.5.0", "notes": RELEASE_NOTES, "channel": "beta"},
         )
+        self.seed_key_rotation(my_app, release)
         self.call(
             API_KEY_CREATE,
             lambda p: p["apiKey"]["id"],
@@ -153,6 +157,16 @@ class Demo:
             )
         webhook = self.seed_notifications(my_app)
         return {"app": my_app, "release": release, "webhook": webhook}
+
+    def seed_key_rotation(self, app_id: str, bridge: str) -> None:
+        """my-app moving to a new signing key, its draft marked as the bridge to it."""
+        key = self.call(
+            SIGNING_KEY_ADD,
+            lambda p: p["signingKey"]["id"],
+            appId=app_id,
+            publicKey=Signer().public_key,
+        )
+        self.call(RELEASE_BRIDGE_SET, lambda p: p["release"]["id"], id=bridge, key=key)
 
     def seed_notifications(self, app_id: str) -> str:
         """my-app's endpoints (a signed webhook with a test message sent and replayed, and

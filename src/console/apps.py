@@ -1,4 +1,5 @@
-"""The console's app pages: the list with each app's figures, and creating an app."""
+"""The console's app pages: the list with each app's figures, creating an app, its
+settings, and moving it between signing keys."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from starlette.routing import BaseRoute, Route
 from ferryman.console import paths
 from ferryman.console.pages import Pages, app_of, choice, field_errors, form_of, text
 from ferryman.console.sessions import Visitor
+from ferryman.console.signing_keys import key_rows
 from ferryman.models import app as apps
-from ferryman.models import channel, summary
+from ferryman.models import channel, rotation, summary
 from ferryman.models.actor import permits
 from ferryman.models.app import App
-from ferryman.models.errors import DomainError, InvalidInput
+from ferryman.models.errors import DomainError, InvalidInput, NotFound
 from ferryman.models.status import Distribution, ExpiredPolicy
 
 
@@ -36,6 +38,12 @@ class AppPages:
             Route("/apps/{slug}/settings", signed_in(self.settings), methods=["GET"]),
             Route("/apps/{slug}/settings", signed_in(self.update), methods=["POST"]),
             Route("/apps/{slug}/delete", signed_in(self.delete), methods=["POST"]),
+            Route("/apps/{slug}/signing-keys", signed_in(self.add_key), methods=["POST"]),
+            Route(
+                "/apps/{slug}/signing-keys/{key_id}/retire",
+                signed_in(self.retire_key),
+                methods=["POST"],
+            ),
             Route("/go", signed_in(self.go), methods=["GET"]),
         ]
 
@@ -58,7 +66,9 @@ class AppPages:
 
     async def settings(self, request: Request, visitor: Visitor) -> Response:
         app = await app_of(request, visitor)
-        notice = "Settings saved." if request.query_params.get("saved") else None
+        notice = _NOTICES.get(request.query_params.get("notice", ""))
+        if request.query_params.get("saved"):
+            notice = "Settings saved."
         return await self._settings(request, visitor, app, _values_of(app), {}, notice=notice)
 
     async def update(self, request: Request, visitor: Visitor) -> Response:
@@ -85,6 +95,36 @@ class AppPages:
             errors = {"confirmSlug": error.message}
             return await self._settings(request, visitor, app, _values_of(app), errors, 400)
         return RedirectResponse(f"{paths.HOME}?deleted={app.slug}", 303)
+
+    async def add_key(self, request: Request, visitor: Visitor) -> Response:
+        """The next key, from its ``.pub`` content: NEXT until a bridge to it is published."""
+        app = await app_of(request, visitor)
+        apps.require_editor(visitor.actor)  # before the form's fields are read
+        form = await form_of(request)
+        try:
+            await rotation.add(visitor.actor, app.id, text(form, "nextKey"))
+        except DomainError as error:
+            errors = field_errors(error, "nextKey", renamed={"publicKey": "nextKey"})
+            values = {**_values_of(app), "nextKey": text(form, "nextKey")}
+            return await self._settings(request, visitor, app, values, errors, 400)
+        return RedirectResponse(
+            f"{paths.HOME}/{app.slug}/settings?notice=key-added#signing-keys", 303
+        )
+
+    async def retire_key(self, request: Request, visitor: Visitor) -> Response:
+        app = await app_of(request, visitor)
+        apps.require_editor(visitor.actor)
+        key = await rotation.get_visible(visitor.actor, request.path_params["key_id"])
+        if key.app_id != app.id:
+            raise NotFound(f"signing key {key.id} is not one of {app.slug}'s")
+        try:
+            await rotation.retire(visitor.actor, key.id)
+        except DomainError as error:
+            errors = {f"retire-{key.id}": error.message}
+            return await self._settings(request, visitor, app, _values_of(app), errors, 400)
+        return RedirectResponse(
+            f"{paths.HOME}/{app.slug}/settings?notice=key-retired#signing-keys", 303
+        )
 
     async def go(self, request: Request, visitor: Visitor) -> Response:
         """The app switcher's target (a GET form, so it works without JavaScript)."""
@@ -130,6 +170,7 @@ class AppPages:
             "may_change": permits(
                 lambda actor: actor.require_admin("editing an app"), visitor.actor
             ),
+            "keys": await key_rows(app),
         }
         return await self.pages.render_for(request, "app_settings.html", visitor, context, status)
 
@@ -159,6 +200,13 @@ SETTINGS_FIELDS = (
     "requireSignedVersion",
 )
 _FLAGS = ("ciMayPublish", "offerDowngradeOnYank", "requireSignedVersion")
+_NOTICES = {
+    "key-added": (
+        "Added the next key. Sign a release with the current key that ships the new one, "
+        "mark it as the bridge to it on its page, and publish it."
+    ),
+    "key-retired": "Retired the key: uploads signed with it are refused from now on.",
+}
 
 
 def _values_of(app: App) -> dict[str, Any]:
@@ -184,7 +232,8 @@ def _changes(form: FormData) -> apps.AppChanges:
         slug=text(form, "slug").strip(),
         name=text(form, "name"),
         description=text(form, "description"),
-        public_key=text(form, "publicKey"),
+        # Absent while the app moves between keys: its publicKey then follows its bridges.
+        public_key=text(form, "publicKey") if "publicKey" in form else None,
         channels=[name for name in re.split(r"[\s,]+", text(form, "channels")) if name],
         ci_may_publish=form.get("ciMayPublish") == "on",
         distribution=choice(Distribution, text(form, "distribution"), ("input", "distribution")),

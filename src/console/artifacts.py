@@ -23,6 +23,7 @@ from ferryman.console.pages import Pages, app_of, field_errors
 from ferryman.console.sessions import Visitor
 from ferryman.models import artifact as artifacts
 from ferryman.models import release as releases
+from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor, permits
 from ferryman.models.app import App
 from ferryman.models.artifact import Artifact
@@ -144,8 +145,9 @@ class ArtifactPages:
         context = {
             "current_app": app,
             "release": release,
-            "rows": [(artifact, _key_id(artifact.signature)) for artifact in listed],
+            "rows": [(a, a.key_id or _key_id(a.signature)) for a in listed],
             "app_key_id": _app_key_id(app),
+            "held": {key.key_id: key for key in await signing_keys.rows(app.id)},
             "blocker": await releases.publish_blocker(release),
             "is_draft": release.status is ReleaseStatus.DRAFT,
             "may_upload": permits(artifacts.require_changer, visitor.actor),

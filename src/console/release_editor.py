@@ -18,8 +18,9 @@ from ferryman.analytics import series as stats
 from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.releases import EDITED, may_manage, releases_path, rendered
 from ferryman.console.sessions import Visitor
+from ferryman.console.signing_keys import bridge_of
 from ferryman.models import channel as channels
-from ferryman.models import listing, outlook
+from ferryman.models import listing, outlook, rotation
 from ferryman.models import release as releases
 from ferryman.models import rollout as rollouts
 from ferryman.models.actor import permits
@@ -37,6 +38,7 @@ NOTICES = {
     "rolled-back": "Rolled back: the release before it is offered again, to every install.",
     "rollout": "Changed the rollout.",
     "coverage": "Changed the date licences judge it by.",
+    "bridge": "Changed which key it is the bridge to.",
 }
 
 # What a control does to a release, given the posted form; it raises DomainError.
@@ -70,6 +72,7 @@ class ReleaseEditorPages:
             control(
                 _coverage, "coverage", {"coverageDate": "date", "reason": "reason"}, "coverage"
             ),
+            control(_bridge, "bridge", {"signingKeyId": "key"}, "bridge"),
         ]
 
     async def show(self, request: Request, visitor: Visitor) -> Response:
@@ -179,6 +182,7 @@ class ReleaseEditorPages:
             "may_publish": draft and permits(lambda a: releases.require_publisher(a, app), actor),
             "may_delete": draft and permits(releases.require_creator, actor),
             "may_manage": may_manage(actor),
+            "bridge": await bridge_of(actor, app, release),
         }
         return await self.pages.render_for(request, "release.html", visitor, context, status)
 
@@ -238,3 +242,8 @@ async def _coverage(visitor: Visitor, app: App, release: Release, form: FormData
     moment = None if day is None else datetime.combine(day, time(), UTC)
     reason = text(form, "coverage-reason")
     return await rollouts.set_coverage_date(visitor.actor, release.id, moment, reason)
+
+
+async def _bridge(visitor: Visitor, app: App, release: Release, form: FormData) -> object:
+    key = text(form, "bridge-key") or None
+    return await rotation.set_bridge(visitor.actor, release.id, key)

@@ -15,14 +15,17 @@ from ferryman.models import app as apps
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor
 from ferryman.models.ids import new_id
+from ferryman.models.signing_key import key_id_of
 from ferryman.models.status import ArtifactStatus
 from tests.support import api
 from tests.support.tauri_files import TARBALL, text
 
 if TYPE_CHECKING:
     from tests.conftest import GraphQL
+    from tests.signing import Signer
 
 SIGNATURE = text(f"{TARBALL}.sig")
+PLATFORM = "linux-x86_64"
 
 
 async def add_artifact(
@@ -73,4 +76,26 @@ async def publish(slug: str, version: str, platforms: list[str]) -> str:
             download_url=f"https://dl.example.com/{slug}/{version}/{platform}",
         )
     await releases.publish(console, release.id)
+    return release.id
+
+
+async def signed_draft(app_id: str, version: str, signer: Signer, platform: str = PLATFORM) -> str:
+    """A draft of ``app_id`` with a READY artifact row that ``signer`` signed for
+    ``version``, its key id recorded as the upload's check records it; returns its id."""
+    release = await releases.create(
+        Actor.console(), app_id, releases.ReleaseChanges(version=version, notes="Notes")
+    )
+    filename = f"app-{version}.tar.gz"
+    await Artifact.create(
+        id=new_id("art"),
+        release_id=release.id,
+        platform=platform,
+        filename=filename,
+        signature=signer.sign(f"{version} {platform}".encode(), filename, version),
+        signed_version=version,
+        key_id=key_id_of(signer.public_key),
+        object_key=f"{app_id}/releases/{version}/{platform}.bin",
+        status=ArtifactStatus.READY,
+        download_url=f"https://dl.example.com/{app_id}/{version}/{platform}",
+    )
     return release.id
