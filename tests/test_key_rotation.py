@@ -331,3 +331,19 @@ async def test_retiring_a_key_no_install_needs(history: History) -> None:
 
 def key_id(key: CliKey) -> str:
     return PublicKey.parse(key.public_key).key_id_hex
+
+
+async def test_a_key_a_draft_bridge_ships_cannot_be_retired(history: History) -> None:
+    """Retiring it would let the bridge publish onto a key that signs nothing more."""
+    assert (await history.add_key("d"))["userErrors"] == []
+    draft = await history.draft("3.2.0", "c")
+    assert (await history.bridge(draft, "d"))["userErrors"] == []
+    retire = {"id": history.key_ids["d"]}
+    refused = await history.mutate(SIGNING_KEY_RETIRE, "appSigningKeyRetire", **retire)
+    assert "draft 3.2.0 is marked as the bridge" in refused["userErrors"][0]["message"]
+
+    assert (await history.bridge(draft, None))["userErrors"] == []
+    retired = await history.mutate(SIGNING_KEY_RETIRE, "appSigningKeyRetire", **retire)
+    assert retired["signingKey"]["state"] == "RETIRED"
+    again = await history.bridge(draft, "d")
+    assert "is retired" in again["userErrors"][0]["message"]

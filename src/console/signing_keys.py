@@ -1,7 +1,7 @@
 """What the console shows of an app's signing keys: the settings page's table of keys
 (with the bridges that ship each, and how many installs still trust it) and a release's
 bridge control. The rules and the counts are the domain's (:mod:`ferryman.models.rotation`,
-:func:`ferryman.resolvers.signing_keys.installs_trusting`); this only gathers them."""
+:func:`ferryman.models.rotation.installs_trusting`); this only gathers them."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from ferryman.models import release as releases
+from ferryman.models import rotation
 from ferryman.models import signing_key as signing_keys
 from ferryman.models.actor import Actor, permits
 from ferryman.models.app import App
 from ferryman.models.release import Release
 from ferryman.models.signing_key import KeyState, SigningKey
 from ferryman.models.status import ReleaseStatus
-from ferryman.resolvers.signing_keys import KeyInstalls, installs_trusting
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class KeyRow:
     key: SigningKey
     bridges: list[Release]  # the releases that ship it, oldest first
-    installs: KeyInstalls  # yesterday's active installs that trust it
+    installs: rotation.Trusting  # yesterday's active installs that trust it
     signs: bool  # the key new releases are signed with
 
     @property
@@ -44,7 +44,7 @@ async def key_rows(app: App) -> list[KeyRow]:
         KeyRow(
             key=key,
             bridges=await Release.filter(bridge_to_id=key.id).order_by("id"),
-            installs=await installs_trusting(app.id, key.key_id, yesterday),
+            installs=await rotation.installs_trusting(app.id, key.key_id, yesterday),
             signs=key.key_id == newest,
         )
         for key in held

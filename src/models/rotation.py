@@ -4,10 +4,13 @@ installs are offered by)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, date, datetime
 
 from tortoise.transactions import in_transaction
 
+from ferryman.analytics import series
+from ferryman.analytics.series import Source
 from ferryman.models import app as apps
 from ferryman.models import audit_event, ids
 from ferryman.models import release as releases
@@ -19,8 +22,33 @@ from ferryman.models.release import Release
 from ferryman.models.signing_key import KeyState, SigningKey
 from ferryman.models.status import ReleaseStatus
 from ferryman.signatures import PublicKey
+from ferryman.versions import parse_stored
 
 MAX_KEYS = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Trusting:
+    """A day's active installs whose version trusts one key."""
+
+    day: date
+    installs: int
+    source: Source  # exact (last-check days the app sends) or estimated (sketches)
+
+
+async def installs_trusting(app_id: str, key_id: str, day: date) -> Trusting:
+    """The day's active installs, from analytics, on versions whose installs trust
+    ``key_id``: once none do, the key can be retired."""
+    chain = await signing_keys.chain(app_id)
+    held = await signing_keys.rows(app_id)
+    root = held[0].key_id if held else None
+    adoption = await series.adoption(app_id, day, day)
+    count = 0
+    for point in adoption.points:
+        version = parse_stored(point.version)
+        if version is not None and (chain.trusted(version) if chain else root) == key_id:
+            count += point.installs
+    return Trusting(day, count, adoption.source)
 
 
 async def get_visible(actor: Actor, key_id: str, field: tuple[str, ...] = ("id",)) -> SigningKey:
@@ -98,6 +126,13 @@ async def retire(actor: Actor, key_id: str) -> SigningKey:
             raise InvalidState(
                 f"key {key.key_id} is the one the newest installs of {app.slug} trust and new "
                 "releases are signed with: publish a bridge to another key first",
+                ("id",),
+            )
+        draft = await key.bridges.filter(status=ReleaseStatus.DRAFT).first()
+        if draft is not None:
+            raise InvalidState(
+                f"draft {draft.version} is marked as the bridge to key {key.key_id}: unmark it "
+                "(releaseBridgeSet with no key) before retiring the key it would ship",
                 ("id",),
             )
         key.state, key.retired_at = KeyState.RETIRED, datetime.now(UTC)

@@ -235,6 +235,12 @@ async def publish_refusal(release: Release, artifacts: list[Artifact]) -> str | 
     if release.bridge_to_id is None:
         return None
     target = next(k for k in keys.values() if k.id == release.bridge_to_id)
+    if target.state is KeyState.RETIRED:
+        return (
+            f"release {release.version} is the bridge to key {target.key_id}, which is retired: "
+            "installs that took it could verify nothing newer. Mark it as the bridge to a key "
+            "that signs, or as none"
+        )
     current = await chain(release.app_id)
     below = Version.parse(release.version)
     trusted = keys_trusted_below(current, next(iter(keys)), below)

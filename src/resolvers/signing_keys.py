@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Self
 import strawberry
 
 from ferryman import models
-from ferryman.analytics import series
 from ferryman.analytics.series import Source
 from ferryman.models import rotation
 from ferryman.models import signing_key as signing_keys
@@ -19,7 +18,6 @@ from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, UserErrors
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.scalars import Count
-from ferryman.versions import parse_stored
 
 if TYPE_CHECKING:
     from ferryman.resolvers.releases import Release
@@ -82,24 +80,10 @@ class SigningKey(Node):
     )
     async def active_installs(self) -> KeyInstalls:
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
-        return await installs_trusting(self.app_id, self.key_id, yesterday)
-
-
-async def installs_trusting(app_id: str, key_id: str, day: date) -> KeyInstalls:
-    """The day's active installs (exact where the app sends last-check days, else
-    estimated) on versions whose installs trust ``key_id``."""
-    chain = await signing_keys.chain(app_id)
-    held = await signing_keys.rows(app_id)
-    root = held[0].key_id if held else None
-    adoption = await series.adoption(app_id, day, day)
-    count = 0
-    for point in adoption.points:
-        version = parse_stored(point.version)
-        if version is None:
-            continue
-        trusted = chain.trusted(version) if chain else root
-        count += point.installs if trusted == key_id else 0
-    return KeyInstalls(day=day, installs=Count(count), source=adoption.source)
+        trusting = await rotation.installs_trusting(self.app_id, self.key_id, yesterday)
+        return KeyInstalls(
+            day=trusting.day, installs=Count(trusting.installs), source=trusting.source
+        )
 
 
 @strawberry.type
