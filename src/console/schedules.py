@@ -7,6 +7,7 @@ is done here."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 
 from starlette.datastructures import FormData
@@ -112,11 +113,11 @@ async def badges(page: list[Release]) -> dict[str, str]:
 
 def relative(moment: datetime, now: datetime) -> str:
     """How far ``moment`` is from ``now``, in words a glance reads: "in 3 h 20 min",
-    "1 d 4 h ago", "now" within a minute."""
+    "1 d 4 h ago", "just now"."""
     seconds = int((moment - now).total_seconds())
     span = abs(seconds)
     if span < MINUTE:
-        return "now"
+        return "in under a minute" if seconds > 0 else "just now"
     days, rest = divmod(span, DAY)
     hours, rest = divmod(rest, HOUR)
     minutes = rest // MINUTE
@@ -197,7 +198,7 @@ async def start(visitor: Visitor, app: App, release: Release, form: FormData) ->
         field = error.field or ()
         if len(field) > 1 and field[0] == "steps" and field[1].isdigit():
             line = lines[int(field[1])]
-            raise InvalidInput(f"line {line}: {error.message}", field) from None
+            raise InvalidInput(f"line {line}: {_in_words(error.message)}", field) from None
         raise
 
 
@@ -211,6 +212,15 @@ async def resume(visitor: Visitor, app: App, release: Release, form: FormData) -
 
 async def cancel(visitor: Visitor, app: App, release: Release, form: FormData) -> object:
     return await ramps.cancel(visitor.actor, release.id)
+
+
+def _in_words(message: str) -> str:
+    """A step's message with the API's names for its parts ("steps[1].percent") as words."""
+    return re.sub(
+        r"^(steps\[\d+\]\.)?(percent|notBefore)\b",
+        lambda found: "the percent" if found[2] == "percent" else "the time",
+        message,
+    )
 
 
 async def _who(name: str | None) -> str:
