@@ -25,8 +25,10 @@ from ferryman.models.user import User
 # A custom step as typed: "5 2026-12-07T09:00Z", also "5% at 2026-12-07 09:00".
 STEP_FORMAT = "percent and time (UTC unless it has a zone), such as 5 2026-12-07T09:00Z"
 # The domain's field names, as the start form names its fields (schedule-<name>).
-FIELDS = {"steps": "steps", "percent": "steps", "notBefore": "steps", "start": "start"}
-FIELDS |= {"reason": "reason"}
+FIELDS = {f: "steps" for f in ("steps", "percent", "notBefore")} | {
+    "start": "start",
+    "reason": "reason",
+}
 MINUTE, HOUR, DAY = 60, 3600, 86400
 PHASED = ramps.RampPreset.PHASED.value
 # What the phased preset does, as its choice on the form says it.

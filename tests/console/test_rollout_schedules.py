@@ -67,7 +67,7 @@ def test_custom_steps_are_read_one_a_line() -> None:
 async def test_a_phased_schedule_is_started_paused_resumed_and_cancelled(
     page: Page, yard: Shipyard, owner: Person
 ) -> None:
-    release_id = await yard.release("1.0.0", ["linux-x86_64"])
+    release_id = await yard.draft("1.0.0")
     dialogs = Dialogs(page)
     await sign_in(page, owner, release_path(yard, release_id))
     section = page.get_by_role("region", name="Rollout schedule")
@@ -187,7 +187,12 @@ async def test_custom_steps_with_the_keyboard_at_phone_width(
         "line 2: the time 2020-01-01T00:00:00+00:00 is earlier than the step before it "
         "(2020-01-02T00:00:00+00:00): times may not go back"
     )
+    # Steps typed while the preset is chosen: the model takes one or the other, not both.
+    await page.get_by_role("radio", name=re.compile("^Phased")).check()
+    await page.get_by_role("button", name="Start schedule").click()
+    await expect(page.locator("#schedule-steps-error")).to_contain_text("not both")
     assert await snapshot() == before
+    await page.get_by_role("radio", name="Custom steps").check()
 
     await tab_to(page, textarea)
     await page.keyboard.press("Control+A")
