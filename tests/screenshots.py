@@ -7,9 +7,11 @@ private SeaweedFS, a published release of ``my-app`` with verified artifacts, an
 owner's one-time link) and stops it at the end. It adds a little more through
 GraphQL (a licensed app with licences, a draft release with notes that is the bridge to
 a new signing key, a CI key, a second person), writes four weeks of my-app's usage counts
-straight into its database (a simulated population of installs taking up 1.2.3), signs
-the owner in through the link in Debian's Chromium, and saves each page as
-``DIR/<name>.png``: at desktop width, and the pages people use on a phone at 390 px too.
+straight into its database (a simulated population of installs taking up 1.2.3), gives
+1.2.3 a phased rollout schedule begun two days ago, signs the owner in through the link in
+Debian's Chromium, and saves each page as ``DIR/<name>.png``: at desktop width, and the
+pages people use on a phone at 390 px too; then pauses the schedule and shoots the release
+again.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from tests.support.documents import (
     LICENSE_CREATE,
     RELEASE_BRIDGE_SET,
     RELEASE_CREATE,
+    RELEASE_ROLLOUT_PAUSE,
+    RELEASE_ROLLOUT_SCHEDULE,
     SIGNING_KEY_ADD,
     WEBHOOK_CREATE,
     WEBHOOK_TEST,
@@ -92,6 +96,8 @@ PAGES: list[tuple[str, str, bool]] = [
     ("notifications", "/console/apps/my-app/notifications", True),
     ("notification", "/console/apps/my-app/notifications/{webhook}", True),
 ]
+# Shot once the live release's rollout schedule is paused.
+PAUSED_PAGES = [("release-live-paused", "/console/apps/my-app/releases/{live}", True)]
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -196,6 +202,22 @@ class Demo:
         self.call(DELIVERY_REPLAY, lambda p: p["delivery"]["id"], id=sent)
         return str(webhook)
 
+    def schedule(self, live: str) -> None:
+        """The live release's phased rollout, begun two days ago: at its third step."""
+        start = datetime.now(UTC) - timedelta(days=2, hours=3)
+        self.call(
+            RELEASE_ROLLOUT_SCHEDULE,
+            lambda p: p["release"]["id"],
+            id=live,
+            preset="PHASED",
+            start=start.isoformat(),
+            reason="the usual week-long rollout",
+        )
+
+    def pause(self, live: str) -> None:
+        reason = "crash reports from Windows installs; waiting for 1.2.4"
+        self.call(RELEASE_ROLLOUT_PAUSE, lambda p: p["release"]["id"], id=live, reason=reason)
+
 
 # The demo's installs: (platform, weight), (country, weight), (version before 1.2.3, weight).
 PLATFORMS = [
@@ -275,7 +297,9 @@ async def seed_usage(database_url: str, app_id: str) -> str:
     return live.id
 
 
-async def shoot(base: str, link: str, out: Path, ids: dict[str, str]) -> list[Path]:
+async def shoot(
+    base: str, link: str, out: Path, ids: dict[str, str], pause: Callable[[], None]
+) -> list[Path]:
     executable = shutil.which("chromium")
     if executable is None:
         raise SystemExit("Debian's chromium is needed: apt-get install chromium")
@@ -291,13 +315,16 @@ async def shoot(base: str, link: str, out: Path, ids: dict[str, str]) -> list[Pa
         await page.get_by_label("The same password again").fill(PASSWORD)
         await page.get_by_role("button", name="Save and sign in").click()
         await page.wait_for_url("**/console/apps")
-        for name, path, phone in PAGES:
-            await page.set_viewport_size(DESKTOP)
-            await page.goto(path.format(**ids))
-            saved.append(await save(page, out / f"{name}.png"))
-            if phone:
-                await page.set_viewport_size(PHONE)
-                saved.append(await save(page, out / f"{name}-phone.png"))
+        for shots in (PAGES, PAUSED_PAGES):
+            if shots is PAUSED_PAGES:
+                pause()
+            for name, path, phone in shots:
+                await page.set_viewport_size(DESKTOP)
+                await page.goto(path.format(**ids))
+                saved.append(await save(page, out / f"{name}.png"))
+                if phone:
+                    await page.set_viewport_size(PHONE)
+                    saved.append(await save(page, out / f"{name}-phone.png"))
         await browser.close()
     return saved
 
@@ -324,11 +351,15 @@ def main() -> int:
                     raise SystemExit("the demo server did not start (see above)")
                 time.sleep(0.2)
             env = read_env(env_file)
-            ids = Demo(env["FUZZ_URL"], env["FUZZ_ADMIN_KEY"]).seed()
+            demo = Demo(env["FUZZ_URL"], env["FUZZ_ADMIN_KEY"])
+            ids = demo.seed()
             database = sqlite_url(Path(workdir) / "ferryman.sqlite3")
-            ids["live"] = asyncio.run(seed_usage(database, ids["app"]))
+            ids["live"] = live = asyncio.run(seed_usage(database, ids["app"]))
+            demo.schedule(live)
             args.out.mkdir(parents=True, exist_ok=True)
-            saved = asyncio.run(shoot(env["FUZZ_URL"], env["FUZZ_OWNER_LINK"], args.out, ids))
+            link = env["FUZZ_OWNER_LINK"]
+            shots = shoot(env["FUZZ_URL"], link, args.out, ids, lambda: demo.pause(live))
+            saved = asyncio.run(shots)
         finally:
             server.terminate()
             server.wait(30)

@@ -1,8 +1,9 @@
 """The console's page of one release: its editor (version, channel, notes with a preview),
 its platforms against the release before it, its way to installs once offered (update
 checks offered it, downloads, installs running it), and its lifecycle controls (publish after a
-confirmation that says who will be offered what, archive, yank, roll back, roll out, date
-for licences). Each control is a small form calling the domain operation GraphQL calls."""
+confirmation that says who will be offered what, archive, yank, roll back, roll out, a
+rollout schedule (``schedules.py``), date for licences). Each control is a small form
+calling the domain operation GraphQL calls."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ferryman.analytics import series as stats
+from ferryman.console import schedules
 from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.releases import EDITED, may_manage, releases_path, rendered
 from ferryman.console.sessions import Visitor
@@ -39,6 +41,10 @@ NOTICES = {
     "rollout": "Changed the rollout.",
     "coverage": "Changed the date licences judge it by.",
     "bridge": "Changed which key it is the bridge to.",
+    "scheduled": "Started the rollout schedule.",
+    "paused": "Paused the rollout schedule: it takes no step until it is resumed.",
+    "resumed": "Resumed the rollout schedule: its pending steps moved later by the pause.",
+    "unscheduled": "Cancelled the rollout schedule: the percentage stays where it is.",
 }
 
 # What a control does to a release, given the posted form; it raises DomainError.
@@ -73,6 +79,10 @@ class ReleaseEditorPages:
                 _coverage, "coverage", {"coverageDate": "date", "reason": "reason"}, "coverage"
             ),
             control(_bridge, "bridge", {"signingKeyId": "key"}, "bridge"),
+            control(schedules.start, "schedule", schedules.FIELDS, "scheduled"),
+            control(schedules.pause, "pause", {"reason": "reason"}, "paused"),
+            control(schedules.resume, "resume", {}, "resumed"),
+            control(schedules.cancel, "unschedule", {}, "unscheduled"),
         ]
 
     async def show(self, request: Request, visitor: Visitor) -> Response:
@@ -150,7 +160,8 @@ class ReleaseEditorPages:
         notice: str | None = None,
     ) -> Response:
         actor = visitor.actor
-        today = datetime.now(UTC).date()
+        now = datetime.now(UTC)
+        today = now.date()
         previous = await listing.previous_published(release)
         states = await listing.artifact_states([release.id, *([previous.id] if previous else [])])
         mine = states[release.id]
@@ -183,6 +194,9 @@ class ReleaseEditorPages:
             "may_delete": draft and permits(releases.require_creator, actor),
             "may_manage": may_manage(actor),
             "bridge": await bridge_of(actor, app, release),
+            "schedule": await schedules.view(release, now),
+            "phased_words": schedules.PHASED_WORDS,
+            "may_schedule": permits(lambda a: releases.require_rollout_changer(a, app), actor),
         }
         return await self.pages.render_for(request, "release.html", visitor, context, status)
 
@@ -190,7 +204,11 @@ class ReleaseEditorPages:
 def _controls(release: Release, form: FormData | None) -> dict[str, str]:
     """The control forms' values: as posted, else the release's own."""
     coverage = release.coverage_date.date().isoformat() if release.coverage_date else ""
-    values = {"rollout-percent": str(release.rollout_percent), "coverage-date": coverage}
+    values = {
+        "rollout-percent": str(release.rollout_percent),
+        "coverage-date": coverage,
+        "schedule-kind": schedules.PHASED,
+    }
     posted = form.multi_items() if form is not None else []
     return values | {name: value for name, value in posted if isinstance(value, str)}
 

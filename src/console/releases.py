@@ -1,6 +1,6 @@
-"""The console's list of an app's releases: filters, pages, archiving several at once, a
-new draft, and the two small endpoints the release forms call as people type (is this a
-version? what do these notes look like?)."""
+"""The console's list of an app's releases: filters, pages, each one's rollout schedule in a
+word, archiving several at once, a new draft, and the two small endpoints the release forms
+call as people type (is this a version? what do these notes look like?)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ferryman import notes
+from ferryman.console import schedules
 from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.sessions import Visitor
 from ferryman.models import channel as channels
@@ -98,6 +99,7 @@ class ReleasePages:
             "tab": "releases",
             "page": page,
             "states": states,
+            "schedules": await schedules.badges(page.rows),
             "channels": order,
             "statuses": [s.name for s in ReleaseStatus],
             "query": query,

@@ -17,6 +17,7 @@ from ulid import ULID
 
 from ferryman.models import App, Release, listing
 from ferryman.models import app as apps
+from ferryman.models import ramp as ramps
 from ferryman.models.actor import Actor, Role
 from ferryman.models.status import ArtifactStatus, ReleaseStatus
 from tests.conftest import QueryCounter
@@ -231,6 +232,7 @@ async def test_viewers_and_admins_of_other_apps_are_refused_every_change(
     published = await yard.release("1.0.0", ["linux-x86_64"])
     draft = await yard.release("1.1.0", ["linux-x86_64"], publish=False)
     await apps.update(Actor.console(), yard.app_id, apps.AppChanges(ci_may_publish=True))
+    await ramps.schedule(Actor.console(), draft, preset=ramps.RampPreset.PHASED)
     elsewhere = await apps.create(Actor.console(), apps.AppChanges(slug="else", name="Else"))
     viewer = await add_person("viewer@example.com", Role.VIEWER)
     stranger = await add_person("stranger@example.com", Role.ADMIN, frozenset({elsewhere.id}))
@@ -249,6 +251,14 @@ async def test_viewers_and_admins_of_other_apps_are_refused_every_change(
         f"{base}/{published}/rollback": {"rollback-reason": "no"},
         f"{base}/{published}/rollout": {"rollout-percent": "5"},
         f"{base}/{published}/coverage": {"coverage-date": "2020-01-01", "coverage-reason": "no"},
+        f"{base}/{draft}/schedule": {"schedule-kind": "PHASED"},
+        f"{base}/{published}/schedule": {
+            "schedule-kind": "CUSTOM",
+            "schedule-steps": "5 2020-01-01",
+        },
+        f"{base}/{draft}/pause": {"pause-reason": "no"},
+        f"{base}/{draft}/resume": {},
+        f"{base}/{draft}/unschedule": {},
     }
     before = await snapshot()
     for person, refused in ((viewer, 403), (stranger, 404)):

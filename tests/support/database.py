@@ -21,6 +21,8 @@ from ferryman.models import (
     Grant,
     License,
     Notification,
+    Ramp,
+    RampStep,
     Release,
     Session,
     User,
@@ -31,6 +33,8 @@ from ferryman.models.registry import tortoise_config
 _TABLES = (
     App,
     Release,
+    Ramp,
+    RampStep,
     Artifact,
     ApiKey,
     AuditEvent,
