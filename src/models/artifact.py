@@ -77,6 +77,9 @@ class Artifact(Model):
     # The version the signature's trusted comment names (None: it names none, and clients
     # with requireSignedVersion refuse the file).
     signed_version = fields.TextField(null=True)
+    # Set while a health gate has halted the release on this platform: the file is offered
+    # to no new install (models.health); installs already on it keep it.
+    halted_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
