@@ -29,11 +29,15 @@ from ferryman.models.webhook import Event, Kind, WebhookChanges
 from ferryman.ramp_runner import RampRunner
 from ferryman.settings import Settings
 from tests.support.checks import Clock
+from tests.support.database import every_value
+from tests.support.documents import UPDATE_PREVIEW
 from tests.support.fleet import check_in, download_offered, ids
 from tests.support.shipping import Shipyard
 
 PLATFORMS = ["linux-x86_64", "windows-x86_64"]
 LINUX, WINDOWS = "linux/x86_64", "windows/x86_64"
+LINUX_KEY, WINDOWS_KEY = PLATFORMS
+HEALTHY = {"sessions": 10, "crashed": 0}
 START = datetime(datetime.now(UTC).year + 1, 6, 15, 12, tzinfo=UTC)
 GATE = health.GateInput(max_failure_rate=0.05, min_sample=100)
 
@@ -129,6 +133,17 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
         }
     ]
     assert announced["gate"]["max_failure_rate"] == 0.05
+    preview = await yard.gql(
+        UPDATE_PREVIEW,
+        {"appId": yard.app_id, "target": "linux", "arch": "x86_64", "current": "1.0.0"},
+        key=yard.key,
+    )
+    [skipped] = preview["data"]["updatePreview"]["skipped"]
+    assert (skipped["release"]["version"], skipped["reason"]) == ("1.1.0", "HALTED")
+    assert skipped["detail"] == (
+        f"its health gate halted linux-x86_64 at {clock.now.isoformat()}: 100 % of 500 installs "
+        "that downloaded it did not arrive on it; the gate allows 5 %"
+    )
     [audited] = await AuditEvent.filter(target_id=release_id, action="release.health_halt")
     assert audited.request_id == "health-gate"
     assert audited.summary.startswith("halted 1.1.0 on linux-x86_64 at 100%: linux-x86_64: 100 %")
@@ -157,6 +172,12 @@ async def test_marks_are_gone_once_the_day_is_over_and_keep_no_install_id(
     stored = {bytes(m.token) for m in marks}
     assert all(len(token) == health.TOKEN_BYTES for token in stored)
     assert not any(install.encode() in token for install in fleet for token in stored)
+    sent = [*fleet, "python-httpx"]  # the ids and the user agent (test_privacy: addresses)
+    assert not [
+        (table, column)
+        for table, column, value in await every_value()
+        if any(text in str(value) for text in sent)
+    ]
 
     clock.now = START + timedelta(days=1)
     await recorder(app).flush()  # ends the batch begun yesterday
@@ -219,3 +240,73 @@ async def test_two_runners_at_once_halt_once(
     assert await health.halted_platforms(release_id) == ["linux-x86_64"]
     assert len(await halts_announced(release_id)) == 1
     assert await AuditEvent.filter(action="release.health_halt").count() == 1
+
+
+async def test_beacons_of_crashing_sessions_halt_a_platform_with_a_crash_free_floor(
+    client: httpx.AsyncClient, yard: Shipyard, app: Starlette
+) -> None:
+    clock = Clock(START)
+    release_id = await gated(yard, app, clock)
+    floor = dataclasses.replace(GATE, min_crash_free_rate=0.99)
+    await health.set_gate(Actor.console(), release_id, floor, now=START)
+    beacons = [
+        (WINDOWS_KEY, {"sessions": 100, "crashed": 0}),
+        (WINDOWS_KEY, {"sessions": 100, "crashed": 1}),
+        (LINUX_KEY, {"sessions": 150, "crashed": 15}),
+    ]
+    for platform, body in beacons:
+        sent = await client.post(f"/health/{yard.app_id}/1.1.0/{platform}", json=body)
+        assert sent.status_code == 204, sent.text
+    await recorder(app).flush()
+
+    clock.now = START + health.DEFAULT_INTERVAL
+    await RampRunner(clock=clock).tick()
+
+    read = {p.platform: p for p in await health.read(release_id)}
+    assert read[WINDOWS_KEY].totals == health.Totals(sessions=200, crashed=1)
+    assert read[WINDOWS_KEY].halted_at is None
+    assert read[LINUX_KEY].halt_reason == (
+        "90 % of 150 sessions were crash-free; the gate needs 99 %"
+    )
+
+
+async def test_a_beacon_out_of_bounds_is_refused_saying_what_is_accepted(
+    client: httpx.AsyncClient, yard: Shipyard, app: Starlette
+) -> None:
+    await yard.release("1.0.0", PLATFORMS)
+    await yard.release("1.1.0", PLATFORMS, publish=False)  # a draft takes no beacons
+    url = f"/health/{yard.app_id}/1.0.0/{LINUX_KEY}"
+
+    answers = [
+        (await client.post(url, json=body)).json()["error"]["message"]
+        for body in (
+            [],
+            {"sessions": 1},
+            {"sessions": 1, "crashed": 0, "user": "x"},
+            {"sessions": -1, "crashed": 0},
+            {"sessions": 1.5, "crashed": 0},
+            {"sessions": True, "crashed": 0},
+            {"sessions": 10_001, "crashed": 0},
+            {"sessions": 1, "crashed": 2},
+        )
+    ]
+    not_json = await client.post(url, content=b"sessions=1")
+    unknown = await client.post(f"/health/{yard.app_id}/1.1.0/{LINUX_KEY}", json=HEALTHY)
+    bad_platform = await client.post(f"/health/{yard.app_id}/1.0.0/plan9", json=HEALTHY)
+    too_big = await client.post(url, content=b" " * 2000 + b"{}")
+    await recorder(app).flush()
+
+    whole = 'the body is a JSON object {"sessions": n, "crashed": m}, nothing else'
+    assert answers == [
+        whole,
+        whole,
+        whole,
+        "sessions is a whole number from 0 to 10000, got -1",
+        "sessions is a whole number from 0 to 10000, got 1.5",
+        "sessions is a whole number from 0 to 10000, got True",
+        "sessions is a whole number from 0 to 10000, got 10001",
+        "crashed (2) counts sessions, so at most sessions (1)",
+    ]
+    assert not_json.status_code == 400
+    assert (unknown.status_code, bad_platform.status_code, too_big.status_code) == (404, 400, 413)
+    assert await HealthCount.all().count() == 0

@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from ferryman.models.health import HealthCount, HealthMark
+from ferryman.models.release import Release
 from ferryman.versions import InvalidVersion, Version
 
 CHUNK = 500  # tokens looked up per query
@@ -24,24 +25,35 @@ CHUNK = 500  # tokens looked up per query
 Attempt = tuple[date, str, str, bytes, datetime]
 # A check to read: app slug, the version it runs, its platform (os-arch or os), token.
 Sighting = tuple[str, str, str, bytes]
-# Labels of a count row, and which count.
-_Key = tuple[str, str, date]
+# The labels of a count row: release id, platform, day.
+Key = tuple[str, str, date]
 
 
 async def write(
     attempts: list[Attempt],
     sightings: dict[date, set[Sighting]],
+    reported: dict[str, Counter[Key]],
     now: datetime,
     settle: timedelta,
 ) -> None:
-    """Mark the downloads, then move the marks the checks of each day tell about."""
-    if not attempts and not any(sightings.values()):
-        return
-    counts: dict[str, Counter[_Key]] = {
-        name: Counter() for name in ("attempts", "failed", "arrived")
+    """Mark the downloads, move the marks the checks of each day tell about, and add
+    those and the beacons' ``reported`` sessions to the counts."""
+    counts: dict[str, Counter[Key]] = {
+        "attempts": Counter(),
+        "failed": Counter(),
+        "arrived": Counter(),
+        **reported,
     }
+    # A release deleted since (its app was) would refuse the whole transaction, every time.
+    named = {a[1] for a in attempts} | {key[0] for c in reported.values() for key in c}
+    kept: set[str] = set()
+    if named:
+        kept = {str(i) for i in await Release.filter(id__in=named).values_list("id", flat=True)}
+    for counter in reported.values():
+        for key in [key for key in counter if key[0] not in kept]:
+            del counter[key]
     async with in_transaction() as connection:
-        for day, release_id, platform, token, at in sorted(attempts):
+        for day, release_id, platform, token, at in sorted(a for a in attempts if a[1] in kept):
             made = await _insert_mark(connection, day, release_id, platform, token, at)
             if made:
                 counts["attempts"][release_id, platform, day] += 1
@@ -51,7 +63,7 @@ async def write(
         await add(connection, counts)
 
 
-async def add(connection: BaseDBAsyncClient, counts: dict[str, Counter[_Key]]) -> None:
+async def add(connection: BaseDBAsyncClient, counts: dict[str, Counter[Key]]) -> None:
     """Add each count to its day's row, rows in the order of their labels (so workers'
     transactions lock them in one order)."""
     names = ("attempts", "failed", "arrived", "sessions", "crashed")
@@ -100,7 +112,7 @@ async def _move(
     seen: set[Sighting],
     now: datetime,
     settle: timedelta,
-    counts: dict[str, Counter[_Key]],
+    counts: dict[str, Counter[Key]],
 ) -> None:
     """Failed: a marked install still on an older version ``settle`` after its download;
     arrived: one on the marked release's version (undoing a failure seen before)."""

@@ -150,6 +150,10 @@ class Recorder(BackgroundLoop):
         self._unread: list[Batch] = []  # batches whose day's key could not be had
         self._downloads: Counter[tuple[Labels, str]] = Counter()
         self._fetched: list[Fetched] = []
+        self._reported: dict[str, Counter[health.Key]] = {
+            "sessions": Counter(),
+            "crashed": Counter(),
+        }
         self._unwritten = Counts()
         self._keyed: tuple[date, Tokens] | None = None
         self._forgotten: date | None = None  # keys of the days before it are deleted
@@ -234,6 +238,13 @@ class Recorder(BackgroundLoop):
             )
         )
 
+    def reported(self, release_id: str, platform: str, sessions: int, crashed: int) -> None:
+        """Count a health beacon's sessions of a release, and how many crashed."""
+        if self._health_on:
+            key = (release_id, platform, self._clock().date())
+            self._reported["sessions"][key] += sessions
+            self._reported["crashed"][key] += crashed
+
     def start(self) -> None:
         if not self._seen:  # the first batch begins now, not when the app was made
             self._began = self._clock().date()
@@ -269,6 +280,7 @@ class Recorder(BackgroundLoop):
             counts.downloads.update(self._downloads)
             self._downloads = Counter()
             fetched, self._fetched = self._fetched, []
+            reported, self._reported = self._reported, {"sessions": Counter(), "crashed": Counter()}
             sightings: dict[date, set[health.Sighting]] = {}
             if self._dropped:
                 log.warning(
@@ -302,18 +314,24 @@ class Recorder(BackgroundLoop):
                     )
                     self._keep(counts, unread)
                     self._fetched[:0] = fetched[: QUEUE_LIMIT - len(self._fetched)]
+                    for name, counted in reported.items():
+                        self._reported[name].update(counted)
                 return
-            if fetched or any(sightings.values()):
-                await self._write_health(fetched, sightings, final)
+            if fetched or any(sightings.values()) or any(reported.values()):
+                await self._write_health(fetched, sightings, reported, final)
             for (labels, _), count in counts.downloads.items():
                 DOWNLOADS.labels(labels[3]).inc(count)
 
     async def _write_health(
-        self, fetched: list[Fetched], sightings: dict[date, set[health.Sighting]], final: bool
+        self,
+        fetched: list[Fetched],
+        sightings: dict[date, set[health.Sighting]],
+        reported: dict[str, Counter[health.Key]],
+        final: bool,
     ) -> None:
-        """Mark the downloads and move the marks the checks tell about. Refused, the
-        downloads are kept for the next flush; the checks' sightings are not (those
-        installs check again)."""
+        """Mark the downloads, move the marks the checks tell about, add the beacons'
+        sessions. Refused, the downloads and sessions are kept for the next flush; the
+        checks' sightings are not (those installs check again)."""
         try:
             attempts = [
                 (
@@ -327,11 +345,13 @@ class Recorder(BackgroundLoop):
                 )
                 for at, release_id, platform, install, address, agent in fetched
             ]
-            await health.write(attempts, sightings, self._clock(), self.settle)
+            await health.write(attempts, sightings, reported, self._clock(), self.settle)
         except Exception:  # analytics must never take the server down
             log.exception("could not write the health signal")
             if not final:
                 self._fetched[:0] = fetched[: max(QUEUE_LIMIT - len(self._fetched), 0)]
+                for name, counts in reported.items():
+                    self._reported[name].update(counts)
 
     def _keep(self, counts: Counts, unread: list[Batch]) -> None:
         """Keep what a refused flush had: its counts, and its checks not yet read (they

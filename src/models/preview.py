@@ -240,7 +240,7 @@ class _Explainer:
         for artifact in needed:
             halt = self.halts.get((release.id, artifact.platform))
             if halt is not None and artifact.status is ArtifactStatus.READY:
-                return SkipReason.HALTED, f"its health gate halted {artifact.platform}: {halt}"
+                return SkipReason.HALTED, f"its health gate halted {artifact.platform} {halt}"
             if artifact.status is not ArtifactStatus.READY:
                 detail = f"the {artifact.platform} artifact is {artifact.status.value}"
                 if artifact.failure_reason:
