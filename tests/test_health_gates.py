@@ -26,6 +26,7 @@ from ferryman.models import webhook as webhooks
 from ferryman.models.actor import Actor
 from ferryman.models.ramp import Step
 from ferryman.models.webhook import Event, Kind, WebhookChanges
+from ferryman.notifications.message import headline
 from ferryman.ramp_runner import RampRunner
 from ferryman.settings import Settings
 from tests.support.checks import Clock
@@ -133,6 +134,10 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
         }
     ]
     assert announced["gate"]["max_failure_rate"] == 0.05
+    [message] = await Notification.filter(type=Event.RELEASE_HALTED)
+    assert headline(message.message).startswith(
+        "my-app 1.1.0 on stable halted by its health gate on linux-x86_64 (100 % of 500 installs"
+    )
     preview = await yard.gql(
         UPDATE_PREVIEW,
         {"appId": yard.app_id, "target": "linux", "arch": "x86_64", "current": "1.0.0"},

@@ -116,6 +116,8 @@ async def _move(
 ) -> None:
     """Failed: a marked install still on an older version ``settle`` after its download;
     arrived: one on the marked release's version (undoing a failure seen before)."""
+    if not await HealthMark.filter(day=day).exists():
+        return  # nothing was downloaded this day: no check can tell about a mark
     by_token: dict[bytes, list[tuple[str, str, str]]] = {}
     for slug, version, platform, token in seen:
         by_token.setdefault(token, []).append((slug, version, platform))
