@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from ferryman.models import Artifact, AuditEvent, HealthGate, HealthState, Release
 from ferryman.models.actor import KeyScope
 from tests.conftest import GraphQL, make_key
@@ -82,33 +80,33 @@ async def test_a_gate_is_set_changed_shown_and_removed(gql: GraphQL, admin_key: 
     ]
 
 
-@pytest.mark.parametrize(
-    ("changes", "field", "accepted"),
-    [
-        ({"maxFailureRate": 1.0}, "maxFailureRate", "from 0 (none may fail) to below 1"),
-        ({"maxFailureRate": -0.1}, "maxFailureRate", "from 0 (none may fail) to below 1"),
-        ({"minCrashFreeRate": 0.0}, "minCrashFreeRate", "above 0 up to 1, or null"),
-        ({"minSample": 0}, "minSample", "from 1 to 10000000"),
-        ({"intervalMinutes": 0}, "intervalMinutes", "from 1 to 1440"),
-        ({"failureLimit": 101}, "failureLimit", "from 1 to 100"),
-    ],
-)
+# Each field out of bounds, and what the refusal says is accepted.
+OUT_OF_BOUNDS = [
+    ({"maxFailureRate": 1.0}, "maxFailureRate", "from 0 (none may fail) to below 1"),
+    ({"maxFailureRate": -0.1}, "maxFailureRate", "from 0 (none may fail) to below 1"),
+    ({"minCrashFreeRate": 0.0}, "minCrashFreeRate", "above 0 up to 1, or null"),
+    ({"minSample": 0}, "minSample", "from 1 to 10000000"),
+    ({"intervalMinutes": 0}, "intervalMinutes", "from 1 to 1440"),
+    ({"failureLimit": 101}, "failureLimit", "from 1 to 100"),
+]
+
+
 async def test_a_gate_out_of_bounds_is_refused_naming_its_field(
-    gql: GraphQL, admin_key: str, changes: dict[str, Any], field: str, accepted: str
+    gql: GraphQL, admin_key: str
 ) -> None:
     release_id = await live(gql, admin_key)
     before = await snapshot()
 
-    refused = await call(
-        gql,
-        admin_key,
-        RELEASE_HEALTH_GATE_SET,
-        "releaseHealthGateSet",
-        id=release_id,
-        input={**GATE, **changes},
-    )
-
-    assert accepted in user_error(refused, "INVALID_INPUT", ["input", field])
+    for changes, field, accepted in OUT_OF_BOUNDS:
+        refused = await call(
+            gql,
+            admin_key,
+            RELEASE_HEALTH_GATE_SET,
+            "releaseHealthGateSet",
+            id=release_id,
+            input={**GATE, **changes},
+        )
+        assert accepted in user_error(refused, "INVALID_INPUT", ["input", field])
     assert await snapshot() == before
 
 
