@@ -40,6 +40,8 @@ from ferryman.request_context import RequestContext
 from ferryman.resolvers.context import GraphQLView
 from ferryman.resolvers.schema import build_schema
 from ferryman.rest_compat import admin
+from ferryman.rest_compat.beacon import MAX_BODY as MAX_BEACON_BODY
+from ferryman.rest_compat.beacon import beacon
 from ferryman.rest_compat.ci import MAX_BODY as MAX_CI_BODY
 from ferryman.rest_compat.ci import submit_release
 from ferryman.rest_compat.downloads import download
@@ -146,6 +148,11 @@ def create_app(settings: Settings) -> Starlette:
             methods=READ,
         ),
         Route("/dl/{app_id}/{version}/{platform}", download, methods=READ),
+        Route(
+            "/health/{app_id}/{version}/{platform}",
+            BodyLimit(request_response(beacon), MAX_BEACON_BODY),
+            methods=["POST"],
+        ),
         Route(
             "/ci/apps/{app_slug}/releases",
             BodyLimit(request_response(submit_release), MAX_CI_BODY),

@@ -32,6 +32,7 @@ _FIXED = {
 _FIRST_SEGMENT = {
     "ci": Door.CI,
     "dl": Door.DOWNLOADS,
+    "health": Door.UPDATES,  # an app's health beacons: its update checks' budget
     "static": Door.ASSETS,
     "console": Door.CONSOLE,
 }

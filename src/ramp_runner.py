@@ -1,8 +1,12 @@
-"""Rollout schedules, kept: a periodic look for schedule steps that are due.
+"""Rollout schedules and health gates, kept: a periodic look for gates to evaluate and
+schedule steps that are due.
 
 It runs in every worker; which worker takes a step does not matter, since each step is
 taken once (a compare-and-set in :func:`ferryman.models.ramp.advance`'s transaction),
-with one audit event and one ``release.rollout_changed`` message.
+with one audit event and one ``release.rollout_changed`` message. Gates are evaluated
+first (:func:`ferryman.models.health.evaluate`, a compare-and-set on each gate's next
+evaluation), so a halt pauses a schedule before its due step; a gated release's step is
+taken only when its gate has enough downloads to judge (:func:`ferryman.models.health.hold`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import logging
 
 from ferryman.background import BackgroundLoop
+from ferryman.models import health
 from ferryman.models import ramp as ramps
 from ferryman.notifications.dispatcher import Clock, utc_now
 
@@ -32,10 +37,16 @@ class RampRunner(BackgroundLoop):
             await asyncio.sleep(self.every)
 
     async def tick(self) -> int:
-        """Take what is due now; returns how many schedules this worker moved. An outage
-        is logged, and the next tick finds the same steps due."""
+        """Evaluate the gates due and take the steps due now; returns how many schedules
+        this worker moved (held ones included). An outage is logged, and the next tick
+        finds the same work due."""
+        now = self.clock()
         try:
-            return await ramps.advance(self.clock())
+            await health.evaluate(now)
+        except Exception as error:
+            log.warning("health gates: could not evaluate: %s", error)
+        try:
+            return await ramps.advance(now, health.hold)
         except Exception as error:
             log.warning("rollout schedules: could not take due steps: %s", error)
             return 0

@@ -43,6 +43,7 @@ class Analytics(enum.StrEnum):
     ACTIVES = "actives"  # exact active installs, from the day an app says it last checked
     ESTIMATES = "estimates"  # estimated daily active installs, from day-keyed sketches
     DOWNLOADS = "downloads"  # downloads by version, platform, channel and country
+    HEALTH = "health"  # installs that downloaded a release and did or did not arrive on it
 
 
 class SettingsError(ValueError):

@@ -73,7 +73,11 @@ def test_production_switches_off_graphiql_and_introspection_unless_asked() -> No
         ("FERRYMAN_SMTP_PORT", "0", "port number from 1 to 65535"),
         ("FERRYMAN_NOTIFY_LICENSE_EXPIRING_DAYS", "0", "whole number of at least 1"),
         ("FERRYMAN_NOTIFICATION_LEASE_MARGIN_SECONDS", "soon", "whole number of at least 1"),
-        ("FERRYMAN_ANALYTICS", "checks,ips", "checks, actives, estimates, downloads, or none"),
+        (
+            "FERRYMAN_ANALYTICS",
+            "checks,ips",
+            "checks, actives, estimates, downloads, health, or none",
+        ),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, expected: str) -> None:

@@ -32,12 +32,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from ferryman.analytics import health
 from ferryman.analytics.sketch import InstallSketch, Tokens, identity
 from ferryman.background import BackgroundLoop
 from ferryman.metrics import DOWNLOADS, PRIVATE_OFFER
 from ferryman.models import channel
 from ferryman.models.app import App
 from ferryman.models.daily_key import forget_before, key_for
+from ferryman.models.health import SETTLE, TOKEN_BYTES, HealthMark
 from ferryman.models.release import Release
 from ferryman.models.usage import (
     LONGEST_GAP,
@@ -54,6 +56,9 @@ from ferryman.settings import Analytics
 log = logging.getLogger("ferryman.analytics")
 
 FLUSH_SECONDS = 5.0
+# A download of a release's file, for the health signal: when, release id, platform, and
+# who (install id, address, user agent), held only until the flush makes it a token.
+Fetched = tuple[datetime, str, str, bytes | None, str, bytes]
 # Checks waiting for a flush, at most: a few seconds of the busiest worker's traffic.
 # Beyond it (the database has stalled the flush) checks go uncounted, and are logged.
 QUEUE_LIMIT = 500_000
@@ -137,11 +142,18 @@ class Recorder(BackgroundLoop):
         self._actives_on = Analytics.ACTIVES in parts
         self._estimates_on = Analytics.ESTIMATES in parts
         self._downloads_on = Analytics.DOWNLOADS in parts
+        self._health_on = Analytics.HEALTH in parts
+        self.settle = SETTLE
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen: list[Seen] = []
         self._began = self._clock().date()  # the day the batch in _seen began
         self._unread: list[Batch] = []  # batches whose day's key could not be had
         self._downloads: Counter[tuple[Labels, str]] = Counter()
+        self._fetched: list[Fetched] = []
+        self._reported: dict[str, Counter[health.Key]] = {
+            "sessions": Counter(),
+            "crashed": Counter(),
+        }
         self._unwritten = Counts()
         self._keyed: tuple[date, Tokens] | None = None
         self._forgotten: date | None = None  # keys of the days before it are deleted
@@ -152,7 +164,18 @@ class Recorder(BackgroundLoop):
 
     @property
     def counting_checks(self) -> bool:
-        return self._checks_on or self._actives_on or self._estimates_on
+        return self._checks_on or self._actives_on or self._estimates_on or self._health_on
+
+    @property
+    def _keyed_on(self) -> bool:
+        """Whether checks are made day tokens (for the sketches or the health signal)."""
+        return self._estimates_on or self._health_on
+
+    def use_clock(self, clock: Callable[[], datetime]) -> None:
+        """Count by ``clock`` from now on (tests drive time with it); call before any
+        traffic, as the batch under way begins anew on its day."""
+        self._clock = clock
+        self._began = clock().date()
 
     def checked(self, scope: Scope, offer: bytes) -> None:
         """Note one update check answered with ``offer`` (a version or "none")."""
@@ -169,8 +192,9 @@ class Recorder(BackgroundLoop):
                 last = value
         if not self._actives_on:
             last = None
-        # Who asked is held only for the sketch, and only until the batch is read.
-        estimating = self._estimates_on
+        # Who asked is held only for the sketch and the health signal, and only until the
+        # batch is read.
+        estimating = self._keyed_on
         self._seen.append(
             (
                 scope.get("raw_path"),
@@ -191,6 +215,35 @@ class Recorder(BackgroundLoop):
         if self._downloads_on:
             labels = (self._clock().date(), app_id, version, platform, channel)
             self._downloads[labels, country] += 1
+
+    def fetched(self, scope: Scope, release_id: str, platform: str) -> None:
+        """Note a download of a release's file, for the health signal: which install made
+        it is a day token once flushed (``models.health``)."""
+        if not self._health_on or len(self._fetched) >= QUEUE_LIMIT:
+            return
+        install = agent = None
+        for name, value in scope["headers"]:
+            if name == INSTALL_ID:
+                install = value
+            elif name == USER_AGENT:
+                agent = value
+        self._fetched.append(
+            (
+                self._clock(),
+                release_id,
+                platform,
+                install,
+                scope["state"]["client_ip"],
+                agent or b"",
+            )
+        )
+
+    def reported(self, release_id: str, platform: str, sessions: int, crashed: int) -> None:
+        """Count a health beacon's sessions of a release, and how many crashed."""
+        if self._health_on:
+            key = (release_id, platform, self._clock().date())
+            self._reported["sessions"][key] += sessions
+            self._reported["crashed"][key] += crashed
 
     def start(self) -> None:
         if not self._seen:  # the first batch begins now, not when the app was made
@@ -226,6 +279,9 @@ class Recorder(BackgroundLoop):
             counts, self._unwritten = self._unwritten, Counts()
             counts.downloads.update(self._downloads)
             self._downloads = Counter()
+            fetched, self._fetched = self._fetched, []
+            reported, self._reported = self._reported, {"sessions": Counter(), "crashed": Counter()}
+            sightings: dict[date, set[health.Sighting]] = {}
             if self._dropped:
                 log.warning(
                     "%d update checks went uncounted: the counts could not be written fast enough",
@@ -235,7 +291,7 @@ class Recorder(BackgroundLoop):
                 self._dropped = 0
             unread = [(day, seen) for day, seen in batches if seen]
             try:
-                if self._estimates_on and not final:
+                if self._keyed_on and not final:
                     # Every flush, not only those with checks: yesterday's key must go
                     # on a quiet day too; never the key of a day still to be read. Not
                     # a stopping worker's: with nothing to write it queries nothing.
@@ -243,8 +299,9 @@ class Recorder(BackgroundLoop):
                     await self._forget_before(oldest)
                 while unread:
                     day, seen = unread[0]
-                    tokens = await self._tokens(day) if self._estimates_on else None
-                    self._observe(seen, day, tokens, counts)
+                    tokens = await self._tokens(day) if self._keyed_on else None
+                    sighted = sightings.setdefault(day, set()) if self._health_on else None
+                    self._observe(seen, day, tokens, counts, sighted)
                     unread.pop(0)
                 if counts:
                     await _write(counts)
@@ -256,9 +313,45 @@ class Recorder(BackgroundLoop):
                         "could not write the analytics counts; they are kept for the next try"
                     )
                     self._keep(counts, unread)
+                    self._fetched[:0] = fetched[: QUEUE_LIMIT - len(self._fetched)]
+                    for name, counted in reported.items():
+                        self._reported[name].update(counted)
                 return
+            if fetched or any(sightings.values()) or any(reported.values()):
+                await self._write_health(fetched, sightings, reported, final)
             for (labels, _), count in counts.downloads.items():
                 DOWNLOADS.labels(labels[3]).inc(count)
+
+    async def _write_health(
+        self,
+        fetched: list[Fetched],
+        sightings: dict[date, set[health.Sighting]],
+        reported: dict[str, Counter[health.Key]],
+        final: bool,
+    ) -> None:
+        """Mark the downloads, move the marks the checks tell about, add the beacons'
+        sessions. Refused, the downloads and sessions are kept for the next flush; the
+        checks' sightings are not (those installs check again)."""
+        try:
+            attempts = [
+                (
+                    at.date(),
+                    release_id,
+                    platform,
+                    (await self._tokens(at.date())).of(
+                        identity((install and install.strip()) or None, address.encode(), agent)
+                    )[:TOKEN_BYTES],
+                    at,
+                )
+                for at, release_id, platform, install, address, agent in fetched
+            ]
+            await health.write(attempts, sightings, reported, self._clock(), self.settle)
+        except Exception:  # analytics must never take the server down
+            log.exception("could not write the health signal")
+            if not final:
+                self._fetched[:0] = fetched[: max(QUEUE_LIMIT - len(self._fetched), 0)]
+                for name, counts in reported.items():
+                    self._reported[name].update(counts)
 
     def _keep(self, counts: Counts, unread: list[Batch]) -> None:
         """Keep what a refused flush had: its counts, and its checks not yet read (they
@@ -276,6 +369,7 @@ class Recorder(BackgroundLoop):
         """Delete the keys of the days before ``day``, once a day."""
         if self._forgotten is None or self._forgotten < day:
             await forget_before(day)
+            await HealthMark.filter(day__lt=day).delete()  # their tokens' key is gone
             self._forgotten = day
 
     async def _tokens(self, day: date) -> Tokens:
@@ -285,11 +379,17 @@ class Recorder(BackgroundLoop):
         return self._keyed[1]
 
     def _observe(
-        self, seen: list[Seen], today: date, tokens: Tokens | None, counts: Counts
+        self,
+        seen: list[Seen],
+        today: date,
+        tokens: Tokens | None,
+        counts: Counts,
+        sighted: set[health.Sighting] | None = None,
     ) -> None:
-        """Read ``seen`` into ``counts``. Equal checks (one install asking again) are read
-        once, and so is each URL and each day an install names, and each install is
-        hashed once a batch."""
+        """Read ``seen`` into ``counts`` (and, for the health signal, who ran what into
+        ``sighted``). Equal checks (one install asking again) are read once, and so is
+        each URL and each day an install names, and each install is hashed once a
+        batch."""
         read: dict[tuple[bytes | None, str, bytes, bytes], _Read | None] = {}
         gaps: dict[bytes, int | None] = {}
         made: dict[bytes, bytes] = {}
@@ -299,7 +399,7 @@ class Recorder(BackgroundLoop):
             if where in read:
                 check = read[where]
             else:
-                check = read[where] = _Read.of(where, today, counts, tokens is not None)
+                check = read[where] = _Read.of(where, today, counts, self._estimates_on)
             if check is None:
                 continue
             if self._checks_on:
@@ -311,7 +411,7 @@ class Recorder(BackgroundLoop):
                     days = gaps[last] = gap(last, today)
                 if days is not None:
                     counts.actives[check.labels, days] += times
-            if tokens is not None and check.sketch is not None:
+            if tokens is not None and (check.sketch is not None or sighted is not None):
                 # A blank install id is none sent, as the offer rules read it.
                 install_identity = identity(
                     (install and install.strip()) or None, address.encode(), agent
@@ -319,7 +419,11 @@ class Recorder(BackgroundLoop):
                 install_token = made.get(install_identity)
                 if install_token is None:
                     install_token = made[install_identity] = tokens.of(install_identity)
-                check.sketch.add(install_token)
+                if check.sketch is not None:
+                    check.sketch.add(install_token)
+                if sighted is not None:
+                    _, slug, version, platform, _ = check.labels
+                    sighted.add((slug, version, platform, install_token[:TOKEN_BYTES]))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

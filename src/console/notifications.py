@@ -53,6 +53,7 @@ EVENTS = {
     Event.RELEASE_YANKED: "a release is yanked",
     Event.RELEASE_ROLLED_BACK: "a channel is rolled back",
     Event.RELEASE_ROLLOUT_CHANGED: "a rollout's percentage changes",
+    Event.RELEASE_HALTED: "a health gate halts a rollout",
     Event.CI_SUBMISSION_FAILED: "a CI submission fails",
     Event.ARTIFACT_VERIFICATION_FAILED: "an uploaded file fails its checks",
     Event.LICENSE_EXPIRING: "a licence is about to expire",

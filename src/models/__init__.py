@@ -10,6 +10,7 @@ from ferryman.models.artifact import Artifact
 from ferryman.models.audit_event import AuditEvent
 from ferryman.models.daily_key import DailyKey
 from ferryman.models.edge_purge import EdgePurge
+from ferryman.models.health import HealthCount, HealthGate, HealthMark, HealthState
 from ferryman.models.license import CoveragePeriod, License
 from ferryman.models.notification import Delivery, Notification
 from ferryman.models.ramp import Ramp, RampStep
@@ -33,6 +34,10 @@ __all__ = [
     "DownloadCount",
     "EdgePurge",
     "Grant",
+    "HealthCount",
+    "HealthGate",
+    "HealthMark",
+    "HealthState",
     "License",
     "Notification",
     "Ramp",

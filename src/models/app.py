@@ -32,7 +32,18 @@ SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 # for them. (An app that took "admin" before the admin API came keeps it: the API lives
 # under /admin/apps, and its update checks under /admin/update.)
 RESERVED_SLUGS = frozenset(
-    {"graphql", "healthz", "readyz", "metrics", "static", "dl", "ci", "console", "admin"}
+    {
+        "graphql",
+        "healthz",
+        "readyz",
+        "metrics",
+        "static",
+        "dl",
+        "ci",
+        "console",
+        "admin",
+        "health",
+    }
 )
 NAME_MAX = 200
 DESCRIPTION_MAX = 2_000

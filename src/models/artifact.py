@@ -81,6 +81,9 @@ class Artifact(Model):
     signed_version = fields.TextField(null=True)
     # The id of the key its signature was made with (see models/signing_key.py).
     key_id = fields.CharField(max_length=KEY_ID_LENGTH, null=True)
+    # Set while a health gate has halted the release on this platform: the file is offered
+    # to no new install (models.health); installs already on it keep it.
+    halted_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

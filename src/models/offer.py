@@ -333,6 +333,7 @@ async def load(app: App) -> OfferIndex:
         release__app_id=app.id,
         release__status=ReleaseStatus.PUBLISHED,
         status=ArtifactStatus.READY,
+        halted_at__isnull=True,  # a health gate halted it (models.health)
     )
     if app.require_signed_version:
         artifacts = artifacts.filter(signed_version__isnull=False)

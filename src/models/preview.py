@@ -17,6 +17,7 @@ from ferryman.models.artifact import Artifact
 from ferryman.models.coverage import Coverage
 from ferryman.models.entitlement import Fresh, Presented, Refusal, Standing, Verdict, judge
 from ferryman.models.errors import InvalidInput
+from ferryman.models.health import halts_of_app
 from ferryman.models.offer import (
     INSTALL_ID,
     INSTALL_ID_RULE,
@@ -44,6 +45,7 @@ class SkipReason(enum.Enum):
     INCOMPLETE_FOR_OS = "INCOMPLETE_FOR_OS"
     UNTRUSTED_KEY = "UNTRUSTED_KEY"
     SUPERSEDED = "SUPERSEDED"
+    HALTED = "HALTED"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,6 +153,7 @@ async def preview(actor: Actor, app_id: str, install: Install) -> Preview:
         now,
         install,
         trust,
+        await halts_of_app(app.id),
     )
     notes = ([trust.note(choice)] if trust else []) + await _notes(key, required, choice)
     refusal = verdict.message if isinstance(verdict, Refusal) else None
@@ -250,6 +253,7 @@ class _Explainer:
     now: datetime
     install: Install
     trust: Trust | None  # for an app with bridges
+    halts: dict[tuple[str, str], str]  # (release id, platform) -> when and why halted
 
     def __call__(self, release: Release) -> Skipped:
         reason, detail = self._why(release)
@@ -291,6 +295,9 @@ class _Explainer:
             return SkipReason.NO_ARTIFACT, f"no artifact for {self.key} (it has: {platforms})"
         needed = [by_platform[served[key]] for key in sorted(self.required)]
         for artifact in needed:
+            halt = self.halts.get((release.id, artifact.platform))
+            if halt is not None and artifact.status is ArtifactStatus.READY:
+                return SkipReason.HALTED, f"its health gate halted {artifact.platform} {halt}"
             if artifact.status is not ArtifactStatus.READY:
                 detail = f"the {artifact.platform} artifact is {artifact.status.value}"
                 if artifact.failure_reason:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
@@ -46,6 +46,8 @@ PHASED_EVERY = timedelta(hours=24)
 PAUSED_BY_MAX = 64
 # Who takes a schedule's steps: the audit trail shows it as the request id.
 SCHEDULER = Actor.system("rollout-schedule")
+# Who holds a due step, or halts a release, on a health gate's verdict (models.health).
+GATE = Actor.system("health-gate")
 
 
 class RampPreset(enum.Enum):
@@ -340,21 +342,26 @@ async def end(release_id: str) -> str | None:
     return f"ending its rollout schedule ({ended.where})"
 
 
-async def advance(now: datetime) -> int:
+# Why a release's due step must wait (a health gate's verdict), or None to take it.
+Hold = Callable[[Release, datetime], Awaitable[str | None]]
+
+
+async def advance(now: datetime, hold: Hold | None = None) -> int:
     """Take every step due at ``now`` of running schedules of draft and published
     releases; returns how many schedules this call moved (another worker may have moved
-    the others)."""
+    the others). A step ``hold`` gives a reason for is not taken: the schedule is paused
+    with that reason, by the job ``hold`` speaks for."""
     due = await Ramp.filter(
         next_at__lte=now, paused_at__isnull=True, release__status__not=ReleaseStatus.ARCHIVED
     )
     moved = 0
     for ramp in due:
-        if await _take(await _with_steps(ramp), now):
+        if await _take(await _with_steps(ramp), now, hold):
             moved += 1
     return moved
 
 
-async def _take(running: Schedule, now: datetime) -> bool:
+async def _take(running: Schedule, now: datetime, hold: Hold | None = None) -> bool:
     """Take the latest step due (those due with it are reached at once), if no worker did:
     the compare-and-set on ``reached`` is in the transaction of the change and its audit."""
     ramp, steps = running.ramp, running.steps
@@ -366,6 +373,9 @@ async def _take(running: Schedule, now: datetime) -> bool:
         release = await lock(ramp.release_id)
         if release.status is ReleaseStatus.ARCHIVED:
             return False
+        held = None if hold is None else await hold(release, now)
+        if held is not None:
+            return await _hold(release, running, now, held)
         won = await Ramp.filter(id=ramp.id, reached=ramp.reached, paused_at__isnull=True).update(
             reached=target, next_at=steps[target].not_before if target < len(steps) else None
         )
@@ -392,6 +402,24 @@ async def _take(running: Schedule, now: datetime) -> bool:
     if release.status is not ReleaseStatus.DRAFT:
         await announce(updated)
     return True
+
+
+async def _hold(release: Release, running: Schedule, now: datetime, reason: str) -> bool:
+    """Pause the schedule instead of taking its due step, if no worker moved it first."""
+    ramp = running.ramp
+    won = await Ramp.filter(id=ramp.id, reached=ramp.reached, paused_at__isnull=True).update(
+        paused_at=now, paused_by=GATE.name[:PAUSED_BY_MAX], pause_reason=reason, next_at=None
+    )
+    if won:
+        await audit_event.record(
+            GATE,
+            "release.rollout_pause",
+            release.id,
+            release.app_id,
+            f"held the rollout schedule of {release.version} at {release.rollout_percent}% "
+            f"({running.where}) instead of its due step: {reason}",
+        )
+    return bool(won)
 
 
 async def _changeable(actor: Actor, release_id: str) -> Release:

@@ -51,6 +51,7 @@ class Event(enum.StrEnum):
     RELEASE_YANKED = "release.yanked"
     RELEASE_ROLLED_BACK = "release.rolled_back"
     RELEASE_ROLLOUT_CHANGED = "release.rollout_changed"
+    RELEASE_HALTED = "release.halted"
     CI_SUBMISSION_FAILED = "ci.submission_failed"
     ARTIFACT_VERIFICATION_FAILED = "artifact.verification_failed"
     LICENSE_EXPIRING = "license.expiring"

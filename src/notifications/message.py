@@ -32,6 +32,7 @@ _VERBS = {
     Event.RELEASE_YANKED: "yanked",
     Event.RELEASE_ROLLED_BACK: "is offered again after a rollback",
     Event.RELEASE_ROLLOUT_CHANGED: "rollout changed",
+    Event.RELEASE_HALTED: "halted by its health gate",
 }
 
 
@@ -121,6 +122,9 @@ def headline(message: dict[str, Any]) -> str:
             detail = f" ({data['yanked']['version']} withdrawn: {data.get('reason')})"
         elif event is Event.RELEASE_YANKED:
             detail = f": {data.get('reason')}"
+        elif event is Event.RELEASE_HALTED:
+            halts = data.get("halts") or []
+            detail = " on " + "; ".join(f"{h['platform']} ({h['reason']})" for h in halts)
         return f"{name} {release['version']}{where} {_VERBS[event]}{detail}{by}"
     if event is Event.ARTIFACT_VERIFICATION_FAILED and release:
         platform, reason = data["artifact"]["platform"], data.get("reason")

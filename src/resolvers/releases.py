@@ -10,6 +10,7 @@ from typing import Annotated, Self
 import strawberry
 
 from ferryman import models
+from ferryman.models import health as healths
 from ferryman.models import ramp as ramps
 from ferryman.models import release as releases
 from ferryman.models import rollout as rollouts
@@ -19,6 +20,7 @@ from ferryman.resolvers.apps import App
 from ferryman.resolvers.artifacts import Artifact
 from ferryman.resolvers.context import Info
 from ferryman.resolvers.errors import Payload, UserErrors
+from ferryman.resolvers.health import HealthGate, HealthGateInput, PlatformHealth
 from ferryman.resolvers.node import Node
 from ferryman.resolvers.ramps import RampStepInput, RolloutSchedule
 from ferryman.resolvers.signing_keys import SigningKey
@@ -100,6 +102,18 @@ class Release(Node):
         schedule = await info.context.loaders.schedule.load(self.id)
         return RolloutSchedule.from_model(schedule) if schedule else None
 
+    @strawberry.field(
+        description="Its health per platform that has downloads, sessions or a halt: what its "
+        "health gate judges, and whether it halted the platform."
+    )
+    async def health(self) -> list[PlatformHealth]:
+        return [PlatformHealth.from_model(p) for p in await healths.read(self.id)]
+
+    @strawberry.field(description="Its health gate (releaseHealthGateSet); null: none.")
+    async def health_gate(self) -> HealthGate | None:
+        gate = await healths.HealthGate.get_or_none(release_id=self.id)
+        return HealthGate.from_model(gate) if gate else None
+
     stats: StatsSeries = strawberry.field(
         resolver=release_stats, description="A measure of this version's installs over time."
     )
@@ -177,6 +191,21 @@ class ReleaseRolloutResumePayload(Payload):
 
 @strawberry.type
 class ReleaseRolloutScheduleCancelPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseHealthGateSetPayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseHealthGateRemovePayload(Payload):
+    release: Release | None = None
+
+
+@strawberry.type
+class ReleaseHaltLiftPayload(Payload):
     release: Release | None = None
 
 
@@ -326,6 +355,42 @@ class ReleaseMutation:
     ) -> ReleaseRolloutScheduleCancelPayload:
         release = await ramps.cancel(info.context.actor, id)
         return ReleaseRolloutScheduleCancelPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Give the release a health gate (or change its thresholds): every "
+        "interval, a platform whose installs do not arrive on it (or crash) beyond the "
+        "thresholds is halted (offered to no new install), its schedule paused, and "
+        "release.halted announced; a due schedule step is held while too few have downloaded it.",
+    )
+    async def release_health_gate_set(
+        self, info: Info, id: strawberry.ID, input: HealthGateInput
+    ) -> ReleaseHealthGateSetPayload:
+        release = await healths.set_gate(info.context.actor, id, input.to_model())
+        return ReleaseHealthGateSetPayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Remove the release's health gate; platforms it halted stay halted until "
+        "lifted.",
+    )
+    async def release_health_gate_remove(
+        self, info: Info, id: strawberry.ID
+    ) -> ReleaseHealthGateRemovePayload:
+        release = await healths.remove_gate(info.context.actor, id)
+        return ReleaseHealthGateRemovePayload(release=Release.from_model(release))
+
+    @strawberry.mutation(
+        extensions=[UserErrors()],
+        description="Offer a platform a health gate halted again (admins only; the reason goes "
+        "to the audit trail). The gate judges what comes after; a paused schedule stays paused "
+        "until releaseRolloutResume.",
+    )
+    async def release_halt_lift(
+        self, info: Info, id: strawberry.ID, platform: str, reason: str
+    ) -> ReleaseHaltLiftPayload:
+        release = await healths.lift(info.context.actor, id, platform, reason)
+        return ReleaseHaltLiftPayload(release=Release.from_model(release))
 
     @strawberry.mutation(
         extensions=[UserErrors()],

@@ -79,6 +79,7 @@ async def download(request: Request) -> Response:
         artifact.release.channel,
         country(request.scope, request.headers) or UNKNOWN_COUNTRY,
     )
+    recorder.fetched(request.scope, artifact.release_id, platform)
     if storage.download_base_url and not licensed:
         target = f"{storage.download_base_url}/{quote(artifact.object_key)}"
     else:

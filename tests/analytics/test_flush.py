@@ -192,10 +192,10 @@ async def test_the_first_flush_of_a_day_forgets_older_keys_with_no_checks_to_rea
     assert await DailyKey.all().count() == 0
 
 
-async def test_with_estimates_off_no_key_is_made_or_forgotten() -> None:
+async def test_with_estimates_and_health_off_no_key_is_made_or_forgotten() -> None:
     await new_app()
     await DailyKey.create(day=DAY - timedelta(days=3), secret=b"k" * 32)
-    recorder = Recorder(EVERY_PART - {Analytics.ESTIMATES}, clock=Clock(NOON))
+    recorder = Recorder(EVERY_PART - {Analytics.ESTIMATES, Analytics.HEALTH}, clock=Clock(NOON))
     recorder.checked(check_scope(install="a"), b"none")
     await recorder.flush()
     await recorder.flush()

@@ -12,6 +12,7 @@ import pytest
 
 from ferryman.analytics.recorder import Recorder
 from ferryman.metrics import PRIVATE_OFFER
+from ferryman.models import HealthMark, Release
 from ferryman.models import app as apps
 from ferryman.models.actor import Actor
 from ferryman.models.usage import NEVER, OTHER_VERSION, SketchCount
@@ -115,6 +116,8 @@ async def test_a_part_turned_off_leaves_its_table_empty(off: Analytics) -> None:
         parts=EVERY_PART - {off},
     )
     recorder.downloaded(app_id, "1.0.0", "darwin-aarch64", "stable", "NL")
+    release = await Release.get(app_id=app_id, version="1.0.0")
+    recorder.fetched(check_scope(install="a"), release.id, "darwin-aarch64")
     await recorder.flush()
 
     written = {
@@ -122,6 +125,7 @@ async def test_a_part_turned_off_leaves_its_table_empty(off: Analytics) -> None:
         Analytics.ACTIVES: await actives_by("gap"),
         Analytics.ESTIMATES: await SketchCount.all().count(),
         Analytics.DOWNLOADS: await downloads_by("country"),
+        Analytics.HEALTH: await HealthMark.all().count(),
     }
 
     assert not written[off]

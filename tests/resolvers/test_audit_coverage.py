@@ -46,6 +46,9 @@ from tests.support.documents import (
     RELEASE_ARCHIVE,
     RELEASE_BRIDGE_SET,
     RELEASE_DELETE,
+    RELEASE_HALT_LIFT,
+    RELEASE_HEALTH_GATE_REMOVE,
+    RELEASE_HEALTH_GATE_SET,
     RELEASE_ROLLBACK,
     RELEASE_ROLLOUT,
     RELEASE_ROLLOUT_PAUSE,
@@ -63,10 +66,12 @@ from tests.support.documents import (
     WEBHOOK_UPDATE,
     operation,
 )
+from tests.support.health import halt
 from tests.support.shipping import Shipyard
 from tests.support.uploads import put
 
 LINUX = "linux-x86_64"
+GATE = {"maxFailureRate": 0.05, "minSample": 100}
 VERSION = "2.0.0"  # what the calls create; 1.0.0 is live before each call
 
 
@@ -198,6 +203,19 @@ async def release_bridge_set(s: Scene) -> Call:
     return Call(RELEASE_BRIDGE_SET, {"id": await s.verified_draft(), "key": await next_key(s)})
 
 
+async def gated(s: Scene) -> str:
+    release_id = await s.published()
+    variables = {"id": release_id, "input": GATE}
+    await s.mutate(RELEASE_HEALTH_GATE_SET, variables, "releaseHealthGateSet")
+    return release_id
+
+
+async def halted(s: Scene) -> str:
+    release_id = await gated(s)
+    await halt(release_id, LINUX)
+    return release_id
+
+
 async def artifact_upload_create(s: Scene) -> Call:
     name, body, signature = s.signed_file()
     fields = {"platform": LINUX, "filename": name, "signature": signature, "fileSize": len(body)}
@@ -296,6 +314,15 @@ CASES: dict[str, Case] = {
     ),
     "appSigningKeyRetire": Case(on(next_key, SIGNING_KEY_RETIRE), "app.signing_key_retire"),
     "releaseBridgeSet": Case(release_bridge_set, "release.bridge"),
+    "releaseHealthGateSet": Case(
+        on(Scene.published, RELEASE_HEALTH_GATE_SET, input=GATE), "release.health_gate_set"
+    ),
+    "releaseHealthGateRemove": Case(
+        on(gated, RELEASE_HEALTH_GATE_REMOVE), "release.health_gate_remove"
+    ),
+    "releaseHaltLift": Case(
+        on(halted, RELEASE_HALT_LIFT, platform=LINUX, reason="fixed"), "release.health_halt_lift"
+    ),
     "releaseYank": Case(on(Scene.published, RELEASE_YANK, reason="crashes"), "release.yank"),
     "releaseRollback": Case(release_rollback, "release.rollback"),
     "artifactUploadCreate": Case(artifact_upload_create, "artifact.upload"),

@@ -318,6 +318,47 @@ mutation ($id: ID!, $key: ID) {{
 }}
 """
 
+HEALTH = """
+  healthGate {
+    maxFailureRate minCrashFreeRate minSample intervalMinutes failureLimit nextEvaluationAt
+  }
+  health {
+    platform attempts failed arrived failureRate sessions crashed crashFreeRate
+    halted haltedAt haltReason liftedAt liftReason
+  }
+"""
+
+RELEASE_HEALTH_GATE_SET = f"""
+mutation ($id: ID!, $input: HealthGateInput!) {{
+  releaseHealthGateSet(id: $id, input: $input) {{
+    release {{ id {HEALTH} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_HEALTH_GATE_REMOVE = f"""
+mutation ($id: ID!) {{
+  releaseHealthGateRemove(id: $id) {{
+    release {{ id {HEALTH} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_HALT_LIFT = f"""
+mutation ($id: ID!, $platform: String!, $reason: String!) {{
+  releaseHaltLift(id: $id, platform: $platform, reason: $reason) {{
+    release {{ id {HEALTH} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+RELEASE_HEALTH = f"""
+query ($id: ID!) {{ node(id: $id) {{ ... on Release {{ id {HEALTH} }} }} }}
+"""
+
 UPDATE_PREVIEW = """
 query (
   $appId: ID!, $target: String!, $arch: String, $current: String!,

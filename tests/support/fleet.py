@@ -1,5 +1,6 @@
 """A fleet of installs asking the real update route: stable install ids, and what each is
-offered, for tests of who a staged rollout reaches."""
+offered, for tests of who a staged rollout reaches; and installs that download what they
+are offered through ``/dl``, for tests of a rollout's health."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ async def check(
     current: str = "0.9.0",
     channel: str | None = None,
     slug: str = "my-app",
+    target: str = "linux/x86_64",
 ) -> httpx.Response:
     headers = {"X-Install-Id": install} if install is not None else {}
     query = f"?channel={channel}" if channel else ""
-    return await client.get(f"/{slug}/update/linux/x86_64/{current}{query}", headers=headers)
+    return await client.get(f"/{slug}/update/{target}/{current}{query}", headers=headers)
 
 
 def version_of(response: httpx.Response) -> str | None:
@@ -65,3 +67,59 @@ async def offered_to(
         )
         answers.update(zip(batch, versions, strict=True))
     return answers
+
+
+async def _download(
+    client: httpx.AsyncClient, install: str, current: str, target: str, slug: str
+) -> str | None:
+    answer = await check(client, install, current, slug=slug, target=target)
+    version = version_of(answer)
+    if version is not None:
+        fetched = await client.get(
+            httpx.URL(answer.json()["url"]).path, headers={"X-Install-Id": install}
+        )
+        assert fetched.status_code == 302, fetched.text
+    return version
+
+
+async def download_offered(
+    client: httpx.AsyncClient,
+    installs: list[str],
+    current: str,
+    target: str = "linux/x86_64",
+    slug: str = "my-app",
+) -> dict[str, str | None]:
+    """Each install checks on ``current`` and downloads what it is offered through the
+    real ``/dl`` route, ``BATCH`` at a time; what each was offered."""
+    answers: dict[str, str | None] = {}
+    for start in range(0, len(installs), BATCH):
+        batch = installs[start : start + BATCH]
+        versions = await asyncio.gather(
+            *(_download(client, i, current, target, slug) for i in batch)
+        )
+        answers.update(zip(batch, versions, strict=True))
+    return answers
+
+
+async def check_in(
+    client: httpx.AsyncClient,
+    installs: list[str],
+    current: str,
+    target: str = "linux/x86_64",
+    slug: str = "my-app",
+) -> dict[str, str | None]:
+    """Each install checks on ``current`` (and downloads nothing); what each was offered."""
+    answers: dict[str, str | None] = {}
+    for start in range(0, len(installs), BATCH):
+        batch = installs[start : start + BATCH]
+        versions = await asyncio.gather(
+            *(offered_on(client, i, current, target, slug) for i in batch)
+        )
+        answers.update(zip(batch, versions, strict=True))
+    return answers
+
+
+async def offered_on(
+    client: httpx.AsyncClient, install: str, current: str, target: str, slug: str = "my-app"
+) -> str | None:
+    return version_of(await check(client, install, current, slug=slug, target=target))
