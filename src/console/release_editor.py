@@ -22,7 +22,7 @@ from ferryman.console.releases import EDITED, may_manage, releases_path, rendere
 from ferryman.console.sessions import Visitor
 from ferryman.console.signing_keys import bridge_of
 from ferryman.models import channel as channels
-from ferryman.models import listing, outlook, rotation
+from ferryman.models import health, listing, outlook, rotation
 from ferryman.models import release as releases
 from ferryman.models import rollout as rollouts
 from ferryman.models.actor import permits
@@ -45,6 +45,7 @@ NOTICES = {
     "paused": "Paused the rollout schedule: it takes no step until it is resumed.",
     "resumed": "Resumed the rollout schedule: its pending steps moved later by the pause.",
     "unscheduled": "Cancelled the rollout schedule: the percentage stays where it is.",
+    "lifted": "Lifted the halt: new installs on that platform are offered it again.",
 }
 
 # What a control does to a release, given the posted form; it raises DomainError.
@@ -83,6 +84,7 @@ class ReleaseEditorPages:
             control(schedules.pause, "pause", {"reason": "reason"}, "paused"),
             control(schedules.resume, "resume", {}, "resumed"),
             control(schedules.cancel, "unschedule", {}, "unscheduled"),
+            control(_lift, "lift", {"platform": "platform", "reason": "reason"}, "lifted"),
         ]
 
     async def show(self, request: Request, visitor: Visitor) -> Response:
@@ -197,6 +199,8 @@ class ReleaseEditorPages:
             "schedule": await schedules.view(release, now),
             "phased_words": schedules.PHASED_WORDS,
             "may_schedule": permits(lambda a: releases.require_rollout_changer(a, app), actor),
+            "health": await health.read(release.id),
+            "gate": await health.HealthGate.get_or_none(release_id=release.id),
         }
         return await self.pages.render_for(request, "release.html", visitor, context, status)
 
@@ -260,6 +264,11 @@ async def _coverage(visitor: Visitor, app: App, release: Release, form: FormData
     moment = None if day is None else datetime.combine(day, time(), UTC)
     reason = text(form, "coverage-reason")
     return await rollouts.set_coverage_date(visitor.actor, release.id, moment, reason)
+
+
+async def _lift(visitor: Visitor, app: App, release: Release, form: FormData) -> object:
+    platform, reason = text(form, "lift-platform"), text(form, "lift-reason")
+    return await health.lift(visitor.actor, release.id, platform, reason)
 
 
 async def _bridge(visitor: Visitor, app: App, release: Release, form: FormData) -> object:
