@@ -185,9 +185,14 @@ class ClusterSession:
             status: str = await self._connection.execute(sql)
             return status
 
+    async def _close(self) -> None:
+        async with self._lock:
+            await self._connection.close(timeout=5)
+
     def close(self) -> None:
+        """Close the connection once the statements submitted so far have run."""
         with contextlib.suppress(Exception):
-            self._run(self._connection.close(timeout=5)).result()
+            self._run(self._close()).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
