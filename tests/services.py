@@ -3,6 +3,8 @@ Ferryman server itself as a child process."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import glob
@@ -18,12 +20,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
+import asyncpg
 import httpx
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -151,6 +157,48 @@ class PostgresCluster:
             raise RuntimeError(
                 f"{' '.join(command)} failed ({result.returncode}): {result.stderr}\n{tail}"
             )
+
+
+class ClusterSession:
+    """One connection to a cluster's ``postgres`` database, kept open on a thread of its
+    own: each statement costs a round trip rather than starting ``psql``, and a statement
+    submitted runs while the test goes on (CREATE DATABASE for the next test)."""
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="postgres-session", daemon=True
+        )
+        self._thread.start()
+        self._lock = asyncio.Lock()  # one statement at a time on the connection
+        connect = asyncpg.connect(
+            host="127.0.0.1", port=cluster.port, user="postgres", database="postgres"
+        )
+        self._connection: asyncpg.Connection = self._run(connect).result()
+
+    def submit(self, sql: str) -> concurrent.futures.Future[str]:
+        """Run ``sql`` in the background; the future holds its status line."""
+        return self._run(self._execute(sql))
+
+    async def _execute(self, sql: str) -> str:
+        async with self._lock:
+            status: str = await self._connection.execute(sql)
+            return status
+
+    async def _close(self) -> None:
+        async with self._lock:
+            await self._connection.close(timeout=5)
+
+    def close(self) -> None:
+        """Close the connection once the statements submitted so far have run."""
+        with contextlib.suppress(Exception):
+            self._run(self._close()).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def _run(self, work: Coroutine[object, object, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
 
 
 class PortTaken(RuntimeError):
