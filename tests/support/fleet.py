@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -59,13 +60,17 @@ async def offered_to(
     slug: str = "my-app",
 ) -> dict[str, str | None]:
     """What each install is offered, checked ``BATCH`` at a time."""
+    return await in_batches(installs, lambda i: offered(client, i, channel=channel, slug=slug))
+
+
+async def in_batches(
+    installs: list[str], each: Callable[[str], Awaitable[str | None]]
+) -> dict[str, str | None]:
+    """``each`` install's answer, ``BATCH`` installs at a time."""
     answers: dict[str, str | None] = {}
     for start in range(0, len(installs), BATCH):
         batch = installs[start : start + BATCH]
-        versions = await asyncio.gather(
-            *(offered(client, i, channel=channel, slug=slug) for i in batch)
-        )
-        answers.update(zip(batch, versions, strict=True))
+        answers.update(zip(batch, await asyncio.gather(*map(each, batch)), strict=True))
     return answers
 
 
@@ -91,14 +96,7 @@ async def download_offered(
 ) -> dict[str, str | None]:
     """Each install checks on ``current`` and downloads what it is offered through the
     real ``/dl`` route, ``BATCH`` at a time; what each was offered."""
-    answers: dict[str, str | None] = {}
-    for start in range(0, len(installs), BATCH):
-        batch = installs[start : start + BATCH]
-        versions = await asyncio.gather(
-            *(_download(client, i, current, target, slug) for i in batch)
-        )
-        answers.update(zip(batch, versions, strict=True))
-    return answers
+    return await in_batches(installs, lambda i: _download(client, i, current, target, slug))
 
 
 async def check_in(
@@ -109,14 +107,7 @@ async def check_in(
     slug: str = "my-app",
 ) -> dict[str, str | None]:
     """Each install checks on ``current`` (and downloads nothing); what each was offered."""
-    answers: dict[str, str | None] = {}
-    for start in range(0, len(installs), BATCH):
-        batch = installs[start : start + BATCH]
-        versions = await asyncio.gather(
-            *(offered_on(client, i, current, target, slug) for i in batch)
-        )
-        answers.update(zip(batch, versions, strict=True))
-    return answers
+    return await in_batches(installs, lambda i: offered_on(client, i, current, target, slug))
 
 
 async def offered_on(
