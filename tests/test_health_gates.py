@@ -41,6 +41,7 @@ LINUX_KEY, WINDOWS_KEY = PLATFORMS
 HEALTHY = {"sessions": 10, "crashed": 0}
 START = datetime(datetime.now(UTC).year + 1, 6, 15, 12, tzinfo=UTC)
 GATE = health.GateInput(max_failure_rate=0.05, min_sample=100)
+FLEET = 1_000  # installs on each of the two platforms of the failing fleet
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
 ) -> None:
     clock = Clock(START)
     release_id = await gated(yard, app, clock)
-    linux, windows = ids(500), ids(500, start=500)
+    linux, windows = ids(FLEET), ids(FLEET, start=FLEET)
 
     assert set((await download_offered(client, linux, "1.0.0", LINUX)).values()) == {"1.1.0"}
     assert set((await download_offered(client, windows, "1.0.0", WINDOWS)).values()) == {"1.1.0"}
@@ -109,13 +110,13 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
     await runner.tick()
 
     assert await health.halted_platforms(release_id) == ["linux-x86_64"]
-    newcomers = ids(50, start=5000)
+    newcomers = ids(50, start=2 * FLEET)
     assert set((await check_in(client, newcomers, "1.0.0", LINUX)).values()) == {None}
     assert set((await check_in(client, newcomers, "1.0.0", WINDOWS)).values()) == {"1.1.0"}
     assert set((await check_in(client, linux[:50], "1.1.0", LINUX)).values()) == {None}
     read = {p.platform: p for p in await health.read(release_id)}
-    assert read["linux-x86_64"].totals == health.Totals(attempts=500, failed=500)
-    assert read["windows-x86_64"].totals == health.Totals(attempts=500, arrived=500)
+    assert read["linux-x86_64"].totals == health.Totals(attempts=FLEET, failed=FLEET)
+    assert read["windows-x86_64"].totals == health.Totals(attempts=FLEET, arrived=FLEET)
     assert read["linux-x86_64"].halted_at == clock.now
     assert read["windows-x86_64"].halted_at is None
 
@@ -124,10 +125,10 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
     assert announced["halts"] == [
         {
             "platform": "linux-x86_64",
-            "reason": "100 % of 500 installs that downloaded it did not arrive on it; the "
+            "reason": f"100 % of {FLEET} installs that downloaded it did not arrive on it; the "
             "gate allows 5 %",
-            "attempts": 500,
-            "failed": 500,
+            "attempts": FLEET,
+            "failed": FLEET,
             "failure_rate": 1.0,
             "sessions": 0,
             "crash_free_rate": None,
@@ -136,7 +137,8 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
     assert announced["gate"]["max_failure_rate"] == 0.05
     [message] = await Notification.filter(type=Event.RELEASE_HALTED)
     assert headline(message.message).startswith(
-        "my-app 1.1.0 on stable halted by its health gate on linux-x86_64 (100 % of 500 installs"
+        f"my-app 1.1.0 on stable halted by its health gate on linux-x86_64 (100 % of {FLEET} "
+        "installs"
     )
     preview = await yard.gql(
         UPDATE_PREVIEW,
@@ -146,8 +148,8 @@ async def test_a_platform_whose_installs_do_not_arrive_is_halted_and_the_other_g
     [skipped] = preview["data"]["updatePreview"]["skipped"]
     assert (skipped["release"]["version"], skipped["reason"]) == ("1.1.0", "HALTED")
     assert skipped["detail"] == (
-        f"its health gate halted linux-x86_64 at {clock.now.isoformat()}: 100 % of 500 installs "
-        "that downloaded it did not arrive on it; the gate allows 5 %"
+        f"its health gate halted linux-x86_64 at {clock.now.isoformat()}: 100 % of {FLEET} "
+        "installs that downloaded it did not arrive on it; the gate allows 5 %"
     )
     [audited] = await AuditEvent.filter(target_id=release_id, action="release.health_halt")
     assert audited.request_id == "health-gate"
