@@ -17,7 +17,7 @@ from ferryman.console import schedules
 from ferryman.console.pages import Pages, app_of, field_errors, form_of, text
 from ferryman.console.sessions import Visitor
 from ferryman.models import channel as channels
-from ferryman.models import ids, keyset, listing
+from ferryman.models import health, ids, keyset, listing
 from ferryman.models import release as releases
 from ferryman.models.actor import Actor, permits
 from ferryman.models.app import App
@@ -100,6 +100,7 @@ class ReleasePages:
             "page": page,
             "states": states,
             "schedules": await schedules.badges(page.rows),
+            "halts": await health.halts_of([r.id for r in page.rows]),
             "channels": order,
             "statuses": [s.name for s in ReleaseStatus],
             "query": query,

@@ -396,10 +396,19 @@ async def totals_of(release_id: str) -> dict[str, Totals]:
 
 
 async def halted_platforms(release_id: str) -> list[str]:
-    found = await HealthState.filter(release_id=release_id, halted_at__isnull=False).values_list(
-        "platform", flat=True
+    return (await halts_of([release_id])).get(release_id, [])
+
+
+async def halts_of(release_ids: list[str]) -> dict[str, list[str]]:
+    """Each of these releases' halted platforms (releases with none are left out), in
+    one query: for a page that lists releases."""
+    rows = await HealthState.filter(release_id__in=release_ids, halted_at__isnull=False).values(
+        "release_id", "platform"
     )
-    return sorted(str(p) for p in found)
+    found: dict[str, list[str]] = {}
+    for row in sorted(rows, key=lambda r: str(r["platform"])):
+        found.setdefault(str(row["release_id"]), []).append(str(row["platform"]))
+    return found
 
 
 async def halts_of_app(app_id: str) -> dict[tuple[str, str], str]:

@@ -78,6 +78,8 @@ async def test_a_viewer_sees_the_halt_but_no_form(
         await expect(section.locator(".halt")).to_contain_text(f"Halted on {LINUX}")
         await expect(section.get_by_role("button", name="Lift the halt")).to_have_count(0)
         await expect(section.locator("tbody tr")).to_have_count(1)
+        await page.goto(f"/console/apps/{yard.slug}/releases")
+        await expect(page.locator("tbody tr .badge.halted")).to_have_text([f"halted: {LINUX}"])
     finally:
         await context.close()
     assert await HealthState.filter(halted_at__isnull=False).count() == 1
