@@ -582,7 +582,8 @@ async def _merge(connection: BaseDBAsyncClient, labels: Labels, sketch: InstallS
     the database's one write lock already)."""
     values = _values(connection, labels)
     table = SketchCount._meta.db_table
-    _, made = await connection.execute_query(
+    # As rows: PostgreSQL's client fetches none through execute_query for an INSERT.
+    made = await connection.execute_query_dict(
         f"INSERT INTO {table} ({', '.join(_LABELS)}, sketch) "
         f"VALUES ({', '.join(_marks(connection, len(_LABELS) + 1))}) "
         f"ON CONFLICT ({', '.join(_LABELS)}) DO NOTHING RETURNING id",
