@@ -67,6 +67,7 @@ PLACEHOLDERS: dict[str, Any] = {
     "ID": MADE_UP_ID,
     "String": "x",
     "Int": 0,
+    "Float": 0.0,
     "Boolean": False,
     "DateTime": "2025-01-01T00:00:00+00:00",
     "Date": "2025-01-01",
